@@ -1,0 +1,1 @@
+export { provisionExternalScope, resolveExternalTenant, type ExternalScope } from './external.js';

@@ -1,0 +1,9 @@
+export { AuthService, normaliseEmail, type AuthenticatedUser, type CredentialKind, type PresentedCredentials, type Resolution } from './service.js';
+export { createJwt, verifyAccessToken, isUuid, type CreateJwtOptions } from './tokens.js';
+export { resolveSecrets, type SigningSecrets } from './secrets.js';
+export { createMailer, type Mailer, type AccountMessage } from './mailer.js';
+export { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './invalidation.js';
+export { MemoryCounterStore, RedisCounterStore, type CounterStore } from './rate-limit.js';
+export { userRead, type User } from './user-store.js';
+export { hashPassword, passwordPolicyViolation, MAX_PASSWORD_LENGTH } from './passwords.js';
+export { MASKED_KEY, constantTimeEqual } from './api-keys.js';

@@ -1,0 +1,100 @@
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { HttpContext } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { authRoutes } from './routes/auth.js';
+import { rootRoutes } from './routes/root.js';
+import { userRoutes } from './routes/users.js';
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: config.http.trustProxy,
+    bodyLimit: config.http.bodyLimitBytes,
+    routerOptions: { maxParamLength: 200 },
+    // Headers beyond this are refused by Node before they reach any route (431).
+    http: { maxHeaderSize: 16 * 1024 },
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: () => crypto.randomUUID(),
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app);
+
+  await app.register(cookie as never);
+  await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
+  await app.register(cors, {
+    origin: [...config.http.corsOrigins],
+    credentials: true,
+    methods: ['OPTIONS', 'GET', 'PUT', 'POST', 'PATCH', 'DELETE'],
+  });
+
+  const required = config.posture.requireAuthentication;
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Engram API',
+        version: '1.0.0',
+        description: 'Shared long-term memory for AI agents and apps. Wire-compatible with the Cognee REST API.',
+      },
+      components: {
+        securitySchemes: {
+          BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          ApiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      },
+      ...(required ? { security: [{ BearerAuth: [] }, { ApiKeyAuth: [] }] } : {}),
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      if (!reply.hasHeader(name)) reply.header(name, value);
+    }
+    return payload;
+  });
+
+  // One structured line per request; no query string, headers or bodies (they may hold secrets).
+  app.addHook('onResponse', async (request, reply) => {
+    const path = request.url.split('?', 1)[0];
+    request.log.info(
+      {
+        method: request.method,
+        path,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(request.principal ? { userId: request.principal.user.id, via: request.principal.via } : {}),
+      },
+      'request',
+    );
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  rootRoutes(app, ctx);
+  authRoutes(app, ctx);
+  userRoutes(app, ctx);
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,64 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../errors.js';
+
+/** Routes whose every input problem is answered as a failed login, as the reference does. */
+const LOGIN_PATH = '/api/v1/auth/login';
+
+interface ValidationIssue {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+}
+
+function pathOf(request: FastifyRequest): string {
+  const url = request.url;
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function toIssues(error: FastifyError): ValidationIssue[] {
+  const context = (error as FastifyError & { validationContext?: string }).validationContext ?? 'body';
+  const loc0 = context === 'querystring' ? 'query' : context === 'params' ? 'path' : context === 'headers' ? 'header' : 'body';
+  return (error.validation ?? []).map((v) => {
+    const params = (v.params ?? {}) as { issue?: { code?: string; path?: (string | number)[] } };
+    const path = params.issue?.path ?? (v.instancePath ?? '').split('/').filter(Boolean);
+    return {
+      type: params.issue?.code ?? v.keyword ?? 'value_error',
+      loc: [loc0, ...path],
+      msg: v.message ?? 'Invalid value',
+    };
+  });
+}
+
+/** Renders every error once, in the reference's envelopes; never a stack trace. */
+export function installErrorHandling(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof ApiError) {
+      return reply.status(error.status).headers(error.headers).send(error.body);
+    }
+    const isLogin = pathOf(request) === LOGIN_PATH;
+    if (error.validation) {
+      if (isLogin) return reply.status(400).send({ detail: 'LOGIN_BAD_CREDENTIALS' });
+      return reply.status(400).send({ detail: toIssues(error), body: request.body ?? null });
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      if (isLogin && status !== 429) return reply.status(400).send({ detail: 'LOGIN_BAD_CREDENTIALS' });
+      const detail =
+        error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+          ? [{ type: 'json_invalid', loc: ['body'], msg: 'JSON decode error' }]
+          : error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+            ? 'Request body is too large'
+            : error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+              ? 'Unsupported Media Type'
+              : status === 404
+                ? 'Not Found'
+                : error.message.slice(0, 200);
+      return reply.status(status).send(Array.isArray(detail) ? { detail, body: null } : { detail });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send({ detail: 'Internal Server Error' });
+  });
+
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: 'Not Found' }));
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream, Logger } from 'pino';
+import { sql } from 'kysely';
+import {
+  AuthService,
+  LocalBus,
+  MemoryCounterStore,
+  PostgresBus,
+  RedisBus,
+  RedisCounterStore,
+  createMailer,
+  resolveSecrets,
+  type CounterStore,
+  type InvalidationBus,
+} from './auth/index.js';
+import { loadConfig, type Config, type Env } from './config/index.js';
+import { buildApp } from './http/app.js';
+import { createLogger } from './logger.js';
+import { openRelationalStore, type RelationalStore } from './storage/index.js';
+
+export const VERSION: string = (() => {
+  try {
+    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export interface Engram {
+  readonly config: Config;
+  readonly app: FastifyInstance;
+  readonly auth: AuthService;
+  readonly store: RelationalStore;
+  readonly log: Logger;
+  /** The listening address, e.g. http://127.0.0.1:8000. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly env?: Env;
+  readonly cwd?: string;
+  readonly logDestination?: DestinationStream;
+  /** Listen on this port instead of HTTP_API_PORT (0 = any free port). */
+  readonly port?: number;
+}
+
+/** Opens the relational store and runs migrations. */
+export async function openStore(config: Config, log: Logger): Promise<RelationalStore> {
+  const store = openRelationalStore(config);
+  const applied = await store.migrate();
+  if (applied.length > 0) log.info({ migrations: applied }, 'applied database migrations');
+  return store;
+}
+
+/** Composes and starts the whole server: config → stores → services → HTTP. */
+export async function startEngram(options: StartOptions = {}): Promise<Engram> {
+  const config = loadConfig(options.env ?? process.env, options.cwd ?? process.cwd());
+  const log = createLogger(config.logLevel, options.logDestination);
+
+  if (config.posture.warning) log.warn(config.posture.warning);
+  log.info(config.posture.logLine);
+
+  const store = await openStore(config, log);
+  log.info(
+    config.db.provider === 'sqlite'
+      ? `relational store: sqlite at ${config.db.path}`
+      : `relational store: postgres ${config.db.host}:${config.db.port}/${config.db.name}`,
+  );
+
+  const secrets = resolveSecrets(config);
+  log.info(`jwt secret: ${secrets.sources.jwt}; reset secret: ${secrets.sources.reset}; verification secret: ${secrets.sources.verify}`);
+  if (!config.posture.requireAuthentication) {
+    for (const [name, value] of [['FASTAPI_USERS_JWT_SECRET', config.auth.jwtSecret]] as const) {
+      if (value !== undefined && (value.length < 32 || value === 'super_secret')) {
+        log.warn(`${name} is weak; it would be refused with authentication required`);
+      }
+    }
+  }
+
+  const onBackgroundError = (error: unknown) => log.error({ err: error }, 'background connection error');
+  let bus: InvalidationBus;
+  let counters: CounterStore;
+  if (config.redisUrl) {
+    const redisBus = new RedisBus(config.redisUrl, onBackgroundError);
+    await redisBus.start();
+    bus = redisBus;
+    const redisCounters = new RedisCounterStore(config.redisUrl, onBackgroundError);
+    await redisCounters.start();
+    counters = redisCounters;
+    log.info('rate limits, lockout and credential invalidation: shared through Redis');
+  } else {
+    counters = new MemoryCounterStore();
+    if (store.dialect === 'postgres' && store.pgConnection) {
+      const pgBus = new PostgresBus(
+        store.pgConnection,
+        async (channel, payload) => {
+          await sql`select pg_notify(${channel}, ${payload})`.execute(store.db);
+        },
+        onBackgroundError,
+      );
+      await pgBus.start();
+      bus = pgBus;
+      log.info('rate limits and lockout: in-process; credential invalidation: PostgreSQL LISTEN/NOTIFY');
+    } else {
+      bus = new LocalBus();
+      log.info('rate limits, lockout and credential invalidation: in-process');
+    }
+  }
+
+  const mailer = createMailer(config.smtp, log);
+  log.info(
+    mailer.mode === 'smtp'
+      ? `e-mail delivery: SMTP via ${config.smtp!.host}:${config.smtp!.port}`
+      : 'e-mail delivery: disabled (SMTP_HOST unset); reset and verification tokens are written to the log',
+  );
+
+  const auth = new AuthService({ config, store, secrets, bus, counters, mailer, log });
+  await auth.ensureDefaultUser();
+
+  const app = await buildApp({ config, auth, store, version: VERSION }, log);
+
+  const purge = setInterval(() => {
+    auth.users.purgeExpiredRevocations().catch((error) => log.warn({ err: error }, 'revocation purge failed'));
+  }, 60 * 60 * 1000);
+  purge.unref();
+
+  await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log.info({ url }, 'Backend server has started');
+
+  let closed = false;
+  return {
+    config,
+    app,
+    auth,
+    store,
+    log,
+    url,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(purge);
+      await app.close();
+      await bus.close();
+      await counters.close();
+      mailer.close();
+      await store.close();
+    },
+  };
+}
