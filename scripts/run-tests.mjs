@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * Runs the whole suite with Node's test runner: unit tests once, and the HTTP suites (test/http/)
+ * twice, on SQLite and on the local PostgreSQL. Usage: node scripts/run-tests.mjs [--db sqlite|postgres|both] [files...]
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const args = process.argv.slice(2);
+let db = 'both';
+const only = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--db') db = args[++i];
+  else only.push(args[i]);
+}
+
+function find(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...find(path));
+    else if (name.endsWith('.test.ts')) out.push(relative('.', path));
+  }
+  return out.sort();
+}
+
+/** The suite needs the local PostgreSQL and Redis; start them if this machine has them stopped. */
+function ensureServices() {
+  const ok = (cmd, a) => spawnSync(cmd, a, { stdio: 'ignore' }).status === 0;
+  if (!ok('pg_isready', ['-h', '127.0.0.1', '-q'])) {
+    spawnSync('sh', ['-c', 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'], { stdio: 'inherit' });
+  }
+  if (!ok('redis-cli', ['-h', '127.0.0.1', 'ping'])) {
+    spawnSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'inherit' });
+  }
+}
+ensureServices();
+
+const all = only.length > 0 ? only : find('test');
+const perDb = all.filter((f) => f.startsWith(join('test', 'http')) || f.startsWith('test/http'));
+const once = all.filter((f) => !perDb.includes(f));
+
+const runs = [];
+if (once.length > 0) runs.push({ label: 'unit', files: once, env: { ENGRAM_TEST_DB: 'sqlite' } });
+for (const backend of db === 'both' ? ['sqlite', 'postgres'] : [db]) {
+  if (perDb.length > 0) runs.push({ label: `http on ${backend}`, files: perDb, env: { ENGRAM_TEST_DB: backend } });
+}
+
+let passed = 0;
+let failed = 0;
+let status = 0;
+for (const run of runs) {
+  process.stdout.write(`\n=== ${run.label}: ${run.files.length} files ===\n`);
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...run.files],
+    { env: { ...process.env, ...run.env }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
+  process.stdout.write(result.stdout ?? '');
+  process.stderr.write(result.stderr ?? '');
+  const pass = /^ℹ pass (\d+)/m.exec(result.stdout ?? '');
+  const fail = /^ℹ fail (\d+)/m.exec(result.stdout ?? '');
+  passed += pass ? Number(pass[1]) : 0;
+  failed += fail ? Number(fail[1]) : 0;
+  if (result.status !== 0) status = result.status ?? 1;
+  if (!pass) status = status || 1;
+}
+process.stdout.write(`\ntests: ${passed} passed, ${failed} failed\n`);
+process.exit(status !== 0 || failed > 0 || passed === 0 ? 1 : 0);
