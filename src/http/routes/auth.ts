@@ -1,3 +1,4 @@
+import multipart from '@fastify/multipart';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 
@@ -45,29 +46,37 @@ export function authRoutes(app: App, ctx: HttpContext) {
     }
   };
 
-  app.post(
-    '/api/v1/auth/login',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'Log in with an OAuth2 password form; returns a bearer token and sets the session cookie',
-        security: PUBLIC,
-        consumes: ['application/x-www-form-urlencoded'],
-        body: LoginForm,
+  // The login form may also come as multipart (as the reference accepts); the parser is scoped to
+  // this route and takes small fields only, no files.
+  app.register(async (scope: App) => {
+    await scope.register(multipart, {
+      attachFieldsToBody: 'keyValues',
+      limits: { files: 0, fields: 10, fieldSize: 8192, parts: 10 },
+    });
+    scope.post(
+      '/api/v1/auth/login',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Log in with an OAuth2 password form; returns a bearer token and sets the session cookie',
+          security: PUBLIC,
+          consumes: ['application/x-www-form-urlencoded'],
+          body: LoginForm,
+        },
       },
-    },
-    async (request, reply) => {
-      // The reference reads form fields only: a JSON body is a failed login.
-      if (!FORM_TYPES.test(request.headers['content-type'] ?? '')) throw ApiError.detail(400, 'LOGIN_BAD_CREDENTIALS');
-      const issued = await auth.login(request.body.username, request.body.password, request.ip);
-      reply.setCookie(config.auth.cookieName, issued.token, {
-        ...cookieOptions,
-        maxAge: config.auth.jwtLifetimeSeconds,
-      });
-      reply.header('cache-control', 'no-store');
-      return { access_token: issued.token, token_type: 'bearer' };
-    },
-  );
+      async (request, reply) => {
+        // The reference reads form fields only: a JSON body is a failed login.
+        if (!FORM_TYPES.test(request.headers['content-type'] ?? '')) throw ApiError.detail(400, 'LOGIN_BAD_CREDENTIALS');
+        const issued = await auth.login(request.body.username, request.body.password, request.ip);
+        reply.setCookie(config.auth.cookieName, issued.token, {
+          ...cookieOptions,
+          maxAge: config.auth.jwtLifetimeSeconds,
+        });
+        reply.header('cache-control', 'no-store');
+        return { access_token: issued.token, token_type: 'bearer' };
+      },
+    );
+  });
 
   app.post(
     '/api/v1/auth/logout',
