@@ -37,6 +37,16 @@ function ensureServices() {
 }
 ensureServices();
 
+// The whole suite starts with a type check of the sources, tests and benchmark.
+if (only.length === 0) {
+  process.stdout.write('=== typecheck ===\n');
+  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
+  if (tsc.status !== 0) {
+    process.stdout.write('\ntests: 0 passed, 1 failed\n');
+    process.exit(1);
+  }
+}
+
 const all = only.length > 0 ? only : find('test');
 const perDb = all.filter((f) => f.startsWith(join('test', 'http')) || f.startsWith('test/http'));
 const once = all.filter((f) => !perDb.includes(f));
