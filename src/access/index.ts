@@ -1,1 +1,19 @@
 export { provisionExternalScope, resolveExternalTenant, type ExternalScope } from './external.js';
+export {
+  PERMISSION_TYPES,
+  effectiveDatasets,
+  grant,
+  isPermissionName,
+  permissionDenied,
+  permittedIds,
+  requireOnAll,
+  revoke,
+  subjectOf,
+  type DatasetRow,
+  type PermissionName,
+  type Subject,
+} from './permissions.js';
+export { datasetView, deleteDatasetRow, findDataset, getOrCreateDataset } from './datasets.js';
+export * as management from './management.js';
+export { createTenant, tenantsOf } from './tenants.js';
+export { datasetId, uuid5 } from './uuid5.js';

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { ApiError } from '../errors.js';
 import { provisionExternalScope, type ExternalScope } from '../access/index.js';
 import type { RelationalStore } from '../storage/index.js';
+import { AgentService } from './agents.js';
 import { ApiKeyService } from './api-keys.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
 import type { InvalidationBus } from './invalidation.js';
@@ -81,6 +82,7 @@ function externalEmail(userId: string): string {
 export class AuthService {
   readonly users: UserStore;
   readonly apiKeys: ApiKeyService;
+  readonly agents: AgentService;
   private readonly config: Config;
   private readonly secrets: SigningSecrets;
   private readonly bus: InvalidationBus;
@@ -103,6 +105,7 @@ export class AuthService {
       hash: deps.config.auth.hashApiKeys,
       maxPerUser: deps.config.auth.maxUserApiKeys,
     });
+    this.agents = new AgentService(deps.store.db, this.users, this.apiKeys);
     this.cache = new CredentialCache(deps.config.auth.authCacheTtlSeconds * 1000);
     this.bus.subscribe((userId) => this.cache.invalidateUser(userId));
   }

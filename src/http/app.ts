@@ -8,7 +8,11 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Logger } from 'pino';
 import type { HttpContext } from './context.js';
 import { installErrorHandling } from './errors.js';
+import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
+import { configurationRoutes } from './routes/configuration.js';
+import { datasetRoutes } from './routes/datasets.js';
+import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
 import { userRoutes } from './routes/users.js';
 
@@ -26,7 +30,7 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
     disableRequestLogging: true,
     trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimitBytes,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     // Headers beyond this are refused by Node before they reach any route (431).
     http: { maxHeaderSize: 16 * 1024 },
     return503OnClosing: true,
@@ -96,6 +100,10 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
   rootRoutes(app, ctx);
   authRoutes(app, ctx);
   userRoutes(app, ctx);
+  permissionRoutes(app, ctx);
+  datasetRoutes(app, ctx);
+  agentRoutes(app, ctx);
+  configurationRoutes(app, ctx);
 
   await app.ready();
   return app;

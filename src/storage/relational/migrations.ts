@@ -116,8 +116,56 @@ const m0001_principals: VersionedMigration = (dialect) => ({
   },
 });
 
+const m0002_datasets_acl: VersionedMigration = () => ({
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('datasets')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('owner_id', 'text', (c) => c.notNull())
+      .addColumn('tenant_id', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text')
+      .execute();
+    await db.schema.createIndex('datasets_owner_idx').on('datasets').columns(['owner_id', 'name']).execute();
+    await db.schema.createIndex('datasets_tenant_idx').on('datasets').column('tenant_id').execute();
+
+    await db.schema
+      .createTable('permissions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text')
+      .execute();
+
+    await db.schema
+      .createTable('acls')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('principal_id', 'text', (c) => c.notNull().references('principals.id').onDelete('cascade'))
+      .addColumn('permission_id', 'text', (c) => c.notNull().references('permissions.id').onDelete('cascade'))
+      .addColumn('dataset_id', 'text', (c) => c.notNull().references('datasets.id').onDelete('cascade'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text')
+      .addUniqueConstraint('uq_acls_principal_permission_dataset', ['principal_id', 'permission_id', 'dataset_id'])
+      .execute();
+    await db.schema.createIndex('acls_dataset_idx').on('acls').column('dataset_id').execute();
+
+    await db.schema
+      .createTable('principal_configuration')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('owner_id', 'text', (c) => c.notNull().references('principals.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('configuration', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text')
+      .addUniqueConstraint('uq_principal_configuration_owner_name', ['owner_id', 'name'])
+      .execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
+  '0002_datasets_acl': m0002_datasets_acl,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -80,7 +80,47 @@ export interface DeletedUsersTable {
   deleted_at: number;
 }
 
+export interface DatasetsTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  tenant_id: string | null;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface PermissionsTable {
+  id: string;
+  name: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** principal × permission × dataset, unique. */
+export interface AclsTable {
+  id: string;
+  principal_id: string;
+  permission_id: string;
+  dataset_id: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface PrincipalConfigurationTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  /** JSON text. */
+  configuration: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
 export interface Database {
+  datasets: DatasetsTable;
+  permissions: PermissionsTable;
+  acls: AclsTable;
+  principal_configuration: PrincipalConfigurationTable;
   principals: PrincipalsTable;
   users: UsersTable;
   tenants: TenantsTable;

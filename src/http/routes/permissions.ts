@@ -1,0 +1,270 @@
+import { z } from 'zod';
+import { createTenant, management, subjectOf, tenantsOf } from '../../access/index.js';
+import { authenticate, principalOf } from '../authenticate.js';
+import { SECURED, type App, type HttpContext } from '../context.js';
+import { Uuid, camelOrSnake } from '../schemas.js';
+import type { FastifyRequest } from 'fastify';
+
+const TAGS = ['permissions'];
+const lower = (id: string) => id.toLowerCase();
+
+/** `/api/v1/permissions`: sharing, roles and tenants (reference shapes; D14, D15). */
+export function permissionRoutes(app: App, ctx: HttpContext) {
+  const { auth, config, store } = ctx;
+  const db = store.db;
+  const guard = authenticate(auth, config, 'auth');
+  const subject = (request: FastifyRequest) => subjectOf(db, principalOf(request));
+  const base = '/api/v1/permissions';
+  const DatasetIds = z.array(Uuid).max(10_000);
+  const PermissionQuery = z.object({ permission_name: z.string().max(64) });
+
+  app.post(
+    `${base}/datasets/:principal_id`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Grant a permission on datasets to a user, role or tenant (needs share on every dataset)',
+        security: SECURED,
+        params: z.object({ principal_id: Uuid }),
+        querystring: PermissionQuery,
+        body: DatasetIds,
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      await management.changeDatasetPermission(
+        db,
+        await subject(request),
+        'grant',
+        lower(request.params.principal_id),
+        request.query.permission_name,
+        request.body.map(lower),
+      );
+      return { message: 'Permission assigned to principal' };
+    },
+  );
+
+  app.delete(
+    `${base}/datasets/:principal_id`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Revoke a permission on datasets from a user, role or tenant (needs share on every dataset)',
+        security: SECURED,
+        params: z.object({ principal_id: Uuid }),
+        querystring: PermissionQuery,
+        body: DatasetIds,
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      await management.changeDatasetPermission(
+        db,
+        await subject(request),
+        'revoke',
+        lower(request.params.principal_id),
+        request.query.permission_name,
+        request.body.map(lower),
+      );
+      return { message: 'Permission revoked from principal' };
+    },
+  );
+
+  app.get(
+    `${base}/principals/:principal_id/datasets`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: "A principal's datasets in your active tenant",
+        security: SECURED,
+        params: z.object({ principal_id: Uuid }),
+        querystring: z.object({ permission_name: z.string().max(64).default('read') }),
+      },
+      preHandler: guard,
+    },
+    async (request) =>
+      management.principalDatasets(db, await subject(request), lower(request.params.principal_id), request.query.permission_name),
+  );
+
+  app.post(
+    `${base}/roles`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Create a role in your active tenant (owner only)',
+        security: SECURED,
+        querystring: z.object({ role_name: z.string().trim().min(1).max(255) }),
+      },
+      preHandler: guard,
+    },
+    async (request) => management.createRole(db, await subject(request), request.query.role_name),
+  );
+
+  app.delete(
+    `${base}/roles/:role_id`,
+    { schema: { tags: TAGS, summary: 'Delete a role (owner or admin)', security: SECURED, params: z.object({ role_id: Uuid }) }, preHandler: guard },
+    async (request) => {
+      const result = await management.deleteRole(db, await subject(request), lower(request.params.role_id));
+      return { message: result.message };
+    },
+  );
+
+  app.post(
+    `${base}/users/:user_id/roles`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Add a tenant member to a role (owner only)',
+        security: SECURED,
+        params: z.object({ user_id: Uuid }),
+        querystring: z.object({ role_id: Uuid }),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const userId = lower(request.params.user_id);
+      const result = await management.addUserToRole(db, await subject(request), userId, lower(request.query.role_id));
+      await auth.invalidate(userId);
+      return result;
+    },
+  );
+
+  app.delete(
+    `${base}/users/:user_id/roles`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Remove a user from a role (owner or admin)',
+        security: SECURED,
+        params: z.object({ user_id: Uuid }),
+        querystring: z.object({ role_id: Uuid }),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const userId = lower(request.params.user_id);
+      const result = await management.removeUserFromRole(db, await subject(request), userId, lower(request.query.role_id));
+      await auth.invalidate(userId);
+      return result;
+    },
+  );
+
+  app.post(
+    `${base}/users/:user_id/tenants`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Add a user to a tenant (owner only); their active tenant does not change',
+        security: SECURED,
+        params: z.object({ user_id: Uuid }),
+        querystring: z.object({ tenant_id: Uuid }),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const userId = lower(request.params.user_id);
+      const result = await management.addUserToTenant(db, await subject(request), userId, lower(request.query.tenant_id));
+      await auth.invalidate(userId);
+      return result;
+    },
+  );
+
+  app.delete(
+    `${base}/tenants/:tenant_id/users/:user_id`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Remove a user from a tenant (owner or admin)',
+        security: SECURED,
+        params: z.object({ tenant_id: Uuid, user_id: Uuid }),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const userId = lower(request.params.user_id);
+      const result = await management.removeUserFromTenant(db, await subject(request), lower(request.params.tenant_id), userId);
+      await auth.invalidate(userId);
+      return result;
+    },
+  );
+
+  app.post(
+    `${base}/tenants`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Create a tenant; you become its owner and it becomes your active tenant',
+        security: SECURED,
+        querystring: z.object({ tenant_name: z.string().trim().min(1).max(255) }),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const userId = principalOf(request).user.id;
+      const tenantId = await createTenant(db, userId, request.query.tenant_name);
+      await auth.invalidate(userId);
+      return { message: 'Tenant created.', tenant_id: tenantId };
+    },
+  );
+
+  app.post(
+    `${base}/tenants/select`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Select your active tenant (null: your personal space)',
+        security: SECURED,
+        body: z.preprocess(
+          (body) => camelOrSnake(body, { tenant_id: 'tenantId' }),
+          z.object({ tenant_id: Uuid.nullable().optional() }),
+        ),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const userId = principalOf(request).user.id;
+      const tenantId = request.body.tenant_id ? lower(request.body.tenant_id) : null;
+      const result = await management.selectTenant(db, userId, tenantId);
+      await auth.invalidate(userId);
+      return result;
+    },
+  );
+
+  app.get(
+    `${base}/tenants/me`,
+    { schema: { tags: TAGS, summary: 'Tenants you belong to', security: SECURED }, preHandler: guard },
+    async (request) => tenantsOf(db, principalOf(request).user.id),
+  );
+
+  app.get(
+    `${base}/tenants/:tenant_id/roles`,
+    { schema: { tags: TAGS, summary: "A tenant's roles (all for managers, your own otherwise)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
+    async (request) => management.tenantRoles(db, await subject(request), lower(request.params.tenant_id)),
+  );
+
+  app.get(
+    `${base}/tenants/:tenant_id/roles/:role_id/users`,
+    {
+      schema: { tags: TAGS, summary: "A role's members", security: SECURED, params: z.object({ tenant_id: Uuid, role_id: Uuid }) },
+      preHandler: guard,
+    },
+    async (request) =>
+      management.roleMembers(db, await subject(request), lower(request.params.tenant_id), lower(request.params.role_id)),
+  );
+
+  app.get(
+    `${base}/tenants/:tenant_id/roles/users/:user_id`,
+    {
+      schema: { tags: TAGS, summary: "A user's roles in this tenant (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid, user_id: Uuid }) },
+      preHandler: guard,
+    },
+    async (request) =>
+      management.userRolesInTenant(db, await subject(request), lower(request.params.tenant_id), lower(request.params.user_id)),
+  );
+
+  app.get(
+    `${base}/tenants/:tenant_id/users`,
+    { schema: { tags: TAGS, summary: "A tenant's members with their roles (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
+    async (request) => management.tenantUsers(db, await subject(request), lower(request.params.tenant_id)),
+  );
+}
