@@ -465,8 +465,12 @@ export class AuthService {
   }
 
   private deliver(message: Parameters<Mailer['send']>[0]) {
-    this.mailer.send(message).catch((error) =>
-      this.log.error({ err: error, userId: message.userId, event: message.kind }, 'failed to send account e-mail'),
+    // Only the message and code: an SMTP error object can carry the AUTH command with credentials.
+    this.mailer.send(message).catch((error: { message?: string; code?: string }) =>
+      this.log.error(
+        { error: { message: String(error?.message ?? error).slice(0, 300), code: error?.code }, userId: message.userId, event: message.kind },
+        'failed to send account e-mail',
+      ),
     );
   }
 
