@@ -1,0 +1,302 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+
+/**
+ * The isolation oracle: random worlds of users, tenants, roles, memberships, grants, tenant switches,
+ * revocations and removals are played against the server over HTTP, and every answer is checked
+ * against an independent model of who may do what, written here from the rules alone:
+ *   effective(u, p) = datasets d in u's active tenant such that some principal in
+ *                     {u} ∪ tenants(u) ∪ (roles(u) if u belongs to a tenant) holds p on d.
+ * Checked: listings, grant and revoke answers, principal datasets, dataset deletion. No leak, no
+ * false denial.
+ */
+const RUNS = Number(process.env.ORACLE_RUNS ?? 12);
+const USERS = 6;
+const PERMS = ['read', 'write', 'delete', 'share'] as const;
+type Perm = (typeof PERMS)[number];
+
+type Op =
+  | { kind: 'createTenant'; user: number }
+  | { kind: 'addMember'; tenant: number; user: number }
+  | { kind: 'select'; user: number; tenant: number | null }
+  | { kind: 'createRole'; tenant: number; name: number }
+  | { kind: 'addRole'; role: number; user: number }
+  | { kind: 'removeRole'; role: number; user: number; by: number }
+  | { kind: 'createDataset'; user: number; name: number }
+  | { kind: 'grant' | 'revoke'; user: number; target: { type: 'user' | 'role' | 'tenant'; index: number }; perm: Perm; datasets: number[] }
+  | { kind: 'removeMember'; tenant: number; user: number; by: number }
+  | { kind: 'deleteDataset'; user: number; dataset: number }
+  | { kind: 'principalDatasets'; user: number; target: { type: 'user' | 'role' | 'tenant'; index: number } };
+
+const idx = (max: number) => fc.nat({ max });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('createTenant' as const), user: idx(USERS - 1) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('addMember' as const), tenant: idx(5), user: idx(USERS - 1) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('select' as const), user: idx(USERS - 1), tenant: fc.option(idx(5), { nil: null }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('createRole' as const), tenant: idx(5), name: idx(2) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('addRole' as const), role: idx(8), user: idx(USERS - 1) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeRole' as const), role: idx(8), user: idx(USERS - 1), by: idx(USERS - 1) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('createDataset' as const), user: idx(USERS - 1), name: idx(3) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('grant' as const, 'grant' as const, 'revoke' as const),
+      user: idx(USERS - 1),
+      target: fc.record({ type: fc.constantFrom('user' as const, 'role' as const, 'tenant' as const), index: idx(8) }),
+      perm: fc.constantFrom(...PERMS),
+      datasets: fc.array(idx(15), { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeMember' as const), tenant: idx(5), user: idx(USERS - 1), by: idx(USERS - 1) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('deleteDataset' as const), user: idx(USERS - 1), dataset: idx(15) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('principalDatasets' as const),
+      user: idx(USERS - 1),
+      target: fc.record({ type: fc.constantFrom('user' as const, 'role' as const, 'tenant' as const), index: idx(8) }),
+    }),
+  },
+);
+
+/** The independent model. */
+class World {
+  active = new Map<string, string | null>();
+  tenants: { id: string; owner: string }[] = [];
+  members = new Map<string, Set<string>>(); // user → tenants
+  roles: { id: string; tenant: string; name: string }[] = [];
+  userRoles = new Map<string, Set<string>>(); // user → roles
+  datasets: { id: string; tenant: string | null; owner: string; name: string }[] = [];
+  acl = new Set<string>(); // principal|perm|dataset
+
+  principals(user: string): string[] {
+    const tenants = [...(this.members.get(user) ?? [])];
+    const roles = tenants.length > 0 ? [...(this.userRoles.get(user) ?? [])] : [];
+    return [user, ...tenants, ...roles];
+  }
+  has(user: string, perm: Perm, dataset: string): boolean {
+    const d = this.datasets.find((x) => x.id === dataset);
+    if (!d || d.tenant !== (this.active.get(user) ?? null)) return false;
+    return this.principals(user).some((p) => this.acl.has(`${p}|${perm}|${dataset}`));
+  }
+  effective(user: string, perm: Perm): string[] {
+    return this.datasets.filter((d) => this.has(user, perm, d.id)).map((d) => d.id).sort();
+  }
+  canManage(user: string, tenant: string): boolean {
+    const t = this.tenants.find((x) => x.id === tenant)!;
+    if (t.owner === user) return true;
+    return [...(this.userRoles.get(user) ?? [])].some((r) => {
+      const role = this.roles.find((x) => x.id === r)!;
+      return role.tenant === tenant && role.name === 'admin';
+    });
+  }
+}
+
+describe('isolation oracle', () => {
+  let server: TestServer;
+  let clients: Client[];
+  let users: { id: string; token: string }[];
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('every answer matches the independent model in random worlds', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 15, maxLength: 40 }), async (ops) => {
+        // A fresh cast of users per world; earlier worlds cannot interfere (their datasets are theirs).
+        clients = [];
+        users = [];
+        for (let i = 0; i < USERS; i++) {
+          const c = server.client();
+          const { id, token } = await c.signUp(uniqueEmail(`w${i}`));
+          clients.push(c);
+          users.push({ id, token });
+        }
+        const world = new World();
+        for (const u of users) world.active.set(u.id, null);
+        const call = (u: number, method: string, path: string, json?: unknown) =>
+          clients[u]!.request(method, path, { ...(json !== undefined ? { json } : {}), bearer: users[u]!.token, cookies: false });
+        const principalOf = (t: { type: string; index: number }) =>
+          t.type === 'user' ? users[t.index % USERS]?.id : t.type === 'role' ? world.roles[t.index]?.id : world.tenants[t.index]?.id;
+
+        const check = async (step: string) => {
+          for (let u = 0; u < USERS; u++) {
+            const res = await call(u, 'GET', '/api/v1/datasets');
+            assert.equal(res.status, 200);
+            const ids = (res.body as { id: string }[]).map((d) => d.id).sort();
+            assert.deepEqual(ids, world.effective(users[u]!.id, 'read'), `${step}: user ${u} lists what the model says`);
+          }
+        };
+
+        for (const [n, op] of ops.entries()) {
+          const step = `op ${n} ${JSON.stringify(op)}`;
+          switch (op.kind) {
+            case 'createTenant': {
+              const res = await call(op.user, 'POST', `/api/v1/permissions/tenants?tenant_name=t${world.tenants.length}`);
+              assert.equal(res.status, 200, step);
+              const id = res.body.tenant_id as string;
+              const uid = users[op.user]!.id;
+              world.tenants.push({ id, owner: uid });
+              world.members.set(uid, new Set([...(world.members.get(uid) ?? []), id]));
+              world.active.set(uid, id);
+              break;
+            }
+            case 'addMember': {
+              const t = world.tenants[op.tenant];
+              if (!t) break;
+              const owner = users.findIndex((u) => u.id === t.owner);
+              const uid = users[op.user]!.id;
+              const res = await call(owner, 'POST', `/api/v1/permissions/users/${uid}/tenants?tenant_id=${t.id}`);
+              const already = world.members.get(uid)?.has(t.id) ?? false;
+              assert.equal(res.status, already ? 409 : 200, step);
+              world.members.set(uid, new Set([...(world.members.get(uid) ?? []), t.id]));
+              break;
+            }
+            case 'select': {
+              const uid = users[op.user]!.id;
+              const t = op.tenant === null ? null : world.tenants[op.tenant];
+              if (t === undefined) break;
+              const res = await call(op.user, 'POST', '/api/v1/permissions/tenants/select', { tenant_id: t?.id ?? null });
+              const allowed = t === null || (world.members.get(uid)?.has(t.id) ?? false);
+              assert.equal(res.status, allowed ? 200 : 404, step);
+              if (allowed) world.active.set(uid, t?.id ?? null);
+              break;
+            }
+            case 'createRole': {
+              const t = world.tenants[op.tenant];
+              if (!t) break;
+              const owner = users.findIndex((u) => u.id === t.owner);
+              const prev = world.active.get(t.owner) ?? null;
+              await call(owner, 'POST', '/api/v1/permissions/tenants/select', { tenant_id: t.id });
+              const name = ['admin', 'reader', 'writer'][op.name]!;
+              const res = await call(owner, 'POST', `/api/v1/permissions/roles?role_name=${name}`);
+              const exists = world.roles.some((r) => r.tenant === t.id && r.name === name);
+              assert.equal(res.status, exists ? 409 : 200, step);
+              if (!exists) world.roles.push({ id: res.body.role_id, tenant: t.id, name });
+              await call(owner, 'POST', '/api/v1/permissions/tenants/select', { tenant_id: prev });
+              break;
+            }
+            case 'addRole': {
+              const role = world.roles[op.role];
+              if (!role) break;
+              const t = world.tenants.find((x) => x.id === role.tenant)!;
+              const owner = users.findIndex((u) => u.id === t.owner);
+              const uid = users[op.user]!.id;
+              const res = await call(owner, 'POST', `/api/v1/permissions/users/${uid}/roles?role_id=${role.id}`);
+              const member = world.members.get(uid)?.has(role.tenant) ?? false;
+              const already = world.userRoles.get(uid)?.has(role.id) ?? false;
+              assert.equal(res.status, !member ? 404 : already ? 409 : 200, step);
+              if (member) world.userRoles.set(uid, new Set([...(world.userRoles.get(uid) ?? []), role.id]));
+              break;
+            }
+            case 'removeRole': {
+              const role = world.roles[op.role];
+              if (!role) break;
+              const uid = users[op.user]!.id;
+              const by = users[op.by]!.id;
+              const res = await call(op.by, 'DELETE', `/api/v1/permissions/users/${uid}/roles?role_id=${role.id}`);
+              const allowed = world.canManage(by, role.tenant);
+              assert.equal(res.status, allowed ? 200 : 403, step);
+              if (allowed) world.userRoles.get(uid)?.delete(role.id);
+              break;
+            }
+            case 'createDataset': {
+              const uid = users[op.user]!.id;
+              const name = `ds${op.name}`;
+              const res = await call(op.user, 'POST', '/api/v1/datasets', { name });
+              assert.equal(res.status, 200, step);
+              const tenant = world.active.get(uid) ?? null;
+              const existing = world.datasets.find((d) => d.owner === uid && d.name === name && d.tenant === tenant);
+              if (existing) {
+                assert.equal(res.body.id, existing.id, `${step}: get-or-create returns the existing dataset`);
+              } else {
+                assert.equal(res.body.tenantId, tenant, step);
+                world.datasets.push({ id: res.body.id, tenant, owner: uid, name });
+                for (const p of PERMS) world.acl.add(`${uid}|${p}|${res.body.id}`);
+              }
+              break;
+            }
+            case 'grant':
+            case 'revoke': {
+              const principal = principalOf(op.target);
+              const ids = op.datasets.map((i) => world.datasets[i]?.id).filter((x): x is string => x !== undefined);
+              if (!principal || ids.length === 0) break;
+              const uid = users[op.user]!.id;
+              const res = await call(op.user, op.kind === 'grant' ? 'POST' : 'DELETE', `/api/v1/permissions/datasets/${principal}?permission_name=${op.perm}`, ids);
+              const allowed = ids.every((id) => world.has(uid, 'share', id));
+              assert.equal(res.status, allowed ? 200 : 403, step);
+              if (allowed) for (const id of ids) world.acl[op.kind === 'grant' ? 'add' : 'delete'](`${principal}|${op.perm}|${id}`);
+              break;
+            }
+            case 'removeMember': {
+              const t = world.tenants[op.tenant];
+              if (!t) break;
+              const uid = users[op.user]!.id;
+              const by = users[op.by]!.id;
+              const res = await call(op.by, 'DELETE', `/api/v1/permissions/tenants/${t.id}/users/${uid}`);
+              let expected: number;
+              if (!world.canManage(by, t.id)) expected = 403;
+              else if (t.owner === uid) expected = 400;
+              else if (!(world.members.get(uid)?.has(t.id) ?? false)) expected = 404;
+              else expected = 200;
+              assert.equal(res.status, expected, step);
+              if (expected === 200) {
+                world.members.get(uid)!.delete(t.id);
+                for (const r of world.roles.filter((x) => x.tenant === t.id)) world.userRoles.get(uid)?.delete(r.id);
+                for (const d of world.datasets.filter((x) => x.tenant === t.id)) for (const p of PERMS) world.acl.delete(`${uid}|${p}|${d.id}`);
+                if (world.active.get(uid) === t.id) world.active.set(uid, null);
+              }
+              break;
+            }
+            case 'deleteDataset': {
+              const d = world.datasets[op.dataset];
+              if (!d) break;
+              const uid = users[op.user]!.id;
+              const res = await call(op.user, 'DELETE', `/api/v1/datasets/${d.id}`);
+              const allowed = world.has(uid, 'delete', d.id);
+              assert.equal(res.status, allowed ? 200 : 403, step);
+              if (allowed) {
+                world.datasets = world.datasets.filter((x) => x.id !== d.id);
+                for (const key of [...world.acl]) if (key.endsWith(`|${d.id}`)) world.acl.delete(key);
+              }
+              break;
+            }
+            case 'principalDatasets': {
+              const principal = principalOf(op.target);
+              if (!principal) break;
+              const uid = users[op.user]!.id;
+              const res = await call(op.user, 'GET', `/api/v1/permissions/principals/${principal}/datasets?permission_name=read`);
+              const active = world.active.get(uid) ?? null;
+              let expected: number;
+              if (op.target.type === 'user') {
+                expected = principal === uid ? 200 : active === null ? 404 : world.canManage(uid, active) ? 200 : 403;
+              } else if (op.target.type === 'role') {
+                const role = world.roles.find((r) => r.id === principal)!;
+                const holds = (world.members.get(uid)?.size ?? 0) > 0 && (world.userRoles.get(uid)?.has(role.id) ?? false);
+                expected = active === null || role.tenant !== active ? 404 : holds || world.canManage(uid, active) ? 200 : 403;
+              } else {
+                expected = principal === active ? 200 : 403;
+              }
+              assert.equal(res.status, expected, step);
+              if (expected === 200) {
+                const got = (res.body as { id: string }[]).map((d) => d.id).sort();
+                const want = world.datasets
+                  .filter((d) => d.tenant === active && world.acl.has(`${principal}|read|${d.id}`))
+                  .map((d) => d.id)
+                  .sort();
+                assert.deepEqual(got, want, `${step}: the principal's own grants in the active tenant`);
+              }
+              break;
+            }
+          }
+          await check(step);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
