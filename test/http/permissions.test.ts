@@ -272,7 +272,14 @@ describe('tenants, roles and dataset permissions', () => {
     const ownersDatasets = await member.c.get(`/api/v1/permissions/principals/${owner.id}/datasets`, as(member));
     assert.equal(ownersDatasets.status, 403, 'another user needs management permission');
 
-    // A role grant on a personal (non-tenant) dataset never shows inside the tenant.
+    // From inside the tenant, a personal dataset cannot be shared (the share check is kept to the
+    // active tenant), as in the reference's test_permissions.
+    await select(owner, null);
+    const personalFirst = await dataset(owner, 'personal-first');
+    await select(owner, tenantId);
+    const denied = await share(owner, role, 'read', [personalFirst.id]);
+    assert.deepEqual([denied.status, denied.body], [403, { detail: 'Request owner does not have necessary permission: [share] for all datasets requested. [PermissionDeniedError]' }]);
+    // Granted from the personal space, it still never shows inside the tenant.
     await select(owner, null);
     const personal = await dataset(owner, 'personal-only');
     assert.equal((await share(owner, role, 'read', [personal.id])).status, 200);
