@@ -126,8 +126,8 @@ export class ApiKeyService {
   }
 
   /** Best effort, at most once per five minutes per key (as the reference). */
-  needsTouch(lastUsedAt: string | null, now = Date.now()): boolean {
-    return lastUsedAt === null || now - Date.parse(lastUsedAt) > LAST_USED_THROTTLE_MS;
+  needsTouch(lastUsedMs: number, now = Date.now()): boolean {
+    return lastUsedMs === 0 || now - lastUsedMs > LAST_USED_THROTTLE_MS;
   }
 
   async touch(keyId: string, at = new Date()): Promise<void> {

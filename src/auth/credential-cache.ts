@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-
 /**
- * Resolved credentials, keyed by a SHA-256 of the credential (never the credential itself), so a
- * repeated request costs no signature check and no database round trip. Entries expire after a TTL
- * or at the credential's own expiry, and are dropped at once when the user is invalidated.
+ * Resolved credentials, so a repeated request costs no signature check and no database round trip.
+ * Entries expire after a TTL or at the credential's own expiry, and are dropped at once when the
+ * user is invalidated. The key is the credential itself (exact match, no hashing on the hot path);
+ * it lives only in this process's memory, as the credential does while its request is served.
  */
 export interface CacheEntry<T> {
   readonly userId: string;
@@ -13,7 +12,7 @@ export interface CacheEntry<T> {
 }
 
 export function credentialKey(kind: string, credential: string): string {
-  return createHash('sha256').update(kind).update('\0').update(credential).digest('base64url');
+  return `${kind}\u0000${credential}`;
 }
 
 export class CredentialCache<T> {

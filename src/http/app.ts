@@ -38,6 +38,8 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
     genReqId: () => crypto.randomUUID(),
   }).withTypeProvider<ZodTypeProvider>();
 
+  // Declared up front so every request object has the same shape (set by the auth hooks).
+  app.decorateRequest('principal', undefined);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);

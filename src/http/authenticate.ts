@@ -58,16 +58,30 @@ export function checkCookieCsrf(request: FastifyRequest, config: Config) {
 }
 
 export function authenticate(auth: AuthService, config: Config, mode: AuthMode): preHandlerHookHandler {
-  return async function (request: FastifyRequest, _reply: FastifyReply) {
-    const { principal, presented } = await auth.resolve(presentedCredentials(request, config.auth.cookieName));
-    if (principal) {
-      if (principal.via === 'cookie') checkCookieCsrf(request, config);
-      if (mode === 'superuser' && !principal.user.isSuperuser) throw ApiError.forbidden();
-      request.principal = principal;
+  const admit = (request: FastifyRequest, principal: AuthenticatedUser) => {
+    if (principal.via === 'cookie') checkCookieCsrf(request, config);
+    if (mode === 'superuser' && !principal.user.isSuperuser) throw ApiError.forbidden();
+    request.principal = principal;
+  };
+  const slow = async (request: FastifyRequest, presented: PresentedCredentials) => {
+    const { principal, presented: any } = await auth.resolve(presented);
+    if (principal) return admit(request, principal);
+    if (any || mode !== 'auth' || config.posture.requireAuthentication) throw ApiError.unauthorized();
+    request.principal = await auth.defaultPrincipal();
+  };
+  // Callback style, so a cached credential is admitted without a promise.
+  return function (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
+    const presented = presentedCredentials(request, config.auth.cookieName);
+    let cached: AuthenticatedUser | undefined;
+    try {
+      cached = auth.resolveCached(presented);
+      if (cached) admit(request, cached);
+    } catch (error) {
+      done(error as Error);
       return;
     }
-    if (presented || mode !== 'auth' || config.posture.requireAuthentication) throw ApiError.unauthorized();
-    request.principal = await auth.defaultPrincipal();
+    if (cached) done();
+    else slow(request, presented).then(() => done(), done);
   };
 }
 
