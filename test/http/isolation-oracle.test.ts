@@ -132,7 +132,9 @@ describe('isolation oracle', () => {
           }
         };
 
-        for (const [n, op] of ops.entries()) {
+        // Every world has at least three tenants, owned by the first three users.
+        const seeded: Op[] = [0, 1, 2].map((user) => ({ kind: 'createTenant', user }));
+        for (const [n, op] of [...seeded, ...ops].entries()) {
           const step = `op ${n} ${JSON.stringify(op)}`;
           switch (op.kind) {
             case 'createTenant': {
