@@ -73,7 +73,11 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   const secrets = resolveSecrets(config);
   log.info(`jwt secret: ${secrets.sources.jwt}; reset secret: ${secrets.sources.reset}; verification secret: ${secrets.sources.verify}`);
   if (!config.posture.requireAuthentication) {
-    for (const [name, value] of [['FASTAPI_USERS_JWT_SECRET', config.auth.jwtSecret]] as const) {
+    for (const [name, value] of [
+      ['FASTAPI_USERS_JWT_SECRET', config.auth.jwtSecret],
+      ['FASTAPI_USERS_RESET_PASSWORD_TOKEN_SECRET', config.auth.resetSecret],
+      ['FASTAPI_USERS_VERIFICATION_TOKEN_SECRET', config.auth.verifySecret],
+    ] as const) {
       if (value !== undefined && (value.length < 32 || value === 'super_secret')) {
         log.warn(`${name} is weak; it would be refused with authentication required`);
       }

@@ -159,11 +159,13 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
 
   const smtpHost = raw(env, 'SMTP_HOST');
   const smtpPort = int(env, 'SMTP_PORT', 587, { min: 1, max: 65535 });
+  // Read even without SMTP_HOST: a bad boolean always stops startup (D12).
+  const smtpSecure = bool(env, 'SMTP_SECURE', smtpPort === 465);
   const smtp: SmtpConfig | undefined = smtpHost
     ? {
         host: smtpHost,
         port: smtpPort,
-        secure: bool(env, 'SMTP_SECURE', smtpPort === 465),
+        secure: smtpSecure,
         ...(raw(env, 'SMTP_USERNAME') !== undefined ? { username: raw(env, 'SMTP_USERNAME') } : {}),
         ...(raw(env, 'SMTP_PASSWORD') !== undefined ? { password: raw(env, 'SMTP_PASSWORD') } : {}),
         from: str(env, 'SMTP_FROM', 'Engram <no-reply@localhost>'),
