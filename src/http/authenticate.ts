@@ -22,7 +22,8 @@ export function presentedCredentials(request: FastifyRequest, cookieName: string
     return single === undefined || single.trim() === '' ? undefined : single.trim();
   };
   const authorization = header('authorization');
-  const match = authorization ? /^bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  // D6: a non-empty Bearer value is a presented credential even when malformed (e.g. two tokens).
+  const match = authorization ? /^bearer(?:\s+(.+))?$/i.exec(authorization) : null;
   const cookie = request.cookies?.[cookieName];
   return {
     apiKey: header('x-api-key'),
