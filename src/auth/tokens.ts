@@ -111,6 +111,8 @@ export async function verifyAccessToken(token: string, secret: string): Promise<
   const aud = audiences(payload);
   const expMs = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
   const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
+  // Claims that reach the database must be storable (PostgreSQL text cannot hold NUL).
+  if (jti?.includes('\u0000')) throw new InvalidTokenError('jti');
   if (aud !== undefined) {
     if (!aud.includes(AUTH_AUDIENCE)) throw new InvalidTokenError('audience');
     if (!isUuid(payload.sub)) throw new InvalidTokenError('sub');
@@ -123,7 +125,7 @@ export async function verifyAccessToken(token: string, secret: string): Promise<
   const rawTenant = (payload as { tenant_id?: unknown }).tenant_id;
   let tenantId: string | null = null;
   if (typeof rawTenant === 'string' && rawTenant.trim() !== '') {
-    if (rawTenant.length > 255) throw new InvalidTokenError('tenant_id');
+    if (rawTenant.length > 255 || rawTenant.includes('\u0000')) throw new InvalidTokenError('tenant_id');
     tenantId = rawTenant.trim();
   } else if (rawTenant !== undefined && rawTenant !== null) {
     throw new InvalidTokenError('tenant_id');
@@ -132,7 +134,7 @@ export async function verifyAccessToken(token: string, secret: string): Promise<
   if (
     !Array.isArray(rawRoles) ||
     rawRoles.length > 100 ||
-    !rawRoles.every((r) => typeof r === 'string' && r.trim() !== '' && r.length <= 255)
+    !rawRoles.every((r) => typeof r === 'string' && r.trim() !== '' && r.length <= 255 && !r.includes('\u0000'))
   ) {
     throw new InvalidTokenError('roles');
   }

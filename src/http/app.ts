@@ -7,7 +7,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { HttpContext } from './context.js';
-import { installErrorHandling } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.js';
+import { rejectNulCharacters } from './input-guard.js';
 import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
 import { configurationRoutes } from './routes/configuration.js';
@@ -33,6 +34,9 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     // Headers beyond this are refused by Node before they reach any route (431).
     http: { maxHeaderSize: 16 * 1024 },
+    // Errors before routing, and of the HTTP parser, in the same JSON envelope as every other error.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: () => crypto.randomUUID(),
@@ -43,6 +47,7 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  app.addHook('preHandler', rejectNulCharacters);
 
   await app.register(cookie as never);
   await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });

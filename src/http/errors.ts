@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 
@@ -30,6 +31,9 @@ function toIssues(error: FastifyError): ValidationIssue[] {
   });
 }
 
+/** The multipart parser throws plain errors (no status) for a malformed body: a client error. */
+const MALFORMED_MULTIPART = /^(Multipart: |Unexpected end of (multipart data|form)|Malformed part header|Boundary required|The needle |\w+ terminated early)/;
+
 /** Renders every error once, in the reference's envelopes; never a stack trace. */
 export function installErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -41,7 +45,7 @@ export function installErrorHandling(app: FastifyInstance) {
       if (isLogin) return reply.status(400).send({ detail: 'LOGIN_BAD_CREDENTIALS' });
       return reply.status(400).send({ detail: toIssues(error), body: request.body ?? null });
     }
-    const status = error.statusCode ?? 500;
+    const status = error.statusCode ?? (MALFORMED_MULTIPART.test(String(error.message)) ? 400 : 500);
     if (status < 500) {
       if (isLogin && status !== 429) return reply.status(400).send({ detail: 'LOGIN_BAD_CREDENTIALS' });
       const detail =
@@ -61,4 +65,25 @@ export function installErrorHandling(app: FastifyInstance) {
   });
 
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: 'Not Found' }));
+}
+
+/** Errors Fastify raises before routing (a path that is not a valid URL component): same envelope. */
+export function frameworkErrorHandler(_error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  return reply.status(400).send({ detail: 'Bad Request: the URL is not valid' });
+}
+
+/** Errors of Node's HTTP parser (headers over the limit, malformed framing): same envelope, then close. */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'Request header fields too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'Request timeout']
+        : [400, 'Bad Request', 'Bad Request'];
+  const body = JSON.stringify({ detail });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
 }
