@@ -70,16 +70,26 @@ export interface DatasetRow {
   readonly updated_at: string | null;
 }
 
+/** Grants of `permission` to any of the subject's principals, on datasets of its active tenant. */
+function grantedInActiveTenant(db: Kysely<Database>, subject: Subject, permission: PermissionName) {
+  const query = db
+    .selectFrom('acls')
+    .innerJoin('permissions', 'permissions.id', 'acls.permission_id')
+    .innerJoin('datasets', 'datasets.id', 'acls.dataset_id')
+    .where('permissions.name', '=', permission)
+    .where('acls.principal_id', 'in', [...subject.principalIds]);
+  return subject.activeTenantId === null
+    ? query.where('datasets.tenant_id', 'is', null)
+    : query.where('datasets.tenant_id', '=', subject.activeTenantId);
+}
+
 /** Every dataset of the active tenant on which the subject holds `permission`. */
 export async function effectiveDatasets(
   db: Kysely<Database>,
   subject: Subject,
   permission: PermissionName,
 ): Promise<DatasetRow[]> {
-  let query = db
-    .selectFrom('acls')
-    .innerJoin('permissions', 'permissions.id', 'acls.permission_id')
-    .innerJoin('datasets', 'datasets.id', 'acls.dataset_id')
+  return grantedInActiveTenant(db, subject, permission)
     .select([
       'datasets.id',
       'datasets.name',
@@ -89,13 +99,9 @@ export async function effectiveDatasets(
       'datasets.updated_at',
     ])
     .distinct()
-    .where('permissions.name', '=', permission)
-    .where('acls.principal_id', 'in', [...subject.principalIds]);
-  query =
-    subject.activeTenantId === null
-      ? query.where('datasets.tenant_id', 'is', null)
-      : query.where('datasets.tenant_id', '=', subject.activeTenantId);
-  return query.orderBy('datasets.created_at').orderBy('datasets.id').execute();
+    .orderBy('datasets.created_at')
+    .orderBy('datasets.id')
+    .execute();
 }
 
 /** The ids among `datasetIds` on which the subject holds `permission` in the active tenant. */
@@ -106,20 +112,11 @@ export async function permittedIds(
   datasetIds: readonly string[],
 ): Promise<Set<string>> {
   if (datasetIds.length === 0) return new Set();
-  let query = db
-    .selectFrom('acls')
-    .innerJoin('permissions', 'permissions.id', 'acls.permission_id')
-    .innerJoin('datasets', 'datasets.id', 'acls.dataset_id')
+  const rows = await grantedInActiveTenant(db, subject, permission)
     .select('datasets.id')
     .distinct()
-    .where('permissions.name', '=', permission)
-    .where('acls.principal_id', 'in', [...subject.principalIds])
-    .where('datasets.id', 'in', [...new Set(datasetIds)]);
-  query =
-    subject.activeTenantId === null
-      ? query.where('datasets.tenant_id', 'is', null)
-      : query.where('datasets.tenant_id', '=', subject.activeTenantId);
-  const rows = await query.execute();
+    .where('datasets.id', 'in', [...new Set(datasetIds)])
+    .execute();
   return new Set(rows.map((r) => r.id));
 }
 

@@ -464,7 +464,7 @@ describe('D9: defaults', () => {
 // ------------------------------------------------------------------------------------------------
 
 describe('D9: limits and lockout shared by two instances through Redis (REDIS_URL)', () => {
-  const WINDOW = 3;
+  const WINDOW = 2;
   const LOGIN_LIMIT = 4;
   const THRESHOLD = 3;
   const LOCK_SECONDS = 2;

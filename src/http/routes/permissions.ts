@@ -18,57 +18,35 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   const DatasetIds = z.array(Uuid).max(10_000);
   const PermissionQuery = z.object({ permission_name: z.string().max(64) });
 
-  app.post(
-    `${base}/datasets/:principal_id`,
-    {
+  for (const [method, action, summary, message] of [
+    ['POST', 'grant', 'Grant a permission on datasets to a user, role or tenant (needs share on every dataset)', 'Permission assigned to principal'],
+    ['DELETE', 'revoke', 'Revoke a permission on datasets from a user, role or tenant (needs share on every dataset)', 'Permission revoked from principal'],
+  ] as const) {
+    app.route({
+      method,
+      url: `${base}/datasets/:principal_id`,
       schema: {
         tags: TAGS,
-        summary: 'Grant a permission on datasets to a user, role or tenant (needs share on every dataset)',
+        summary,
         security: SECURED,
         params: z.object({ principal_id: Uuid }),
         querystring: PermissionQuery,
         body: DatasetIds,
       },
       preHandler: guard,
-    },
-    async (request) => {
-      await management.changeDatasetPermission(
-        db,
-        await subject(request),
-        'grant',
-        lower(request.params.principal_id),
-        request.query.permission_name,
-        request.body.map(lower),
-      );
-      return { message: 'Permission assigned to principal' };
-    },
-  );
-
-  app.delete(
-    `${base}/datasets/:principal_id`,
-    {
-      schema: {
-        tags: TAGS,
-        summary: 'Revoke a permission on datasets from a user, role or tenant (needs share on every dataset)',
-        security: SECURED,
-        params: z.object({ principal_id: Uuid }),
-        querystring: PermissionQuery,
-        body: DatasetIds,
+      handler: async (request) => {
+        await management.changeDatasetPermission(
+          db,
+          await subject(request),
+          action,
+          lower(request.params.principal_id),
+          request.query.permission_name,
+          request.body.map(lower),
+        );
+        return { message };
       },
-      preHandler: guard,
-    },
-    async (request) => {
-      await management.changeDatasetPermission(
-        db,
-        await subject(request),
-        'revoke',
-        lower(request.params.principal_id),
-        request.query.permission_name,
-        request.body.map(lower),
-      );
-      return { message: 'Permission revoked from principal' };
-    },
-  );
+    });
+  }
 
   app.get(
     `${base}/principals/:principal_id/datasets`,
