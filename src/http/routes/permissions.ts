@@ -14,6 +14,12 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   const db = store.db;
   const guard = authenticate(auth, config, 'auth');
   const subject = (request: FastifyRequest) => subjectOf(db, principalOf(request));
+  /** A change to a user's roles or tenants: apply it, then drop that user's cached credentials everywhere. */
+  const changeOf = async <T>(userId: string, change: Promise<T>): Promise<T> => {
+    const result = await change;
+    await auth.invalidate(userId);
+    return result;
+  };
   const base = '/api/v1/permissions';
   const DatasetIds = z.array(Uuid).max(10_000);
   const PermissionQuery = z.object({ permission_name: z.string().max(64) });
@@ -101,9 +107,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = lower(request.params.user_id);
-      const result = await management.addUserToRole(db, await subject(request), userId, lower(request.query.role_id));
-      await auth.invalidate(userId);
-      return result;
+      return changeOf(userId, management.addUserToRole(db, await subject(request), userId, lower(request.query.role_id)));
     },
   );
 
@@ -121,9 +125,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = lower(request.params.user_id);
-      const result = await management.removeUserFromRole(db, await subject(request), userId, lower(request.query.role_id));
-      await auth.invalidate(userId);
-      return result;
+      return changeOf(userId, management.removeUserFromRole(db, await subject(request), userId, lower(request.query.role_id)));
     },
   );
 
@@ -141,9 +143,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = lower(request.params.user_id);
-      const result = await management.addUserToTenant(db, await subject(request), userId, lower(request.query.tenant_id));
-      await auth.invalidate(userId);
-      return result;
+      return changeOf(userId, management.addUserToTenant(db, await subject(request), userId, lower(request.query.tenant_id)));
     },
   );
 
@@ -160,9 +160,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = lower(request.params.user_id);
-      const result = await management.removeUserFromTenant(db, await subject(request), lower(request.params.tenant_id), userId);
-      await auth.invalidate(userId);
-      return result;
+      return changeOf(userId, management.removeUserFromTenant(db, await subject(request), lower(request.params.tenant_id), userId));
     },
   );
 
@@ -202,9 +200,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     async (request) => {
       const userId = principalOf(request).user.id;
       const tenantId = request.body.tenant_id ? lower(request.body.tenant_id) : null;
-      const result = await management.selectTenant(db, userId, tenantId);
-      await auth.invalidate(userId);
-      return result;
+      return changeOf(userId, management.selectTenant(db, userId, tenantId));
     },
   );
 
