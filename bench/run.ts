@@ -1,4 +1,3 @@
-import { createPgDatabase } from '../test/helpers/harness.js';
 /**
  * `npm run bench`: what authentication costs per request, measured against the real server.
  *
@@ -29,9 +28,10 @@ import { createPgDatabase } from '../test/helpers/harness.js';
  *                      comparison there (the profiler slows the server: figures for attribution only)
  *   BENCH_VERBOSE=1    print every slice
  *   BENCH_OUTPUT       report path (default docs/benchmarks.md; next to the profiles when profiling)
- *   ENGRAM_TEST_PG_HOST / _PORT / _USER  the PostgreSQL server (default 127.0.0.1:5432, postgres)
+ *   BENCH_PERMISSIONS=0 skip the permission-resolution section (bench/permissions.ts)
+ *   ENGRAM_TEST_PG_HOST / _PORT / _USER  the PostgreSQL server (default 127.0.0.1:5432, postgres); a
+ *                      fresh database is created for the run and dropped after it
  */
-import { permissionBench } from './permissions.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -40,6 +40,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type Request as LoadRequest, type Result } from 'autocannon';
 import { sha256Hex } from '../src/auth/api-keys.js';
+import { createPgDatabase } from '../test/helpers/harness.js';
+import { permissionBench } from './permissions.js';
 import type { ChildReply, EldReport, ParentMessage } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -131,22 +133,38 @@ class BenchServer {
         else reject(new Error(`bench server ${name}: unexpected first message ${JSON.stringify(message)}`));
       });
     });
+    // A send on a closed channel reports through the send callbacks; don't let it crash the run.
+    child.on('error', (error) => process.stderr.write(`bench server ${name}: ${error.message}\n`));
     return new BenchServer(name, url, logFile, child);
   }
 
   private ask<T extends ChildReply['type']>(message: ParentMessage, reply: T): Promise<Extract<ChildReply, { type: T }>> {
     return new Promise((resolveReply, reject) => {
+      const done = () => {
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+      };
       const onMessage = (m: ChildReply) => {
         if (m.type === 'error') {
-          this.child.off('message', onMessage);
+          done();
           reject(new Error(`bench server ${this.name}: ${m.message}`));
         } else if (m.type === reply) {
-          this.child.off('message', onMessage);
+          done();
           resolveReply(m as Extract<ChildReply, { type: T }>);
         }
       };
+      const onExit = (code: number | null) => {
+        done();
+        reject(new Error(`bench server ${this.name} exited (${code}) before answering ${message.type}`));
+      };
       this.child.on('message', onMessage);
-      this.child.send(message);
+      this.child.once('exit', onExit);
+      this.child.send(message, (error) => {
+        if (error) {
+          done();
+          reject(new Error(`bench server ${this.name}: ${error.message}`));
+        }
+      });
     });
   }
 
@@ -163,7 +181,7 @@ class BenchServer {
   }
 
   eldStart(): void {
-    this.child.send({ type: 'eld-start' } satisfies ParentMessage);
+    this.child.send({ type: 'eld-start' } satisfies ParentMessage, () => undefined);
   }
 
   eldStop(): Promise<EldReport> {
@@ -173,7 +191,7 @@ class BenchServer {
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.send({ type: 'shutdown' } satisfies ParentMessage);
+    this.child.send({ type: 'shutdown' } satisfies ParentMessage, () => undefined);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
@@ -886,6 +904,21 @@ async function main() {
   if (CPU_PROF_DIR) mkdirSync(CPU_PROF_DIR, { recursive: true });
   const servers: BenchServer[] = [];
   const cleanups: (() => Promise<void>)[] = [];
+  let cleaning: Promise<void> | undefined;
+  /** Once, however it is reached (the end of the run, an error, a signal); every caller waits for it. */
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      for (const server of servers) await server.stop().catch(() => undefined);
+      for (const cleanup of cleanups) await cleanup().catch((error) => process.stderr.write(`cleanup failed: ${error}\n`));
+      rmSync(root, { recursive: true, force: true });
+    })());
+  // Interrupted (Ctrl-C, a timeout): still stop the servers, drop the database, remove the files.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: cleaning up\n`);
+      void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
   const start = async (name: string, env: Record<string, string> = {}) => {
     const server = await BenchServer.start(name, root, env);
     servers.push(server);
@@ -968,9 +1001,7 @@ async function main() {
     process.stdout.write(`\n${report}\nwritten to ${relative(process.cwd(), OUTPUT) || OUTPUT}\n`);
     if (!targets.every((t) => t.ok)) process.exitCode = 1;
   } finally {
-    for (const server of servers) await server.stop().catch(() => undefined);
-    for (const cleanup of cleanups) await cleanup().catch((error) => process.stderr.write(`cleanup failed: ${error}\n`));
-    rmSync(root, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
