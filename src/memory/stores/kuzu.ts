@@ -1,0 +1,808 @@
+/**
+ * The embedded graph store: a Kuzu database file (the default graph backend).
+ *
+ * Schema (the reference's Kuzu adapter, plus the dataset columns, so Cypher written for the
+ * reference's graph runs unchanged):
+ *
+ *   Node(pk STRING PRIMARY KEY, id STRING, dataset_id STRING, name STRING, type STRING,
+ *        properties STRING -- JSON, created_at TIMESTAMP, updated_at TIMESTAMP)
+ *   EDGE(FROM Node TO Node, relationship_name STRING, properties STRING -- JSON,
+ *        created_at TIMESTAMP, updated_at TIMESTAMP)
+ *
+ * `pk` is `dataset_id + ':' + id`, so one database file can hold several datasets (single-user
+ * mode) with the same node ids; every method filters on the dataset and never sees another
+ * dataset's nodes or edges. Edges always join two nodes of the same dataset.
+ *
+ * Cypher queries see only their dataset: the dataset's subgraph is copied into a fresh in-memory
+ * Kuzu database with the same schema and the query runs there; the copy is kept for the next
+ * queries on the same dataset until a write to the dataset is made through this store (or it
+ * has been unused for a minute). A store opened with `singleDataset: true` (its file holds one
+ * dataset only, which the caller guarantees) runs the query directly on the file instead.
+ * Either way the query runs as a single prepared statement inside a read-only transaction, under
+ * the connection's query timeout, and at most `maxRows` rows are read from its result.
+ *
+ * Every use of the file database goes through one serial queue (the Node.js binding does not
+ * document concurrent use of a connection as safe, and a manual transaction needs the connection
+ * to itself), and each call's writes run in one transaction: all of them are kept, or none. The kept copy is written and queried
+ * through a second queue, so a long Cypher query does not hold the writes back. Other writers to
+ * the same file (another store or process) are not seen by a kept copy.
+ *
+ * Kuzu turns a JavaScript Date parameter into a DATE (the time of day is lost), so timestamps are
+ * sent as ISO strings and converted with `timestamp(...)` in Cypher.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import kuzu from 'kuzu';
+import type { Connection, Database, KuzuValue, QueryResult } from 'kuzu';
+import type { CypherLimits, GraphEdge, GraphNode, GraphStore, Subgraph } from './types.js';
+
+/** Rows (or ids) per UNWIND statement. */
+const BATCH = 1000;
+/** Rows per statement filling the in-memory database of a Cypher query. */
+const COPY_BATCH = 5000;
+/** An in-memory copy unused for this long is released. */
+const COPY_IDLE_MS = 60_000;
+/** Result rows read synchronously between two yields to the event loop. */
+const READ_CHUNK = 1000;
+
+const SCHEMA = [
+  'CREATE NODE TABLE IF NOT EXISTS Node(pk STRING PRIMARY KEY, id STRING, dataset_id STRING, name STRING, type STRING, properties STRING, created_at TIMESTAMP, updated_at TIMESTAMP)',
+  'CREATE REL TABLE IF NOT EXISTS EDGE(FROM Node TO Node, relationship_name STRING, properties STRING, created_at TIMESTAMP, updated_at TIMESTAMP)',
+];
+
+/*
+ * How Kuzu 0.11 plans these statements, as measured (10,000 to 100,000 nodes):
+ * - `MATCH (n:Node {pk: k})` where k is an UNWIND element, or a value projected with WITH before
+ *   the MATCH, is a hash join on the primary key: milliseconds per thousand rows;
+ * - two nodes matched by key in one MATCH clause, a key read from a struct or list inside the
+ *   pattern, or a MERGE of an edge between two nodes matched by key, become a cross product of
+ *   node scans: seconds per thousand rows on 10,000 nodes, and the buffer pool runs out on more;
+ * - a list of structs as a parameter costs about 45 µs per row to pass, parallel lists of
+ *   scalars (one list per column, read by position) about 20 times less.
+ * So every batch is sent as parallel lists, keys are projected with WITH before they are
+ * matched, the two ends of an edge are matched in two MATCH clauses, and upserts look the keys
+ * up first, then CREATE what is new and SET what exists.
+ * COPY ... FROM (subquery) is faster still but is not used: rolling back a transaction that
+ * copied edges into a non-empty table lost edges committed before it, and crashed the process.
+ */
+
+/** The keys of `pks` that exist. */
+const EXISTING_NODES = 'UNWIND $pks AS k MATCH (n:Node {pk: k}) RETURN n.pk AS pk';
+
+const INSERT_NODES = `
+  UNWIND range(1, size($pk)) AS i
+  WITH i, $pk AS pk, $id AS id, $name AS name, $type AS type, $properties AS properties
+  CREATE (:Node {pk: pk[i], id: id[i], dataset_id: $dataset, name: name[i], type: type[i], properties: properties[i],
+                 created_at: timestamp($now), updated_at: timestamp($now)})`;
+
+/** created_at is kept. */
+const UPDATE_NODES = `
+  UNWIND range(1, size($pk)) AS i
+  WITH i, $pk AS pk, $name AS name, $type AS type, $properties AS properties
+  WITH pk[i] AS k, name[i] AS name, type[i] AS type, properties[i] AS properties
+  MATCH (n:Node {pk: k})
+  SET n.name = name, n.type = type, n.properties = properties, n.updated_at = timestamp($now)`;
+
+/** Every edge leaving one of `pks`. */
+const EDGES_FROM = `
+  UNWIND $pks AS k
+  MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node)
+  RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship, e.properties AS properties`;
+
+/** An edge whose end nodes do not both exist is not created (its MATCH finds nothing). */
+const INSERT_EDGES = `
+  UNWIND range(1, size($source)) AS i
+  WITH i, $source AS source, $target AS target, $relationship AS relationship, $properties AS properties
+  WITH source[i] AS s, target[i] AS t, relationship[i] AS relationship, properties[i] AS properties
+  MATCH (a:Node {pk: s})
+  WITH a, t, relationship, properties
+  MATCH (b:Node {pk: t})
+  CREATE (a)-[:EDGE {relationship_name: relationship, properties: properties,
+                     created_at: timestamp($now), updated_at: timestamp($now)}]->(b)`;
+
+/** created_at is kept. */
+const UPDATE_EDGES = `
+  UNWIND range(1, size($source)) AS i
+  WITH i, $source AS source, $target AS target, $relationship AS relationship, $properties AS properties
+  WITH source[i] AS s, target[i] AS t, relationship[i] AS relationship, properties[i] AS properties
+  MATCH (a:Node {pk: s})-[e:EDGE]->(b:Node)
+  WHERE b.pk = t AND e.relationship_name = relationship
+  SET e.properties = properties, e.updated_at = timestamp($now)`;
+
+const NODE_COLUMNS = 'n.id AS id, n.name AS name, n.type AS type, n.properties AS properties';
+
+/** Fills the in-memory database of a Cypher query: every column as stored. */
+const COPY_NODES = `
+  UNWIND range(1, size($pk)) AS i
+  WITH i, $pk AS pk, $id AS id, $dataset_id AS dataset_id, $name AS name, $type AS type, $properties AS properties,
+       $created_at AS created_at, $updated_at AS updated_at
+  CREATE (:Node {pk: pk[i], id: id[i], dataset_id: dataset_id[i], name: name[i], type: type[i], properties: properties[i],
+                 created_at: timestamp(created_at[i]), updated_at: timestamp(updated_at[i])})`;
+
+const COPY_EDGES = `
+  UNWIND range(1, size($source)) AS i
+  WITH i, $source AS source, $target AS target, $relationship_name AS relationship_name, $properties AS properties,
+       $created_at AS created_at, $updated_at AS updated_at
+  WITH source[i] AS s, target[i] AS t, relationship_name[i] AS relationship_name, properties[i] AS properties,
+       timestamp(created_at[i]) AS created_at, timestamp(updated_at[i]) AS updated_at
+  MATCH (a:Node {pk: s})
+  WITH a, t, relationship_name, properties, created_at, updated_at
+  MATCH (b:Node {pk: t})
+  CREATE (a)-[:EDGE {relationship_name: relationship_name, properties: properties,
+                     created_at: created_at, updated_at: updated_at}]->(b)`;
+
+export interface KuzuGraphStoreOptions {
+  /**
+   * The database holds one dataset only (the caller guarantees it): Cypher queries run directly
+   * on it instead of on an in-memory copy of the dataset.
+   */
+  readonly singleDataset?: boolean;
+}
+
+/** A Cypher query that ran past its time limit. */
+export class GraphQueryTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the Cypher query exceeded its time limit of ${timeoutMs} ms`);
+    this.name = 'GraphQueryTimeoutError';
+  }
+}
+
+type Row = Record<string, KuzuValue>;
+type Params = Record<string, KuzuValue>;
+
+/** An in-memory database holding one dataset's graph, for Cypher queries. */
+interface DatasetCopy {
+  readonly datasetId: string;
+  /** The dataset's write count when the copy was taken. */
+  readonly generation: number;
+  readonly db: Database;
+  readonly conn: Connection;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface NodeRow {
+  pk: string;
+  id: string;
+  name: string;
+  type: string;
+  /** JSON */
+  properties: string;
+}
+
+interface EdgeRow {
+  /** pk of the source node */
+  source: string;
+  /** pk of the target node */
+  target: string;
+  relationship: string;
+  /** JSON */
+  properties: string;
+}
+
+/** A serial queue: tasks run one after the other, in call order. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Resolves once every task queued so far has settled. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined);
+  }
+}
+
+function assertDatasetId(datasetId: string): void {
+  // ':' would make `pk` ambiguous between datasets ("a:b" + "c" vs "a" + "b:c").
+  if (typeof datasetId !== 'string' || datasetId === '' || datasetId.includes(':')) {
+    throw new Error(`invalid dataset id: ${JSON.stringify(datasetId)}`);
+  }
+}
+
+function assertId(id: unknown, what: string): asserts id is string {
+  if (typeof id !== 'string' || id === '') throw new Error(`${what} needs a non-empty string id`);
+}
+
+function pk(datasetId: string, id: string): string {
+  return `${datasetId}:${id}`;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((done) => setImmediate(done));
+}
+
+function closeAll(result: QueryResult | QueryResult[]): void {
+  for (const each of Array.isArray(result) ? result : [result]) {
+    try {
+      each.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/**
+ * Reads at most `max` rows of `result`, synchronously in chunks (an asynchronous read costs a
+ * thread-pool round trip per row, about ten times slower), yielding to the event loop between
+ * chunks; `deadline` is called between chunks and throws to stop a long read.
+ */
+async function readRows(result: QueryResult, max = Number.POSITIVE_INFINITY, deadline?: () => void): Promise<Row[]> {
+  const rows: Row[] = [];
+  while (rows.length < max && result.hasNext()) {
+    const row = result.getNextSync();
+    if (row === null) break;
+    rows.push(row);
+    if (rows.length % READ_CHUNK === 0) {
+      deadline?.();
+      await yieldToEventLoop();
+    }
+  }
+  return rows;
+}
+
+function parseProperties(value: KuzuValue | undefined): Record<string, unknown> {
+  if (typeof value !== 'string' || value === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function str(value: KuzuValue | undefined): string {
+  return typeof value === 'string' ? value : '';
+}
+
+function toNode(row: Row): GraphNode {
+  return { id: str(row.id), name: str(row.name), type: str(row.type), properties: parseProperties(row.properties) };
+}
+
+/** A node from a Kuzu node value (`RETURN n`). */
+function nodeOf(value: KuzuValue | undefined): GraphNode {
+  return toNode((value ?? {}) as Row);
+}
+
+function timestampParam(value: KuzuValue | undefined): string | null {
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : null;
+}
+
+/**
+ * A Kuzu result value as plain JSON: BigInt as a number when it is exact, else as a decimal
+ * string; Date as an ISO string; bytes (BLOB) as base64; non-finite numbers as null. Nodes and
+ * relationships keep Kuzu's shape (`_id`, `_label`, `_src`, `_dst` and their properties).
+ */
+export function toJsonValue(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : null;
+    case 'bigint':
+      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+    case 'object':
+      break;
+    default:
+      return null;
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (Array.isArray(value)) return value.map(toJsonValue);
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) out[key] = toJsonValue(item);
+  return out;
+}
+
+export class KuzuGraphStore implements GraphStore {
+  /** Every use of the connection, in call order. */
+  private readonly queue = new Mutex();
+  /** In-memory copies for Cypher queries, one at a time (each is a whole database). */
+  private readonly cypherQueue = new Mutex();
+  /** Writes made through this store, by dataset: a kept in-memory copy older than them is stale. */
+  private readonly generations = new Map<string, number>();
+  /** The in-memory copy of the dataset last queried with Cypher, kept for the next queries. */
+  private copy: DatasetCopy | null = null;
+  /** The connection of Cypher queries in single-dataset mode (it keeps their time limit). */
+  private cypherConn: Connection | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly conn: Connection,
+    private readonly singleDataset: boolean,
+  ) {}
+
+  /**
+   * Opens (creating it and its parent directory when missing) the Kuzu database file `path`,
+   * e.g. `<root>/databases/<owner>/<dataset>.kuzu`.
+   */
+  static async open(path: string, options: KuzuGraphStoreOptions = {}): Promise<KuzuGraphStore> {
+    if (typeof path !== 'string' || path === '' || path === ':memory:') {
+      throw new Error(`invalid Kuzu database path: ${JSON.stringify(path)}`);
+    }
+    const file = resolve(path);
+    await mkdir(dirname(file), { recursive: true });
+    return KuzuGraphStore.start(new kuzu.Database(file), options);
+  }
+
+  /** A store on a new, empty in-memory database (gone once closed). */
+  static async openInMemory(options: KuzuGraphStoreOptions = {}): Promise<KuzuGraphStore> {
+    return KuzuGraphStore.start(new kuzu.Database(':memory:'), options);
+  }
+
+  private static async start(db: Database, options: KuzuGraphStoreOptions): Promise<KuzuGraphStore> {
+    const conn = new kuzu.Connection(db);
+    try {
+      await db.init();
+      await conn.init();
+      for (const statement of SCHEMA) await run(conn, statement);
+    } catch (error) {
+      await conn.close().catch(() => undefined);
+      await db.close().catch(() => undefined);
+      throw error;
+    }
+    return new KuzuGraphStore(db, conn, options.singleDataset === true);
+  }
+
+  async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    // The last occurrence of an id in one call wins.
+    const rows = new Map<string, NodeRow>();
+    for (const node of nodes) {
+      assertId(node?.id, 'a graph node');
+      const key = pk(datasetId, node.id);
+      rows.set(key, {
+        pk: key,
+        id: node.id,
+        name: typeof node.name === 'string' ? node.name : '',
+        type: typeof node.type === 'string' ? node.type : '',
+        properties: JSON.stringify(node.properties ?? {}),
+      });
+    }
+    if (rows.size === 0) return;
+    const now = new Date().toISOString();
+    await this.write(datasetId, async () => {
+      const present = await this.existingNodes([...rows.keys()]);
+      const fresh = [...rows.values()].filter((row) => !present.has(row.pk));
+      const old = [...rows.values()].filter((row) => present.has(row.pk));
+      await executeBatches(
+        this.conn,
+        INSERT_NODES,
+        chunks(fresh, BATCH).map((batch) => ({ ...columns(batch, ['pk', 'id', 'name', 'type', 'properties']), dataset: datasetId, now })),
+      );
+      await executeBatches(
+        this.conn,
+        UPDATE_NODES,
+        chunks(old, BATCH).map((batch) => ({ ...columns(batch, ['pk', 'name', 'type', 'properties']), now })),
+      );
+    });
+  }
+
+  /**
+   * Adds the edges whose two end nodes exist in the dataset (the others are skipped); an edge
+   * that exists with the same relationship name between the same nodes is kept once: it takes
+   * the new properties and updated_at when its properties change (created_at is kept).
+   */
+  async upsertEdges(datasetId: string, edges: readonly GraphEdge[]): Promise<void> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    // One edge per (source, target, relationship); the last occurrence in one call wins.
+    const rows = new Map<string, EdgeRow>();
+    for (const edge of edges) {
+      assertId(edge?.source, 'the source of a graph edge');
+      assertId(edge.target, 'the target of a graph edge');
+      if (typeof edge.relationship !== 'string' || edge.relationship === '') {
+        throw new Error('a graph edge needs a non-empty relationship name');
+      }
+      const row: EdgeRow = {
+        source: pk(datasetId, edge.source),
+        target: pk(datasetId, edge.target),
+        relationship: edge.relationship,
+        properties: JSON.stringify(edge.properties ?? {}),
+      };
+      rows.set(edgeKey(row), row);
+    }
+    if (rows.size === 0) return;
+    const now = new Date().toISOString();
+    await this.write(datasetId, async () => {
+      const wanted = [...rows.values()];
+      // The properties of the edges that exist, by edge.
+      const existing = new Map<string, string>();
+      for (const pks of chunks([...new Set(wanted.map((row) => row.source))], BATCH)) {
+        for (const row of await readAll(this.conn, EDGES_FROM, { pks })) {
+          existing.set(edgeKey({ source: str(row.source), target: str(row.target), relationship: str(row.relationship) }), str(row.properties));
+        }
+      }
+      const fresh = wanted.filter((row) => !existing.has(edgeKey(row)));
+      // An edge whose properties are unchanged is left as it is.
+      const changed = wanted.filter((row) => {
+        const properties = existing.get(edgeKey(row));
+        return properties !== undefined && properties !== row.properties;
+      });
+      await executeBatches(
+        this.conn,
+        INSERT_EDGES,
+        chunks(fresh, BATCH).map((batch) => ({ ...columns(batch, ['source', 'target', 'relationship', 'properties']), now })),
+      );
+      await executeBatches(
+        this.conn,
+        UPDATE_EDGES,
+        chunks(changed, BATCH).map((batch) => ({ ...columns(batch, ['source', 'target', 'relationship', 'properties']), now })),
+      );
+    });
+  }
+
+  async getNodes(datasetId: string, ids: readonly string[]): Promise<GraphNode[]> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+    if (unique.length === 0) return [];
+    const found = new Map<string, GraphNode>();
+    await this.queue.run(async () => {
+      for (const batch of chunks(unique, BATCH)) {
+        const rows = await this.read(
+          `UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS}`,
+          { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId },
+        );
+        for (const row of rows) found.set(str(row.id), toNode(row));
+      }
+    });
+    // In the order of `ids`.
+    return unique.flatMap((id) => found.get(id) ?? []);
+  }
+
+  /** Nodes of one of `types`, by id; all nodes when `types` is omitted, none when it is empty. */
+  async nodesOfType(datasetId: string, types?: readonly string[]): Promise<GraphNode[]> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    if (types !== undefined && types.length === 0) return [];
+    const rows = await this.queue.run(() =>
+      types === undefined
+        ? this.read(`MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS} ORDER BY id`, { dataset: datasetId })
+        : this.read(`MATCH (n:Node) WHERE n.dataset_id = $dataset AND n.type IN $types RETURN ${NODE_COLUMNS} ORDER BY id`, {
+            dataset: datasetId,
+            types: [...new Set(types)],
+          }),
+    );
+    return rows.map(toNode);
+  }
+
+  async getGraph(datasetId: string): Promise<Subgraph> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    return this.queue.run(async () => {
+      const nodes = await this.read(`MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS} ORDER BY id`, {
+        dataset: datasetId,
+      });
+      const edges = await this.read(
+        `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
+         RETURN a.id AS source, b.id AS target, e.relationship_name AS relationship, e.properties AS properties`,
+        { dataset: datasetId },
+      );
+      return {
+        nodes: nodes.map(toNode),
+        edges: edges.map((row) => ({
+          source: str(row.source),
+          target: str(row.target),
+          relationship: str(row.relationship),
+          properties: parseProperties(row.properties),
+        })),
+      };
+    });
+  }
+
+  async edgesAround(
+    datasetId: string,
+    nodeIds: readonly string[],
+  ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    const unique = [...new Set(nodeIds)].filter((id) => typeof id === 'string' && id !== '');
+    if (unique.length === 0) return [];
+    const returned = 'ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b';
+    // Outgoing, then incoming edges, each joined on the node keys; an edge between two of the
+    // nodes comes back from both and is kept once (by its internal id).
+    const found = new Map<string, Row>();
+    await this.queue.run(async () => {
+      for (const batch of chunks(unique, BATCH)) {
+        const params = { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId };
+        const outgoing = await this.read(
+          `UNWIND $pks AS k MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node) WHERE b.dataset_id = $dataset RETURN ${returned}`,
+          params,
+        );
+        const incoming = await this.read(
+          `UNWIND $pks AS k MATCH (a:Node)-[e:EDGE]->(b:Node {pk: k}) WHERE a.dataset_id = $dataset RETURN ${returned}`,
+          params,
+        );
+        for (const row of [...outgoing, ...incoming]) found.set(JSON.stringify(toJsonValue(row.eid)), row);
+      }
+    });
+    return [...found.values()].map((row) => {
+      const source = nodeOf(row.a);
+      const target = nodeOf(row.b);
+      return {
+        source,
+        edge: { source: source.id, target: target.id, relationship: str(row.relationship), properties: parseProperties(row.properties) },
+        target,
+      };
+    });
+  }
+
+  async deleteNodes(datasetId: string, ids: readonly string[]): Promise<void> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+    if (unique.length === 0) return;
+    await this.write(datasetId, () =>
+      executeBatches(
+        this.conn,
+        'UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset DETACH DELETE n',
+        chunks(unique.map((id) => pk(datasetId, id)), BATCH).map((pks) => ({ pks, dataset: datasetId })),
+      ),
+    );
+  }
+
+  async deleteDataset(datasetId: string): Promise<void> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    await this.write(datasetId, async () => {
+      await this.read('MATCH (n:Node) WHERE n.dataset_id = $dataset DETACH DELETE n', { dataset: datasetId });
+    });
+  }
+
+  async counts(datasetId: string): Promise<{ nodes: number; edges: number }> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    return this.queue.run(async () => {
+      const [nodes] = await this.read('MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN count(n) AS c', { dataset: datasetId });
+      const [edges] = await this.read(
+        'MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset RETURN count(e) AS c',
+        { dataset: datasetId },
+      );
+      return { nodes: Number(nodes?.c ?? 0), edges: Number(edges?.c ?? 0) };
+    });
+  }
+
+  /**
+   * Runs a read-only Cypher query over the dataset only. `timeoutMs` bounds the query and the
+   * reading of its rows (not the copy of the dataset into the in-memory database); a query past
+   * it fails with GraphQueryTimeoutError. The query must be a single statement.
+   */
+  async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
+    this.assertOpen();
+    assertDatasetId(datasetId);
+    if (typeof query !== 'string' || query.trim() === '') throw new Error('an empty Cypher query');
+    const { timeoutMs, maxRows } = limits;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new Error(`invalid Cypher timeout: ${timeoutMs}`);
+    }
+    if (!Number.isInteger(maxRows) || maxRows < 0) throw new Error(`invalid Cypher row limit: ${maxRows}`);
+
+    if (this.singleDataset) {
+      return this.queue.run(async () => {
+        this.cypherConn ??= new kuzu.Connection(this.db);
+        return runReadOnly(this.cypherConn, query, timeoutMs, maxRows);
+      });
+    }
+
+    return this.cypherQueue.run(async () => {
+      const copy = await this.datasetCopy(datasetId);
+      return runReadOnly(copy.conn, query, timeoutMs, maxRows);
+    });
+  }
+
+  /** Closes the store once every call under way has finished; later calls fail. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      this.closing = (async () => {
+        await this.cypherQueue.idle();
+        await this.queue.idle();
+        await this.dropCopy();
+        await this.cypherConn?.close();
+        await this.conn.close();
+        await this.db.close();
+      })();
+    }
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the Kuzu graph store is closed');
+  }
+
+  /** Counts a write to the dataset (call it within the queue, once the write is done). */
+  private wrote(datasetId: string): void {
+    this.generations.set(datasetId, (this.generations.get(datasetId) ?? 0) + 1);
+  }
+
+  /**
+   * The in-memory copy of the dataset's graph: the kept one when no write to the dataset has been
+   * made since it was taken, else a new one (call it within the Cypher queue).
+   */
+  private async datasetCopy(datasetId: string): Promise<DatasetCopy> {
+    const kept = this.copy;
+    if (kept && kept.datasetId === datasetId && kept.generation === (this.generations.get(datasetId) ?? 0)) {
+      kept.timer.refresh();
+      return kept;
+    }
+    await this.dropCopy();
+    const { nodes, edges, generation } = await this.queue.run(async () => ({
+      generation: this.generations.get(datasetId) ?? 0,
+      nodes: await this.read(
+        `MATCH (n:Node) WHERE n.dataset_id = $dataset
+         RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
+                n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`,
+        { dataset: datasetId },
+      ),
+      edges: await this.read(
+        `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
+         RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
+                e.created_at AS created_at, e.updated_at AS updated_at`,
+        { dataset: datasetId },
+      ),
+    }));
+    const db = new kuzu.Database(':memory:');
+    const conn = new kuzu.Connection(db);
+    try {
+      for (const statement of SCHEMA) await run(conn, statement);
+      const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;
+      const edgeColumns = ['source', 'target', 'relationship_name', 'properties', 'created_at', 'updated_at'] as const;
+      await executeBatches(conn, COPY_NODES, chunks(nodes.map(copyRow), COPY_BATCH).map((batch) => columns(batch, nodeColumns)));
+      await executeBatches(conn, COPY_EDGES, chunks(edges.map(copyRow), COPY_BATCH).map((batch) => columns(batch, edgeColumns)));
+    } catch (error) {
+      await conn.close().catch(() => undefined);
+      await db.close().catch(() => undefined);
+      throw error;
+    }
+    const copy: DatasetCopy = {
+      datasetId,
+      generation,
+      db,
+      conn,
+      // Released once unused for a while; the timer does not keep the process alive.
+      timer: setTimeout(() => {
+        void this.cypherQueue.run(async () => {
+          if (this.copy === copy) await this.dropCopy();
+        });
+      }, COPY_IDLE_MS).unref(),
+    };
+    this.copy = copy;
+    return copy;
+  }
+
+  /** Closes the kept in-memory copy, if any (call it within the Cypher queue or at close). */
+  private async dropCopy(): Promise<void> {
+    const copy = this.copy;
+    if (!copy) return;
+    this.copy = null;
+    clearTimeout(copy.timer);
+    await copy.conn.close().catch(() => undefined);
+    await copy.db.close().catch(() => undefined);
+  }
+
+  /** The keys among `pks` that exist (call it within the queue). */
+  private async existingNodes(pks: readonly string[]): Promise<Set<string>> {
+    const present = new Set<string>();
+    for (const batch of chunks(pks, BATCH)) {
+      for (const row of await readAll(this.conn, EXISTING_NODES, { pks: batch })) present.add(str(row.pk));
+    }
+    return present;
+  }
+
+  /** Runs one statement on the store's connection and reads every row (call it within the queue). */
+  private read(statement: string, params: Params): Promise<Row[]> {
+    return readAll(this.conn, statement, params);
+  }
+
+  /** Runs `task` in the queue and in one transaction, as a write to the dataset. */
+  private write(datasetId: string, task: () => Promise<void>): Promise<void> {
+    return this.queue.run(async () => {
+      try {
+        await transaction(this.conn, task);
+      } finally {
+        this.wrote(datasetId);
+      }
+    });
+  }
+}
+
+function edgeKey(edge: Pick<EdgeRow, 'source' | 'target' | 'relationship'>): string {
+  return JSON.stringify([edge.source, edge.target, edge.relationship]);
+}
+
+/** Rows as parallel lists, one per column (far cheaper to pass to Kuzu than a list of structs). */
+function columns<T extends object, K extends keyof T & string>(rows: readonly T[], keys: readonly K[]): Record<K, KuzuValue[]> {
+  const out = {} as Record<K, KuzuValue[]>;
+  for (const key of keys) out[key] = rows.map((row) => (row[key] ?? null) as KuzuValue);
+  return out;
+}
+
+/** A row read from the store, to copy: timestamps as ISO strings (Kuzu reads a Date parameter as a DATE). */
+function copyRow(row: Row): Row {
+  const out: Row = {};
+  for (const [key, value] of Object.entries(row)) out[key] = value instanceof Date ? timestampParam(value) : (value ?? null);
+  return out;
+}
+
+/** Runs one statement with parameters and reads every row of its (last) result. */
+async function readAll(conn: Connection, statement: string, params: Params): Promise<Row[]> {
+  const prepared = await conn.prepare(statement);
+  const result = await conn.execute(prepared, params);
+  try {
+    return await readRows(Array.isArray(result) ? result[result.length - 1]! : result);
+  } finally {
+    closeAll(result);
+  }
+}
+
+/** Runs a statement without parameters, closing its result(s). */
+async function run(conn: Connection, statement: string): Promise<void> {
+  closeAll(await conn.query(statement));
+}
+
+/** Runs a prepared statement once per parameter set. */
+async function executeBatches(conn: Connection, statement: string, params: Params[]): Promise<void> {
+  if (params.length === 0) return;
+  const prepared = await conn.prepare(statement);
+  for (const each of params) closeAll(await conn.execute(prepared, each));
+}
+
+/** Runs `task` in a read-write transaction: its writes are all kept, or none. */
+async function transaction<T>(conn: Connection, task: () => Promise<T>): Promise<T> {
+  await run(conn, 'BEGIN TRANSACTION');
+  let result: T;
+  try {
+    result = await task();
+  } catch (error) {
+    // A failed statement already ends the transaction; the rollback is then refused.
+    await run(conn, 'ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+  await run(conn, 'COMMIT');
+  return result;
+}
+
+/**
+ * Runs `query`, a single statement, on `conn` inside a read-only transaction with the time
+ * limit, and reads at most `maxRows` rows of its result as plain JSON. The query is prepared,
+ * and Kuzu prepares one statement only: a query cannot end the read-only transaction and then
+ * write.
+ */
+async function runReadOnly(conn: Connection, query: string, timeoutMs: number, maxRows: number): Promise<Record<string, unknown>[]> {
+  const started = Date.now();
+  const deadline = (): void => {
+    if (Date.now() - started > timeoutMs) throw new GraphQueryTimeoutError(timeoutMs);
+  };
+  conn.setQueryTimeout(Math.max(1, Math.ceil(timeoutMs)));
+  await run(conn, 'BEGIN TRANSACTION READ ONLY');
+  let result: QueryResult | QueryResult[] | undefined;
+  try {
+    try {
+      result = await conn.execute(await conn.prepare(query), {});
+    } catch (error) {
+      if (error instanceof Error && /interrupt/i.test(error.message)) throw new GraphQueryTimeoutError(timeoutMs);
+      throw error;
+    }
+    const first = Array.isArray(result) ? result[0] : result;
+    const rows = first ? await readRows(first, maxRows, deadline) : [];
+    return rows.map((row) => toJsonValue(row) as Record<string, unknown>);
+  } finally {
+    if (result) closeAll(result);
+    // A failed query already ends the transaction; the commit is then refused.
+    await run(conn, 'COMMIT').catch(() => undefined);
+  }
+}
