@@ -3,9 +3,11 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError, bool, int, list, oneOf, raw, str, url, type Env } from './parse.js';
 import { resolvePosture, type AuthPosture } from './posture.js';
+import { loadMemoryConfig, type MemoryConfig } from './memory.js';
 
 export { ConfigError } from './parse.js';
 export type { Env } from './parse.js';
+export type { MemoryConfig, LlmConfig, EmbeddingConfig, PgvectorConnection } from './memory.js';
 export { resolvePosture, FORCED_ON_WARNING, type AuthPosture } from './posture.js';
 
 export type DbProvider = 'sqlite' | 'postgres';
@@ -78,6 +80,7 @@ export interface Config {
     readonly authCacheTtlSeconds: number;
     readonly rateLimit: RateLimitConfig;
   };
+  readonly memory: MemoryConfig;
   readonly redisUrl?: string;
   readonly smtp?: SmtpConfig;
 }
@@ -222,6 +225,13 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
         lockoutSeconds: int(env, 'LOGIN_LOCKOUT_SECONDS', 900, { min: 1 }),
       },
     },
+    memory: loadMemoryConfig(env, {
+      multiTenant: posture.multiTenant,
+      systemRoot,
+      dataRoot,
+      cwd,
+      relationalIsPostgres: provider === 'postgres',
+    }),
     ...(redisUrl !== undefined ? { redisUrl } : {}),
     ...(smtp !== undefined ? { smtp } : {}),
   };

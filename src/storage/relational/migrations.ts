@@ -163,9 +163,128 @@ const m0002_datasets_acl: VersionedMigration = () => ({
   },
 });
 
+const m0003_memory: VersionedMigration = (dialect) => ({
+  async up(db: Kysely<any>) {
+    // One row per ingested item of a dataset; the same content in the same dataset is one row.
+    await db.schema
+      .createTable('data')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('dataset_id', 'text', (c) => c.notNull().references('datasets.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('extension', 'text', (c) => c.notNull())
+      .addColumn('mime_type', 'text', (c) => c.notNull())
+      .addColumn('original_extension', 'text')
+      .addColumn('original_mime_type', 'text')
+      .addColumn('loader_engine', 'text')
+      .addColumn('raw_data_location', 'text', (c) => c.notNull())
+      .addColumn('original_data_location', 'text')
+      .addColumn('owner_id', 'text', (c) => c.notNull())
+      .addColumn('tenant_id', 'text')
+      .addColumn('content_hash', 'text', (c) => c.notNull())
+      .addColumn('raw_content_hash', 'text')
+      .addColumn('label', 'text')
+      .addColumn('external_metadata', 'text')
+      .addColumn('node_set', 'text')
+      .addColumn('pipeline_status', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addColumn('token_count', 'integer', (c) => c.notNull().defaultTo(-1))
+      .addColumn('data_size', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text')
+      .addUniqueConstraint('uq_data_dataset_content', ['dataset_id', 'content_hash'])
+      .execute();
+    await db.schema.createIndex('data_location_idx').on('data').column('raw_data_location').execute();
+
+    // Where a dataset's graph and vectors live (multi-tenant mode): one row per dataset, created lazily.
+    await db.schema
+      .createTable('dataset_database')
+      .addColumn('dataset_id', 'text', (c) => c.primaryKey().references('datasets.id').onDelete('cascade'))
+      .addColumn('owner_id', 'text', (c) => c.notNull())
+      .addColumn('vector_database_name', 'text')
+      .addColumn('vector_database_url', 'text')
+      .addColumn('vector_database_provider', 'text')
+      .addColumn('vector_database_key', 'text')
+      .addColumn('vector_dataset_database_handler', 'text')
+      .addColumn('vector_database_connection_info', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addColumn('graph_database_name', 'text')
+      .addColumn('graph_database_url', 'text')
+      .addColumn('graph_database_provider', 'text')
+      .addColumn('graph_database_key', 'text')
+      .addColumn('graph_dataset_database_handler', 'text')
+      .addColumn('graph_database_connection_info', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text')
+      .execute();
+
+    // Every status change of a pipeline run is a row; the latest by created_at is the run's status.
+    await db.schema
+      .createTable('pipeline_runs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('pipeline_run_id', 'text', (c) => c.notNull())
+      .addColumn('pipeline_id', 'text', (c) => c.notNull())
+      .addColumn('pipeline_name', 'text', (c) => c.notNull())
+      .addColumn('dataset_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('run_info', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('seq', epochMs(dialect), (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('pipeline_runs_dataset_idx').on('pipeline_runs').columns(['dataset_id', 'pipeline_name', 'seq']).execute();
+    await db.schema.createIndex('pipeline_runs_run_idx').on('pipeline_runs').column('pipeline_run_id').execute();
+
+    // Search history: the caller's queries and the answers they got.
+    await db.schema
+      .createTable('search_history')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('principals.id').onDelete('cascade'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('query_id', 'text')
+      .addColumn('text', 'text', (c) => c.notNull())
+      .addColumn('query_type', 'text')
+      .addColumn('dataset_id', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('seq', epochMs(dialect), (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('search_history_user_idx').on('search_history').columns(['user_id', 'seq']).execute();
+
+    // Server settings every instance sees (secrets inside are Fernet tokens, D20).
+    await db.schema
+      .createTable('settings')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('graph_metrics')
+      .addColumn('dataset_id', 'text', (c) => c.notNull().references('datasets.id').onDelete('cascade'))
+      .addColumn('pipeline_run_id', 'text', (c) => c.notNull())
+      .addColumn('num_nodes', 'integer', (c) => c.notNull())
+      .addColumn('num_edges', 'integer', (c) => c.notNull())
+      .addColumn('computed_at', 'text')
+      .addPrimaryKeyConstraint('graph_metrics_pk', ['dataset_id', 'pipeline_run_id'])
+      .execute();
+
+    // Durable background jobs for the in-process queue (the PostgreSQL queue keeps its own tables).
+    await db.schema
+      .createTable('jobs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('singleton_key', 'text')
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('jobs_state_idx').on('jobs').columns(['state', 'created_at']).execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
   '0002_datasets_acl': m0002_datasets_acl,
+  '0003_memory': m0003_memory,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -116,7 +116,111 @@ export interface PrincipalConfigurationTable {
   updated_at: string | null;
 }
 
+
+/** An ingested item of a dataset. JSON columns are text. */
+export interface DataTable {
+  id: string;
+  dataset_id: string;
+  name: string;
+  extension: string;
+  mime_type: string;
+  original_extension: string | null;
+  original_mime_type: string | null;
+  loader_engine: string | null;
+  raw_data_location: string;
+  original_data_location: string | null;
+  owner_id: string;
+  tenant_id: string | null;
+  content_hash: string;
+  raw_content_hash: string | null;
+  label: string | null;
+  external_metadata: string | null;
+  node_set: string | null;
+  pipeline_status: string;
+  token_count: number;
+  data_size: number;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface DatasetDatabaseTable {
+  dataset_id: string;
+  owner_id: string;
+  vector_database_name: string | null;
+  vector_database_url: string | null;
+  vector_database_provider: string | null;
+  vector_database_key: string | null;
+  vector_dataset_database_handler: string | null;
+  vector_database_connection_info: string;
+  graph_database_name: string | null;
+  graph_database_url: string | null;
+  graph_database_provider: string | null;
+  graph_database_key: string | null;
+  graph_dataset_database_handler: string | null;
+  graph_database_connection_info: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface PipelineRunsTable {
+  id: string;
+  pipeline_run_id: string;
+  pipeline_id: string;
+  pipeline_name: string;
+  dataset_id: string;
+  status: string;
+  run_info: string;
+  created_at: string;
+  /** Strictly increasing per process; orders rows written in the same millisecond. */
+  seq: number;
+}
+
+export interface SearchHistoryTable {
+  id: string;
+  user_id: string;
+  kind: 'query' | 'result';
+  query_id: string | null;
+  text: string;
+  query_type: string | null;
+  dataset_id: string | null;
+  created_at: string;
+  seq: number;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface GraphMetricsTable {
+  dataset_id: string;
+  pipeline_run_id: string;
+  num_nodes: number;
+  num_edges: number;
+  computed_at: string | null;
+}
+
+export interface JobsTable {
+  id: string;
+  name: string;
+  singleton_key: string | null;
+  data: string;
+  state: 'queued' | 'active' | 'done' | 'failed';
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  data: DataTable;
+  dataset_database: DatasetDatabaseTable;
+  pipeline_runs: PipelineRunsTable;
+  search_history: SearchHistoryTable;
+  settings: SettingsTable;
+  graph_metrics: GraphMetricsTable;
+  jobs: JobsTable;
   datasets: DatasetsTable;
   permissions: PermissionsTable;
   acls: AclsTable;

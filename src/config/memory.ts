@@ -1,0 +1,245 @@
+import { delimiter, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { ConfigError, bool, int, oneOf, raw, str, type Env } from './parse.js';
+
+/**
+ * Settings of the memory engine: language model and embeddings, graph and vector stores, and the
+ * data security controls (D17 local files, D18 Cypher, D19 outbound requests, D20 encryption).
+ */
+export type GraphProvider = 'kuzu' | 'neo4j';
+export type VectorProvider = 'lancedb' | 'pgvector';
+
+export interface LlmConfig {
+  /** 'offline' is the built-in deterministic mode (no key, lexical not semantic). */
+  readonly provider: string;
+  readonly model: string;
+  readonly endpoint?: string;
+  readonly apiKey?: string;
+  readonly temperature: number;
+  readonly maxCompletionTokens: number;
+  readonly timeoutMs: number;
+}
+
+export interface EmbeddingConfig {
+  readonly provider: string;
+  readonly model: string;
+  readonly endpoint?: string;
+  readonly apiKey?: string;
+  readonly dimensions: number;
+  /** True when EMBEDDING_DIMENSIONS was set: the value is then sent to the provider. */
+  readonly dimensionsExplicit: boolean;
+  readonly batchSize: number;
+}
+
+export interface PgvectorConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly username: string;
+  readonly password?: string;
+}
+
+export interface MemoryConfig {
+  readonly llm: LlmConfig;
+  readonly embedding: EmbeddingConfig;
+  readonly graphProvider: GraphProvider;
+  readonly vectorProvider: VectorProvider;
+  readonly graphHandler: string;
+  readonly vectorHandler: string;
+  /** Where pgvector lives; undefined = the relational PostgreSQL database. */
+  readonly pgvector?: PgvectorConnection;
+  readonly maxOpenDatasets: number;
+  readonly chunkSize: number;
+  readonly dataPerBatch: number;
+  readonly uploadMaxBytes: number;
+  readonly acceptLocalFilePath: boolean;
+  readonly acceptLocalFilePathSource: 'explicit' | 'multi-tenant default';
+  readonly allowedLocalRoots: readonly string[];
+  readonly allowHttpRequests: boolean;
+  readonly urlMaxBytes: number;
+  readonly allowCypherQuery: boolean;
+  readonly allowCypherQuerySource: 'explicit' | 'multi-tenant default';
+  readonly cypherTimeoutMs: number;
+  readonly cypherMaxRows: number;
+  /** Comma-separated NEO4J_ENCRYPTION_KEY entries; the first encrypts, all decrypt (D20). */
+  readonly encryptionKeys: readonly string[];
+  readonly encryptionKeyIsDefault: boolean;
+  readonly aura: {
+    readonly clientId?: string;
+    readonly clientSecret?: string;
+    readonly tenantId?: string;
+    readonly apiUrl: string;
+    readonly pollIntervalMs: number;
+    readonly pollAttempts: number;
+  };
+  readonly recallWarmup: boolean;
+}
+
+const DEFAULT_ENDPOINTS: Record<string, string> = {
+  openai: 'https://api.openai.com/v1',
+  ollama: 'http://localhost:11434/v1',
+  llama_cpp: 'http://localhost:8080/v1',
+  vllm: 'http://localhost:8000/v1',
+};
+
+const OPENAI_COMPATIBLE = ['openai', 'ollama', 'custom', 'llama_cpp', 'vllm', 'offline'] as const;
+
+/** `openai/gpt-5-mini` and `gpt-5-mini` name the same model for an OpenAI-compatible endpoint. */
+function bareModel(model: string): string {
+  const slash = model.indexOf('/');
+  const prefix = slash > 0 ? model.slice(0, slash).toLowerCase() : '';
+  return ['openai', 'ollama', 'hosted_vllm', 'custom'].includes(prefix) ? model.slice(slash + 1) : model;
+}
+
+function float(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+    throw new ConfigError(name, `expected a number between ${min} and ${max}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}
+
+function httpUrl(env: Env, name: string): string | undefined {
+  const value = raw(env, name);
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, `expected an http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(name, `expected an http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+export function loadMemoryConfig(
+  env: Env,
+  opts: { multiTenant: boolean; systemRoot: string; dataRoot: string; cwd: string; relationalIsPostgres: boolean },
+): MemoryConfig {
+  // Language model: offline unless a provider can actually be reached.
+  const llmKey = raw(env, 'LLM_API_KEY');
+  const llmEndpoint = httpUrl(env, 'LLM_ENDPOINT');
+  const requested = raw(env, 'LLM_PROVIDER')?.toLowerCase();
+  if (requested !== undefined && !(OPENAI_COMPATIBLE as readonly string[]).includes(requested)) {
+    throw new ConfigError(
+      'LLM_PROVIDER',
+      `expected one of ${OPENAI_COMPATIBLE.join(', ')} (every OpenAI-compatible server: set LLM_ENDPOINT), got ${JSON.stringify(requested)}`,
+    );
+  }
+  let provider = requested ?? 'openai';
+  if (provider !== 'offline' && llmKey === undefined && llmEndpoint === undefined && provider !== 'ollama') {
+    provider = 'offline';
+  }
+  const endpoint = provider === 'offline' ? undefined : (llmEndpoint ?? DEFAULT_ENDPOINTS[provider]);
+  if (provider === 'custom' && endpoint === undefined) {
+    throw new ConfigError('LLM_ENDPOINT', 'LLM_PROVIDER=custom needs the base URL of an OpenAI-compatible server');
+  }
+  const llm: LlmConfig = {
+    provider,
+    model: provider === 'offline' ? 'offline' : bareModel(str(env, 'LLM_MODEL', 'gpt-5-mini')),
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    ...(llmKey !== undefined && provider !== 'offline' ? { apiKey: llmKey } : {}),
+    temperature: float(env, 'LLM_TEMPERATURE', 0, 0, 2),
+    maxCompletionTokens: int(env, 'LLM_MAX_COMPLETION_TOKENS', 16384, { min: 16, max: 1_000_000 }),
+    timeoutMs: int(env, 'LLM_TIMEOUT_MS', 120_000, { min: 100, max: 3_600_000 }),
+  };
+
+  // Embeddings: the key falls back to LLM_API_KEY except for a custom LLM provider (as the reference).
+  const embeddingEndpoint = httpUrl(env, 'EMBEDDING_ENDPOINT');
+  const embeddingKey = raw(env, 'EMBEDDING_API_KEY') ?? (provider === 'custom' ? undefined : llmKey);
+  let embeddingProvider = raw(env, 'EMBEDDING_PROVIDER')?.toLowerCase() ?? (provider === 'offline' ? 'offline' : provider);
+  if (!['offline', 'openai', 'ollama', 'openai_compatible', 'custom', 'llama_cpp', 'vllm'].includes(embeddingProvider)) {
+    throw new ConfigError('EMBEDDING_PROVIDER', `expected offline or an OpenAI-compatible provider, got ${JSON.stringify(embeddingProvider)}`);
+  }
+  const embeddingReachable = embeddingEndpoint !== undefined || embeddingKey !== undefined || embeddingProvider === 'ollama';
+  if (embeddingProvider !== 'offline' && !embeddingReachable) embeddingProvider = 'offline';
+  const embeddingOffline = embeddingProvider === 'offline';
+  const explicitDims = raw(env, 'EMBEDDING_DIMENSIONS');
+  const embedding: EmbeddingConfig = {
+    provider: embeddingProvider,
+    model: embeddingOffline ? 'hashing' : bareModel(str(env, 'EMBEDDING_MODEL', 'text-embedding-3-large')),
+    ...(!embeddingOffline
+      ? { endpoint: embeddingEndpoint ?? llm.endpoint ?? DEFAULT_ENDPOINTS[embeddingProvider] ?? DEFAULT_ENDPOINTS.openai! }
+      : {}),
+    ...(!embeddingOffline && embeddingKey !== undefined ? { apiKey: embeddingKey } : {}),
+    dimensions: int(env, 'EMBEDDING_DIMENSIONS', embeddingOffline ? 256 : 3072, { min: 2, max: 16_000 }),
+    dimensionsExplicit: explicitDims !== undefined,
+    batchSize: int(env, 'EMBEDDING_BATCH_SIZE', 100, { min: 1, max: 2048 }),
+  };
+
+  const graphProvider = oneOf<GraphProvider | 'ladybug'>(env, 'GRAPH_DATABASE_PROVIDER', ['kuzu', 'ladybug', 'neo4j'], 'kuzu');
+  const vectorProvider = oneOf<VectorProvider>(env, 'VECTOR_DB_PROVIDER', ['lancedb', 'pgvector'], 'lancedb');
+  const normalisedGraph: GraphProvider = graphProvider === 'ladybug' ? 'kuzu' : graphProvider;
+  // Handlers default from the provider, as the reference's auto-mapping does.
+  const graphHandler = str(env, 'GRAPH_DATASET_DATABASE_HANDLER', normalisedGraph === 'neo4j' ? 'neo4j_aura_dev' : 'kuzu').toLowerCase();
+  const vectorHandler = str(env, 'VECTOR_DATASET_DATABASE_HANDLER', vectorProvider).toLowerCase();
+
+  let pgvector: PgvectorConnection | undefined;
+  if (vectorProvider === 'pgvector') {
+    const host = raw(env, 'VECTOR_DB_HOST');
+    if (host !== undefined) {
+      const password = raw(env, 'VECTOR_DB_PASSWORD');
+      pgvector = {
+        host,
+        port: int(env, 'VECTOR_DB_PORT', 5432, { min: 1, max: 65535 }),
+        database: str(env, 'VECTOR_DB_NAME', 'postgres'),
+        username: str(env, 'VECTOR_DB_USERNAME', 'postgres'),
+        ...(password !== undefined ? { password } : {}),
+      };
+    } else if (!opts.relationalIsPostgres) {
+      throw new ConfigError('VECTOR_DB_HOST', 'VECTOR_DB_PROVIDER=pgvector needs VECTOR_DB_HOST (or DB_PROVIDER=postgres to use the relational database)');
+    }
+  }
+
+  const explicitLocal = raw(env, 'ACCEPT_LOCAL_FILE_PATH');
+  const explicitCypher = raw(env, 'ALLOW_CYPHER_QUERY');
+  const rootsValue = raw(env, 'COGNEE_ALLOWED_LOCAL_FILE_ROOTS');
+  const allowedLocalRoots = rootsValue
+    ? rootsValue.split(delimiter).map((r) => r.trim()).filter(Boolean).map((r) => resolve(opts.cwd, r))
+    : [opts.cwd, tmpdir()];
+
+  const keys = (raw(env, 'NEO4J_ENCRYPTION_KEY') ?? 'test_key').split(',').map((k) => k.trim()).filter(Boolean);
+  if (keys.length === 0) throw new ConfigError('NEO4J_ENCRYPTION_KEY', 'must name at least one key');
+
+  const auraClientId = raw(env, 'NEO4J_CLIENT_ID');
+  const auraClientSecret = raw(env, 'NEO4J_CLIENT_SECRET');
+  const auraTenantId = raw(env, 'NEO4J_TENANT_ID');
+
+  return {
+    llm,
+    embedding,
+    graphProvider: normalisedGraph,
+    vectorProvider,
+    graphHandler,
+    vectorHandler,
+    ...(pgvector !== undefined ? { pgvector } : {}),
+    maxOpenDatasets: int(env, 'DATABASE_MAX_LRU_CACHE_SIZE', 6, { min: 1, max: 1000 }),
+    chunkSize: int(env, 'CHUNK_SIZE', 512, { min: 16, max: 100_000 }),
+    dataPerBatch: int(env, 'DATA_PER_BATCH', 20, { min: 1, max: 1000 }),
+    uploadMaxBytes: int(env, 'UPLOAD_MAX_BYTES', 50 * 1024 * 1024, { min: 1024 }),
+    acceptLocalFilePath: bool(env, 'ACCEPT_LOCAL_FILE_PATH', !opts.multiTenant),
+    acceptLocalFilePathSource: explicitLocal !== undefined ? 'explicit' : 'multi-tenant default',
+    allowedLocalRoots: [...allowedLocalRoots, opts.dataRoot],
+    allowHttpRequests: bool(env, 'ALLOW_HTTP_REQUESTS', true),
+    urlMaxBytes: int(env, 'URL_MAX_BYTES', 10 * 1024 * 1024, { min: 1024 }),
+    allowCypherQuery: bool(env, 'ALLOW_CYPHER_QUERY', !opts.multiTenant),
+    allowCypherQuerySource: explicitCypher !== undefined ? 'explicit' : 'multi-tenant default',
+    cypherTimeoutMs: int(env, 'CYPHER_TIMEOUT_MS', 5000, { min: 10, max: 600_000 }),
+    cypherMaxRows: int(env, 'CYPHER_MAX_ROWS', 1000, { min: 1, max: 1_000_000 }),
+    encryptionKeys: keys,
+    encryptionKeyIsDefault: keys.includes('test_key'),
+    aura: {
+      ...(auraClientId !== undefined ? { clientId: auraClientId } : {}),
+      ...(auraClientSecret !== undefined ? { clientSecret: auraClientSecret } : {}),
+      ...(auraTenantId !== undefined ? { tenantId: auraTenantId } : {}),
+      apiUrl: httpUrl(env, 'NEO4J_AURA_API_URL') ?? 'https://api.neo4j.io',
+      pollIntervalMs: int(env, 'NEO4J_AURA_POLL_INTERVAL_MS', 10_000, { min: 1, max: 600_000 }),
+      pollAttempts: int(env, 'NEO4J_AURA_POLL_ATTEMPTS', 30, { min: 1, max: 1000 }),
+    },
+    recallWarmup: bool(env, 'RECALL_WARMUP_SHORTCIRCUIT', true),
+  };
+}
