@@ -1,0 +1,262 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { uuid5 } from '../access/uuid5.js';
+import type { Config } from '../config/index.js';
+import type { Database } from '../storage/index.js';
+import { chunkText } from './chunker.js';
+import type { DatasetDatabases, DatasetRef } from './databases.js';
+import { buildDocumentGraph, type ChunkExtraction } from './graph-builder.js';
+import { extractText, guessMimeType } from './ingest/text.js';
+import {
+  ITEM_COMPLETED,
+  RunStatus,
+  itemCompleted,
+  recordRunStatus,
+  withItemStatus,
+  type PipelineRunInfo,
+} from './runs.js';
+import type { Embedder, LanguageModel } from './stores/types.js';
+
+export type DataRow = Database['data'];
+
+/** One item to ingest: text, or a file's bytes with its name. */
+export type IngestItem =
+  | { readonly kind: 'text'; readonly text: string; readonly label?: string | null; readonly externalMetadata?: unknown }
+  | { readonly kind: 'file'; readonly filename: string; readonly bytes: Buffer; readonly label?: string | null; readonly externalMetadata?: unknown };
+
+export interface DatasetInfo extends DatasetRef {
+  readonly name: string;
+  readonly tenantId: string | null;
+}
+
+/** A dataset at most one pipeline run at a time in this process (across instances: see the queue). */
+class DatasetLocks {
+  private readonly tails = new Map<string, Promise<void>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const current = new Promise<void>((r) => (release = r));
+    const tail = previous.then(() => current);
+    this.tails.set(key, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export class MemoryEngine {
+  readonly locks = new DatasetLocks();
+
+  constructor(
+    readonly config: Config,
+    readonly db: Kysely<Database>,
+    readonly log: Logger,
+    readonly databases: DatasetDatabases,
+    readonly model: LanguageModel,
+    readonly embedder: Embedder,
+  ) {}
+
+  /** Uploads live under the data root, per tenant (or per user without one) in multi-tenant mode. */
+  storageDir(dataset: DatasetInfo): string {
+    const root = this.config.dataRoot;
+    return this.config.posture.multiTenant ? join(root, dataset.tenantId ?? dataset.ownerId) : root;
+  }
+
+  /**
+   * Stores items and their Data rows. Identical content in the same dataset is one row (dedup by
+   * MD5 of the bytes); files are written atomically (temporary file, then rename).
+   */
+  async ingest(dataset: DatasetInfo, ownerId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<DataRow[]> {
+    const dir = this.storageDir(dataset);
+    const rows: DataRow[] = [];
+    for (const item of items) {
+      const bytes = item.kind === 'text' ? Buffer.from(item.text, 'utf8') : item.bytes;
+      const hash = createHash('md5').update(bytes).digest('hex');
+      const info = item.kind === 'text' ? { extension: 'txt', mimeType: 'text/plain' } : guessMimeType(item.filename, bytes);
+      const safeName = item.kind === 'text' ? `text_${hash}.txt` : safeFilename(item.filename, info.extension);
+      const relative = item.kind === 'text' ? safeName : join(hash, safeName);
+      const path = resolve(dir, relative);
+      if (!path.startsWith(resolve(dir) + sep)) throw new Error('refusing to store outside the data root');
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const tmp = `${path}.${randomUUID()}.tmp`;
+      await writeFile(tmp, bytes, { mode: 0o600 });
+      await rename(tmp, path);
+
+      const id = uuid5(`${hash}${dataset.id}`);
+      const now = new Date().toISOString();
+      const name = item.kind === 'text' ? `text_${hash}` : basename(safeName, extname(safeName)) || safeName;
+      const externalMetadata = item.externalMetadata === undefined || item.externalMetadata === null ? null : JSON.stringify(item.externalMetadata);
+      await this.db
+        .insertInto('data')
+        .values({
+          id,
+          dataset_id: dataset.id,
+          name,
+          extension: info.extension,
+          mime_type: info.mimeType,
+          original_extension: info.extension,
+          original_mime_type: info.mimeType,
+          loader_engine: 'engram',
+          raw_data_location: pathToFileURL(path).href,
+          original_data_location: pathToFileURL(path).href,
+          owner_id: ownerId,
+          tenant_id: tenantId,
+          content_hash: hash,
+          raw_content_hash: hash,
+          label: item.label ?? null,
+          external_metadata: externalMetadata,
+          node_set: nodeSet && nodeSet.length > 0 ? JSON.stringify(nodeSet) : null,
+          pipeline_status: '{}',
+          token_count: -1,
+          data_size: bytes.length,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc.columns(['dataset_id', 'content_hash']).doUpdateSet({
+            updated_at: now,
+            ...(item.label !== undefined && item.label !== null ? { label: item.label } : {}),
+            ...(externalMetadata !== null ? { external_metadata: externalMetadata } : {}),
+          }),
+        )
+        .execute();
+      rows.push(await this.db.selectFrom('data').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+    }
+    return rows;
+  }
+
+  /** Reads the stored original of a data row (only the server's own copies, never a user path). */
+  async readStored(row: DataRow): Promise<Buffer> {
+    const path = fileURLToPath(row.raw_data_location);
+    if (!resolve(path).startsWith(resolve(this.config.dataRoot) + sep)) throw new Error('stored file is outside the data root');
+    return readFile(path);
+  }
+
+  /** Deletes a stored file unless another data row still points at it. */
+  async releaseFile(location: string): Promise<void> {
+    const others = await this.db.selectFrom('data').select('id').where('raw_data_location', '=', location).limit(1).execute();
+    if (others.length > 0) return;
+    try {
+      const path = fileURLToPath(location);
+      if (resolve(path).startsWith(resolve(this.config.dataRoot) + sep)) await rm(path, { force: true });
+    } catch {
+      // Not a local file of ours: nothing to remove.
+    }
+  }
+
+  /**
+   * Cognifies one dataset: every item not yet completed is chunked, extracted, summarised,
+   * embedded and written to the dataset's graph and vectors. Node ids are deterministic, so a run
+   * interrupted by a crash and run again rewrites the same nodes instead of adding new ones.
+   */
+  async cognify(dataset: DatasetInfo, userId: string, pipelineRunId: string = randomUUID(), opts: { customPrompt?: string; chunkSize?: number } = {}): Promise<PipelineRunInfo> {
+    return this.locks.run(dataset.id, async () => {
+      const run = { pipelineRunId, pipelineName: 'cognify_pipeline' as const, datasetId: dataset.id, userId };
+      await recordRunStatus(this.db, run, RunStatus.STARTED, { data: [] });
+      const items = await this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').execute();
+      const ingestion: NonNullable<PipelineRunInfo['data_ingestion_info']> = [];
+      try {
+        for (const item of items) {
+          if (itemCompleted(item.pipeline_status, 'cognify_pipeline', dataset.id)) {
+            ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunAlreadyCompleted', pipelineRunId, dataset) });
+            continue;
+          }
+          await this.cognifyItem(dataset, item, opts);
+          await this.db
+            .updateTable('data')
+            .set({ pipeline_status: withItemStatus(item.pipeline_status, 'cognify_pipeline', dataset.id, ITEM_COMPLETED), updated_at: new Date().toISOString() })
+            .where('id', '=', item.id)
+            .execute();
+          ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunCompleted', pipelineRunId, dataset) });
+        }
+      } catch (error) {
+        const payload = errorText(error);
+        await recordRunStatus(this.db, run, RunStatus.ERRORED, { error: payload });
+        this.log.warn({ err: error, datasetId: dataset.id }, 'cognify run errored');
+        return { ...runInfo('PipelineRunErrored', pipelineRunId, dataset), payload, data_ingestion_info: ingestion };
+      }
+      await recordRunStatus(this.db, run, RunStatus.COMPLETED, { data: items.map((i) => i.id) });
+      return { ...runInfo('PipelineRunCompleted', pipelineRunId, dataset), data_ingestion_info: ingestion };
+    });
+  }
+
+  private async cognifyItem(dataset: DatasetInfo, item: DataRow, opts: { customPrompt?: string; chunkSize?: number }): Promise<void> {
+    const text = await extractText(await this.readStored(item), { extension: item.extension, mimeType: item.mime_type });
+    const chunks = chunkText(text, opts.chunkSize ?? this.config.memory.chunkSize);
+    const extractions: ChunkExtraction[] = [];
+    for (const chunk of chunks) {
+      const [graph, summary] = await Promise.all([this.model.extractGraph(chunk.text, opts.customPrompt), this.model.summarize(chunk.text)]);
+      extractions.push({ chunk, graph, summary });
+    }
+    const built = buildDocumentGraph(
+      {
+        dataId: item.id,
+        name: item.name,
+        extension: item.extension,
+        mimeType: item.mime_type,
+        rawDataLocation: item.raw_data_location,
+        externalMetadata: item.external_metadata ? JSON.parse(item.external_metadata) : null,
+        nodeSets: item.node_set ? (JSON.parse(item.node_set) as string[]) : [],
+      },
+      extractions,
+    );
+    const vectors = built.index.length > 0 ? await this.embedder.embed(built.index.map((e) => e.text)) : [];
+    await this.databases.with(dataset, async ({ graph, vector }) => {
+      await graph.upsertNodes(dataset.id, built.nodes);
+      await graph.upsertEdges(dataset.id, built.edges);
+      const byCollection = new Map<string, { id: string; vector: number[]; payload: Record<string, unknown> }[]>();
+      built.index.forEach((entry, i) => {
+        const list = byCollection.get(entry.collection) ?? [];
+        list.push({ id: entry.id, vector: vectors[i]!, payload: entry.payload });
+        byCollection.set(entry.collection, list);
+      });
+      for (const [collection, points] of byCollection) await vector.upsert(dataset.id, collection, points);
+    });
+  }
+
+  /** Removes a data item: its document, chunks and summaries from the graph and vectors, its row and its file. */
+  async deleteData(dataset: DatasetInfo, row: DataRow): Promise<void> {
+    await this.databases.with(dataset, async ({ graph, vector }) => {
+      const chunks = (await graph.nodesOfType(dataset.id, ['DocumentChunk'])).filter((n) => n.properties.document_id === row.id);
+      const summaries = (await graph.nodesOfType(dataset.id, ['TextSummary'])).filter((n) => n.properties.document_id === row.id);
+      const ids = [row.id, ...chunks.map((c) => c.id), ...summaries.map((s) => s.id)];
+      await graph.deleteNodes(dataset.id, ids);
+      for (const collection of await vector.collections(dataset.id)) await vector.deleteIds(dataset.id, collection, ids);
+    });
+    await this.db.deleteFrom('data').where('id', '=', row.id).execute();
+    await this.releaseFile(row.raw_data_location);
+  }
+
+  /** Removes a dataset's content, databases, rows and files (the dataset row is the caller's). */
+  async deleteDataset(dataset: DatasetInfo): Promise<void> {
+    await this.databases.deleteDataset(dataset);
+    const rows = await this.db.selectFrom('data').select(['id', 'raw_data_location']).where('dataset_id', '=', dataset.id).execute();
+    await this.db.deleteFrom('data').where('dataset_id', '=', dataset.id).execute();
+    for (const row of rows) await this.releaseFile(row.raw_data_location);
+  }
+}
+
+function runInfo(status: PipelineRunInfo['status'], pipelineRunId: string, dataset: DatasetInfo) {
+  return { status, pipeline_run_id: pipelineRunId, dataset_id: dataset.id, dataset_name: dataset.name, payload: null, data_ingestion_info: null };
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 1000) : String(error).slice(0, 1000);
+}
+
+/** A stored file name: the base name only, no control or path characters, bounded length. */
+export function safeFilename(filename: string, extension: string): string {
+  const base = basename(filename.replace(/\\/g, '/'))
+    .replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, '_')
+    .replace(/^\.+/, '')
+    .slice(0, 200);
+  return base === '' ? `upload.${extension}` : base;
+}

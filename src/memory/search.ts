@@ -1,0 +1,269 @@
+import { ApiError } from '../errors.js';
+import { checkCypher } from '../security/cypher-gate.js';
+import type { DatasetInfo, MemoryEngine } from './engine.js';
+import type { StorePair } from './databases.js';
+import type { GraphEdge, GraphNode } from './stores/types.js';
+
+/**
+ * Retrieval for one dataset, inside that dataset's stores only. Returns the reference's three
+ * parts: the completion (an answer list, or null), the context, and the raw retrieved objects.
+ */
+
+export const SEARCH_TYPES = [
+  'SUMMARIES',
+  'CHUNKS',
+  'RAG_COMPLETION',
+  'HYBRID_COMPLETION',
+  'TRIPLET_COMPLETION',
+  'GRAPH_COMPLETION',
+  'GRAPH_SUMMARY_COMPLETION',
+  'CYPHER',
+  'NATURAL_LANGUAGE',
+  'GRAPH_COMPLETION_COT',
+  'GRAPH_COMPLETION_CONTEXT_EXTENSION',
+  'GRAPH_COMPLETION_DECOMPOSITION',
+  'FEELING_LUCKY',
+  'TEMPORAL',
+  'CODING_RULES',
+  'CHUNKS_LEXICAL',
+  'AGENTIC_COMPLETION',
+  'CODE',
+  'GRAPH_REPORT',
+] as const;
+export type SearchType = (typeof SEARCH_TYPES)[number];
+
+/** The types Engram serves; the others are valid names the server answers with a clear 400. */
+export const SUPPORTED_SEARCH_TYPES: ReadonlySet<SearchType> = new Set([
+  'SUMMARIES',
+  'CHUNKS',
+  'CHUNKS_LEXICAL',
+  'RAG_COMPLETION',
+  'GRAPH_COMPLETION',
+  'HYBRID_COMPLETION',
+  'GRAPH_SUMMARY_COMPLETION',
+  'CYPHER',
+  'NATURAL_LANGUAGE',
+  'FEELING_LUCKY',
+]);
+
+export interface SearchRequest {
+  readonly type: SearchType;
+  readonly query: string;
+  readonly topK: number;
+  readonly systemPrompt: string;
+  readonly onlyContext: boolean;
+  readonly nodeName?: readonly string[];
+}
+
+export interface SearchOutcome {
+  readonly completion: string[] | null;
+  readonly context: unknown;
+  readonly objects: unknown;
+}
+
+export const DEFAULT_SYSTEM_PROMPT = 'Answer the question using the provided context. Be as brief as possible.';
+
+export const cypherDisabled = () =>
+  ApiError.named(400, 'UnsupportedSearchTypeError', 'Unsupported search type: Cypher query search types are disabled.');
+
+/** The rule-based router of recall and of FEELING_LUCKY without a model: Cypher-looking text → CYPHER. */
+export function routeQuery(query: string): SearchType {
+  const q = query.trim();
+  if (/^(MATCH|RETURN|CREATE|MERGE)\s/i.test(q) || q.includes('--(') || q.includes(')--')) return 'CYPHER';
+  return 'HYBRID_COMPLETION';
+}
+
+/** Resolves FEELING_LUCKY, then applies the Cypher switch (D18) to the resolved type. */
+export async function resolveSearchType(engine: MemoryEngine, type: SearchType, query: string): Promise<SearchType> {
+  let resolved = type;
+  if (type === 'FEELING_LUCKY') {
+    resolved = routeQuery(query);
+    if (!engine.model.offline && resolved !== 'CYPHER') {
+      try {
+        const choice = await engine.model.structured<{ search_type: string }>(
+          'Pick the best search type for the question. Answer with one of: SUMMARIES, CHUNKS, RAG_COMPLETION, GRAPH_COMPLETION, GRAPH_SUMMARY_COMPLETION, CHUNKS_LEXICAL.',
+          query,
+          'SearchTypeChoice',
+          { type: 'object', properties: { search_type: { type: 'string' } }, required: ['search_type'], additionalProperties: false },
+        );
+        const picked = String(choice.search_type ?? '').toUpperCase() as SearchType;
+        resolved = SUPPORTED_SEARCH_TYPES.has(picked) && picked !== 'FEELING_LUCKY' ? picked : 'RAG_COMPLETION';
+      } catch {
+        resolved = 'RAG_COMPLETION';
+      }
+    }
+  }
+  if ((resolved === 'CYPHER' || resolved === 'NATURAL_LANGUAGE') && !engine.config.memory.allowCypherQuery) throw cypherDisabled();
+  if (!SUPPORTED_SEARCH_TYPES.has(resolved)) {
+    throw ApiError.named(400, 'SearchTypeNotSupported', `Search type ${resolved} is not supported by this server.`);
+  }
+  return resolved;
+}
+
+function payloadsOf(hits: { payload: Record<string, unknown>; score: number }[]) {
+  return hits.map((h) => ({ ...h.payload, score: h.score }));
+}
+
+/** BM25 over the dataset's chunks (no embeddings, no model). */
+export function bm25(docs: { id: string; text: string }[], query: string, topK: number): { id: string; score: number }[] {
+  const tokenize = (s: string) => s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const terms = [...new Set(tokenize(query))];
+  if (terms.length === 0 || docs.length === 0) return [];
+  const tokenized = docs.map((d) => tokenize(d.text));
+  const avg = tokenized.reduce((s, t) => s + t.length, 0) / docs.length || 1;
+  const df = new Map<string, number>();
+  for (const tokens of tokenized) for (const t of new Set(tokens)) if (terms.includes(t)) df.set(t, (df.get(t) ?? 0) + 1);
+  const k1 = 1.5;
+  const b = 0.75;
+  const scored = tokenized.map((tokens, i) => {
+    const tf = new Map<string, number>();
+    for (const t of tokens) if (df.has(t)) tf.set(t, (tf.get(t) ?? 0) + 1);
+    let score = 0;
+    for (const [t, f] of tf) {
+      const n = df.get(t)!;
+      const idf = Math.log(1 + (docs.length - n + 0.5) / (n + 0.5));
+      score += (idf * f * (k1 + 1)) / (f + k1 * (1 - b + (b * tokens.length) / avg));
+    }
+    return { id: docs[i]!.id, score };
+  });
+  return scored.filter((s) => s.score > 0).sort((a, b) => b.score - a.score).slice(0, topK);
+}
+
+function describe(node: GraphNode): string {
+  const description = typeof node.properties.description === 'string' ? node.properties.description : '';
+  const text = typeof node.properties.text === 'string' ? node.properties.text : '';
+  const label = node.name || `${node.type}_${node.id}`;
+  return description ? `${label} (${description})` : text ? `${label}: ${text.slice(0, 300)}` : label;
+}
+
+/** Graph context: the triplets around the nodes closest to the query, best first, as text lines. */
+async function graphTriplets(engine: MemoryEngine, dataset: DatasetInfo, stores: StorePair, query: string, topK: number, nodeSets?: readonly string[]) {
+  const [vector] = await engine.embedder.embed([query]);
+  const collections = ['Entity_name', 'TextSummary_text', 'EntityType_name', 'DocumentChunk_text', 'EdgeType_relationship_name'];
+  const distances = new Map<string, number>();
+  const edgeDistances = new Map<string, number>();
+  for (const collection of collections) {
+    const hits = await stores.vector.search(dataset.id, collection, vector!, { limit: Math.max(topK * 4, 20), ...(nodeSets ? { nodeSets } : {}) });
+    for (const hit of hits) {
+      if (collection === 'EdgeType_relationship_name') edgeDistances.set(String(hit.payload.relationship_name ?? hit.payload.text), hit.score);
+      else distances.set(hit.id, Math.min(distances.get(hit.id) ?? Infinity, hit.score));
+    }
+  }
+  if (distances.size === 0) return [];
+  const seeds = [...distances.entries()].sort((a, b) => a[1] - b[1]).slice(0, Math.max(topK * 2, 10)).map(([id]) => id);
+  const around = await stores.graph.edgesAround(dataset.id, seeds);
+  const miss = 1.5;
+  const scored = around.map((t) => ({
+    ...t,
+    score: (distances.get(t.source.id) ?? miss) + (distances.get(t.target.id) ?? miss) + (edgeDistances.get(t.edge.relationship) ?? miss),
+  }));
+  scored.sort((a, b) => a.score - b.score);
+  const seen = new Set<string>();
+  const result: { source: GraphNode; edge: GraphEdge; target: GraphNode; score: number }[] = [];
+  for (const t of scored) {
+    const key = `${t.source.id}|${t.edge.relationship}|${t.target.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    result.push(t);
+    if (result.length >= topK) break;
+  }
+  return result;
+}
+
+function tripletText(triplets: { source: GraphNode; edge: GraphEdge; target: GraphNode }[]): string {
+  return triplets
+    .map((t) => `${describe(t.source)} --[${t.edge.relationship}]--> ${describe(t.target)}`)
+    .join('\n');
+}
+
+async function complete(engine: MemoryEngine, request: SearchRequest, context: string): Promise<string[]> {
+  // Without a language model the answer is the retrieved context itself (documented offline mode).
+  if (engine.model.offline) return [context];
+  const answer = await engine.model.complete(request.systemPrompt, `Context:\n${context}\n\nQuestion: ${request.query}`);
+  return [answer];
+}
+
+export async function searchDataset(engine: MemoryEngine, dataset: DatasetInfo, request: SearchRequest): Promise<SearchOutcome> {
+  return engine.databases.with(dataset, async (stores) => {
+    const nodeSets = request.nodeName && request.nodeName.length > 0 ? request.nodeName : undefined;
+    const vectorLane = async (collection: string, limit: number) => {
+      const [vector] = await engine.embedder.embed([request.query]);
+      return stores.vector.search(dataset.id, collection, vector!, { limit, ...(nodeSets ? { nodeSets } : {}) });
+    };
+    switch (request.type) {
+      case 'CHUNKS':
+      case 'SUMMARIES': {
+        const hits = payloadsOf(await vectorLane(request.type === 'CHUNKS' ? 'DocumentChunk_text' : 'TextSummary_text', request.topK));
+        return { completion: null, context: hits, objects: hits };
+      }
+      case 'CHUNKS_LEXICAL': {
+        const chunks = await stores.graph.nodesOfType(dataset.id, ['DocumentChunk']);
+        const byId = new Map(chunks.map((c) => [c.id, c]));
+        const ranked = bm25(chunks.map((c) => ({ id: c.id, text: String(c.properties.text ?? '') })), request.query, request.topK);
+        const hits = ranked.map((r) => {
+          const c = byId.get(r.id)!;
+          return { id: c.id, text: c.properties.text, document_id: c.properties.document_id, document_name: c.properties.document_name, chunk_index: c.properties.chunk_index, score: r.score };
+        });
+        return { completion: null, context: hits, objects: hits };
+      }
+      case 'RAG_COMPLETION': {
+        const hits = await vectorLane('DocumentChunk_text', request.topK);
+        const context = hits.map((h) => String(h.payload.text ?? '')).join('\n');
+        return { completion: request.onlyContext ? null : await complete(engine, request, context), context, objects: payloadsOf(hits) };
+      }
+      case 'GRAPH_COMPLETION':
+      case 'GRAPH_SUMMARY_COMPLETION':
+      case 'HYBRID_COMPLETION': {
+        const lane = request.type === 'HYBRID_COMPLETION' ? Math.min(request.topK, 10) : request.topK;
+        const triplets = await graphTriplets(engine, dataset, stores, request.query, lane, nodeSets);
+        let context = tripletText(triplets);
+        if (request.type === 'HYBRID_COMPLETION') {
+          const chunks = await vectorLane('DocumentChunk_text', lane);
+          const chunkText = chunks.map((h) => String(h.payload.text ?? '')).join('\n');
+          context = [chunkText && `Relevant passages:\n${chunkText}`, context && `Facts:\n${context}`].filter(Boolean).join('\n\n');
+        }
+        if (request.type === 'GRAPH_SUMMARY_COMPLETION' && context) context = await engine.model.summarize(context);
+        const objects = triplets.map((t) => ({ source: t.source, relationship: t.edge.relationship, target: t.target, score: t.score }));
+        return { completion: request.onlyContext ? null : await complete(engine, request, context), context, objects };
+      }
+      case 'CYPHER':
+      case 'NATURAL_LANGUAGE': {
+        let query = request.query;
+        if (request.type === 'NATURAL_LANGUAGE') {
+          if (engine.model.offline) {
+            throw ApiError.named(400, 'SearchTypeNotSupported', 'NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY.');
+          }
+          const written = await engine.model.structured<{ query: string }>(
+            'Write one read-only Kuzu Cypher query answering the question. Nodes: (:Node {id, name, type, properties}); relationships: [:EDGE {relationship_name, properties}].',
+            request.query,
+            'CypherQuery',
+            { type: 'object', properties: { query: { type: 'string' } }, required: ['query'], additionalProperties: false },
+          );
+          query = String(written.query ?? '');
+        }
+        const checked = checkCypher(query);
+        if (!checked.ok) throw ApiError.named(400, 'CypherSearchError', `The Cypher query was refused: ${checked.reason}`);
+        let rows: Record<string, unknown>[];
+        try {
+          rows = await stores.graph.cypher(dataset.id, checked.query, {
+            timeoutMs: engine.config.memory.cypherTimeoutMs,
+            maxRows: engine.config.memory.cypherMaxRows,
+          });
+        } catch {
+          throw ApiError.named(400, 'CypherSearchError', 'An error occurred during the execution of the Cypher query.');
+        }
+        return { completion: null, context: rows, objects: rows };
+      }
+      default:
+        throw ApiError.named(400, 'SearchTypeNotSupported', `Search type ${request.type} is not supported by this server.`);
+    }
+  });
+}
+
+/** The reference's choice of what a result holds. */
+export function searchResultOf(outcome: SearchOutcome, onlyContext: boolean): unknown {
+  if (onlyContext) return outcome.context;
+  if (outcome.completion && outcome.completion.length > 0) return outcome.completion;
+  if (outcome.context && (!Array.isArray(outcome.context) || outcome.context.length > 0)) return outcome.context;
+  return outcome.objects;
+}

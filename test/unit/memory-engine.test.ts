@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/index.js';
+import { DatasetDatabases } from '../../src/memory/databases.js';
+import { MemoryEngine, type DatasetInfo } from '../../src/memory/engine.js';
+import { HashingEmbedder, OfflineModel } from '../../src/memory/providers/offline.js';
+import { latestRuns } from '../../src/memory/runs.js';
+import { searchDataset, searchResultOf, type SearchType } from '../../src/memory/search.js';
+import { openRelationalStore } from '../../src/storage/index.js';
+
+/**
+ * The engine below the HTTP layer, on SQLite + Kuzu + LanceDB with the offline providers, in both
+ * storage modes: ingest → cognify → search → delete, isolation between two datasets holding the same
+ * document (D16), and re-running an interrupted cognify without duplicating anything.
+ */
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const DOC = [
+  'Ada Lovelace worked with Charles Babbage in London in 1843.',
+  'Babbage designed the Analytical Engine, a mechanical computer.',
+  '',
+  'Lovelace wrote the first published algorithm for the Analytical Engine.',
+].join('\n');
+
+async function setup(multiTenant: boolean) {
+  const root = mkdtempSync(join(tmpdir(), 'engram-engine-'));
+  dirs.push(root);
+  const config = loadConfig(
+    {
+      ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant),
+      REQUIRE_AUTHENTICATION: 'true',
+      SYSTEM_ROOT_DIRECTORY: join(root, 'system'),
+      DATA_ROOT_DIRECTORY: join(root, 'data'),
+      ALLOW_CYPHER_QUERY: 'true',
+    },
+    root,
+  );
+  const store = openRelationalStore(config);
+  await store.migrate();
+  const databases = DatasetDatabases.create(config, store.db, undefined);
+  const engine = new MemoryEngine(config, store.db, pino({ level: 'silent' }), databases, new OfflineModel(), new HashingEmbedder());
+  const now = new Date().toISOString();
+  const datasets: DatasetInfo[] = [];
+  for (const [id, owner] of [
+    ['11111111-1111-4111-8111-111111111111', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa'],
+    ['22222222-2222-4222-8222-222222222222', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb'],
+  ] as const) {
+    await store.db.insertInto('datasets').values({ id, name: `ds_${id.slice(0, 4)}`, owner_id: owner, tenant_id: null, created_at: now, updated_at: now }).execute();
+    datasets.push({ id, ownerId: owner, name: `ds_${id.slice(0, 4)}`, tenantId: null });
+  }
+  return {
+    config,
+    store,
+    engine,
+    datasets,
+    async close() {
+      await databases.close();
+      await store.close();
+    },
+  };
+}
+
+const request = (type: SearchType, query: string, onlyContext = false) => ({
+  type,
+  query,
+  topK: 5,
+  systemPrompt: 'Answer briefly.',
+  onlyContext,
+});
+
+for (const multiTenant of [true, false]) {
+  describe(`memory engine, ${multiTenant ? 'per-dataset stores' : 'shared stores'}`, () => {
+    it('ingests, cognifies, searches every type within its own dataset, and deletes', async () => {
+      const t = await setup(multiTenant);
+      try {
+        const [a, b] = t.datasets as [DatasetInfo, DatasetInfo];
+        const rowsA = await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
+        const rowsB = await t.engine.ingest(b, b.ownerId, null, [{ kind: 'text', text: DOC }, { kind: 'file', filename: 'cats.md', bytes: Buffer.from('# Cats\nCats purr and sleep a lot.') }], ['pets']);
+        assert.equal(rowsA.length, 1);
+        assert.notEqual(rowsA[0]!.id, rowsB[0]!.id, 'the same content in two datasets is two items');
+        // Dedup: the same content again in the same dataset is the same row.
+        const again = await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
+        assert.equal(again[0]!.id, rowsA[0]!.id);
+
+        const runA = await t.engine.cognify(a, a.ownerId);
+        assert.equal(runA.status, 'PipelineRunCompleted');
+        const runB = await t.engine.cognify(b, b.ownerId);
+        assert.equal(runB.status, 'PipelineRunCompleted');
+        assert.equal((await latestRuns(t.store.db, 'cognify_pipeline', [a.id])).get(a.id)?.status, 'DATASET_PROCESSING_COMPLETED');
+
+        const ownIdsA = new Set(rowsA.map((r) => r.id));
+        const chunks = (await searchDataset(t.engine, a, request('CHUNKS', 'Analytical Engine'))).context as Record<string, unknown>[];
+        assert.ok(chunks.length > 0);
+        for (const chunk of chunks) assert.ok(ownIdsA.has(String(chunk.document_id)), 'a chunk of dataset A belongs to A');
+        const catsInA = (await searchDataset(t.engine, a, request('CHUNKS', 'cats purr'))).context as Record<string, unknown>[];
+        assert.ok(catsInA.every((c) => !String(c.text).includes('purr')), 'B-only content never reaches A');
+
+        const lexical = (await searchDataset(t.engine, b, request('CHUNKS_LEXICAL', 'purr'))).context as Record<string, unknown>[];
+        assert.equal(lexical.length, 1);
+        assert.match(String(lexical[0]!.text), /purr/);
+
+        const summaries = (await searchDataset(t.engine, a, request('SUMMARIES', 'Lovelace'))).context as unknown[];
+        assert.ok(summaries.length > 0);
+
+        for (const type of ['RAG_COMPLETION', 'GRAPH_COMPLETION', 'HYBRID_COMPLETION', 'GRAPH_SUMMARY_COMPLETION'] as const) {
+          const outcome = await searchDataset(t.engine, a, request(type, 'Who worked with Babbage?'));
+          const result = searchResultOf(outcome, false) as string[];
+          assert.ok(Array.isArray(result) && result.length === 1 && typeof result[0] === 'string', `${type} answers with one string`);
+          assert.ok(result[0]!.length > 0, `${type} offline answer holds the retrieved context`);
+          assert.ok(!result[0]!.includes('purr'), `${type} context stays in dataset A`);
+          const context = searchResultOf(await searchDataset(t.engine, a, request(type, 'Who worked with Babbage?', true)), true);
+          assert.equal(typeof context, 'string');
+        }
+
+        const rows = (await searchDataset(t.engine, a, request('CYPHER', 'MATCH (n:Node) RETURN n.id AS id'))).context as { id: string }[];
+        const graphA = await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id));
+        assert.equal(rows.length, graphA.nodes, 'Cypher sees exactly the dataset graph');
+        await assert.rejects(searchDataset(t.engine, a, request('CYPHER', 'MATCH (n) DETACH DELETE n')), /CypherSearchError/);
+
+        // Deleting A leaves B whole.
+        const countsB = await t.engine.databases.with(b, ({ graph }) => graph.counts(b.id));
+        await t.engine.deleteDataset(a);
+        assert.deepEqual(await t.engine.databases.with(b, ({ graph }) => graph.counts(b.id)), countsB);
+        assert.deepEqual(await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id)), { nodes: 0, edges: 0 });
+        const after = (await searchDataset(t.engine, b, request('CHUNKS', 'Analytical Engine'))).context as unknown[];
+        assert.ok(after.length > 0);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('a re-run of an interrupted cognify rewrites the same nodes and vectors, never duplicates', async () => {
+      const t = await setup(multiTenant);
+      try {
+        const [a] = t.datasets as [DatasetInfo];
+        await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
+        await t.engine.cognify(a, a.ownerId);
+        const first = await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id));
+        const chunksFirst = ((await searchDataset(t.engine, a, request('CHUNKS', 'Lovelace'))).context as unknown[]).length;
+        // As after a crash: the item never got its completed mark, so the next run processes it again.
+        await t.store.db.updateTable('data').set({ pipeline_status: '{}' }).where('dataset_id', '=', a.id).execute();
+        const rerun = await t.engine.cognify(a, a.ownerId);
+        assert.equal(rerun.data_ingestion_info?.[0]?.run_info.status, 'PipelineRunCompleted');
+        assert.deepEqual(await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id)), first);
+        assert.equal(((await searchDataset(t.engine, a, request('CHUNKS', 'Lovelace'))).context as unknown[]).length, chunksFirst);
+        // Incremental: a third run skips the finished item.
+        const third = await t.engine.cognify(a, a.ownerId);
+        assert.equal(third.data_ingestion_info?.[0]?.run_info.status, 'PipelineRunAlreadyCompleted');
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}
