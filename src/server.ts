@@ -18,6 +18,11 @@ import {
 import { loadConfig, type Config, type Env } from './config/index.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
+import { DatasetDatabases } from './memory/databases.js';
+import { MemoryEngine } from './memory/engine.js';
+import { HashingEmbedder, OfflineModel } from './memory/providers/offline.js';
+import { OpenAICompatibleEmbedder, OpenAICompatibleModel } from './memory/providers/openai.js';
+import type { Embedder, LanguageModel } from './memory/stores/types.js';
 import { openRelationalStore, type RelationalStore } from './storage/index.js';
 
 export const VERSION: string = (() => {
@@ -33,6 +38,7 @@ export interface Engram {
   readonly app: FastifyInstance;
   readonly auth: AuthService;
   readonly store: RelationalStore;
+  readonly memory: MemoryEngine;
   readonly log: Logger;
   /** The listening address, e.g. http://127.0.0.1:8000. */
   readonly url: string;
@@ -124,12 +130,16 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   const auth = new AuthService({ config, store, secrets, bus, counters, mailer, log });
   await auth.ensureDefaultUser();
 
-  const app = await buildApp({ config, auth, store, version: VERSION }, log);
+  const memory = createMemoryEngine(config, store, log);
+  const app = await buildApp({ config, auth, store, memory, version: VERSION }, log);
 
   const purge = setInterval(() => {
     auth.users.purgeExpiredRevocations().catch((error) => log.warn({ err: error }, 'revocation purge failed'));
   }, 60 * 60 * 1000);
   purge.unref();
+
+  const recovered = await memory.recoverInterrupted();
+  if (recovered > 0) log.warn({ runs: recovered }, 'cognify runs interrupted by a restart are being run again');
 
   await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
   const address = app.server.address() as AddressInfo;
@@ -143,6 +153,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
     app,
     auth,
     store,
+    memory,
     log,
     url,
     async close() {
@@ -150,10 +161,59 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
       closed = true;
       clearInterval(purge);
       await app.close();
+      await memory.idle();
+      await memory.databases.close();
       await bus.close();
       await counters.close();
       mailer.close();
       await store.close();
     },
   };
+}
+
+/** The language model, embeddings and stores of the memory engine, announced in the log. */
+function createMemoryEngine(config: Config, store: RelationalStore, log: Logger): MemoryEngine {
+  const m = config.memory;
+  let model: LanguageModel;
+  if (m.llm.provider === 'offline') {
+    model = new OfflineModel();
+    log.warn('language model: offline mode (no LLM configured): entities are extracted by rules and completions answer with the retrieved context; set LLM_API_KEY or LLM_ENDPOINT for a real model');
+  } else {
+    model = new OpenAICompatibleModel({
+      endpoint: m.llm.endpoint!,
+      ...(m.llm.apiKey !== undefined ? { apiKey: m.llm.apiKey } : {}),
+      model: m.llm.model,
+      temperature: m.llm.temperature,
+      maxCompletionTokens: m.llm.maxCompletionTokens,
+      timeoutMs: m.llm.timeoutMs,
+    });
+    log.info(`language model: ${m.llm.provider} ${m.llm.model} at ${m.llm.endpoint}`);
+  }
+  let embedder: Embedder;
+  if (m.embedding.provider === 'offline') {
+    embedder = new HashingEmbedder({ dimensions: m.embedding.dimensions });
+    log.warn(`embeddings: offline hashing embedder (${m.embedding.dimensions} dimensions): search is lexical, not semantic`);
+  } else {
+    embedder = new OpenAICompatibleEmbedder({
+      endpoint: m.embedding.endpoint!,
+      ...(m.embedding.apiKey !== undefined ? { apiKey: m.embedding.apiKey } : {}),
+      model: m.embedding.model,
+      dimensions: m.embedding.dimensions,
+      sendDimensions: m.embedding.dimensionsExplicit,
+      batchSize: m.embedding.batchSize,
+    });
+    log.info(`embeddings: ${m.embedding.provider} ${m.embedding.model} (${m.embedding.dimensions} dimensions)`);
+  }
+  const databases = DatasetDatabases.create(config, store.db, store.pgConnection);
+  log.info(
+    config.posture.multiTenant
+      ? `memory stores: one ${m.graphHandler} graph and one ${m.vectorHandler} vector store per dataset`
+      : `memory stores: one shared ${m.graphProvider} graph and one shared ${m.vectorProvider} vector store, partitioned by dataset`,
+  );
+  log.info(`local file paths: ${m.acceptLocalFilePath ? 'accepted within COGNEE_ALLOWED_LOCAL_FILE_ROOTS' : 'refused'} (ACCEPT_LOCAL_FILE_PATH, ${m.acceptLocalFilePathSource})`);
+  log.info(`cypher search: ${m.allowCypherQuery ? 'allowed, read-only and confined to the dataset' : 'disabled'} (ALLOW_CYPHER_QUERY, ${m.allowCypherQuerySource})`);
+  if (m.encryptionKeyIsDefault) {
+    log.warn('NEO4J_ENCRYPTION_KEY is the well-known default "test_key": stored graph database passwords are not protected; set a random key');
+  }
+  return new MemoryEngine(config, store.db, log, databases, model, embedder);
 }

@@ -54,6 +54,7 @@ class DatasetLocks {
 
 export class MemoryEngine {
   readonly locks = new DatasetLocks();
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(
     readonly config: Config,
@@ -220,6 +221,42 @@ export class MemoryEngine {
       });
       for (const [collection, points] of byCollection) await vector.upsert(dataset.id, collection, points);
     });
+  }
+
+  /**
+   * Starts a cognify run without waiting for it. Its STARTED row is written first, so a crash
+   * leaves a run that `recoverInterrupted` finds at the next start.
+   */
+  background(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: { customPrompt?: string; chunkSize?: number } = {}): void {
+    const task = this.cognify(dataset, userId, pipelineRunId, opts).catch((error) =>
+      this.log.error({ err: error, datasetId: dataset.id }, 'background cognify failed'),
+    );
+    this.running.add(task);
+    void task.finally(() => this.running.delete(task));
+  }
+
+  /** Waits for background runs (used at shutdown and by tests). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /**
+   * Single-instance recovery: a run whose latest status is STARTED when the server starts was cut
+   * off by a crash. It is marked INITIATED and run again under the same run id; deterministic ids
+   * make the re-run rewrite what the interrupted one wrote.
+   */
+  async recoverInterrupted(): Promise<number> {
+    const { startedRuns } = await import('./runs.js');
+    const stale = (await startedRuns(this.db)).filter((r) => r.pipeline_name === 'cognify_pipeline');
+    for (const run of stale) {
+      const dataset = await this.db.selectFrom('datasets').selectAll().where('id', '=', run.dataset_id).executeTakeFirst();
+      const userId = dataset?.owner_id ?? '';
+      await recordRunStatus(this.db, { pipelineRunId: run.pipeline_run_id, pipelineName: 'cognify_pipeline', datasetId: run.dataset_id, userId }, RunStatus.INITIATED, { recovered: true });
+      if (!dataset) continue;
+      this.log.warn({ datasetId: dataset.id, pipelineRunId: run.pipeline_run_id }, 'recovering a cognify run interrupted by a restart');
+      this.background({ id: dataset.id, ownerId: dataset.owner_id, name: dataset.name, tenantId: dataset.tenant_id }, dataset.owner_id, run.pipeline_run_id);
+    }
+    return stale.length;
   }
 
   /** Removes a data item: its document, chunks and summaries from the graph and vectors, its row and its file. */

@@ -3,6 +3,7 @@ import {
   datasetView,
   deleteDatasetRow,
   effectiveDatasets,
+  findDataset,
   getOrCreateDataset,
   requireOnAll,
   subjectOf,
@@ -60,6 +61,9 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
     async (request) => {
       const id = request.params.dataset_id.toLowerCase();
       await requireOnAll(db, await subjectOf(db, principalOf(request)), 'delete', [id]);
+      const dataset = await findDataset(db, id);
+      // Graph, vectors, per-dataset databases, items and files first; then the row (its grants cascade).
+      if (dataset) await ctx.memory.deleteDataset({ id, ownerId: dataset.owner_id, name: dataset.name, tenantId: dataset.tenant_id });
       await deleteDatasetRow(db, id);
       return null;
     },

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+
+/**
+ * The memory engine over HTTP with the offline providers: add (multipart and add_text) → cognify →
+ * search → data views → delete, the permission checks in front of each route (D14), and two users
+ * holding the same document never seeing each other's content (D16), in multi-tenant mode and in
+ * single-user mode with authentication forced on.
+ */
+
+const DOC = 'Ada Lovelace worked with Charles Babbage in London in 1843.\n\nBabbage designed the Analytical Engine.';
+
+interface Actor {
+  c: Client;
+  id: string;
+  token: string;
+}
+
+async function upload(server: TestServer, a: Actor, fields: Record<string, string>, files: { name: string; text: string }[]) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  for (const f of files) form.append('data', new Blob([f.text], { type: 'text/plain' }), f.name);
+  const response = await fetch(`${server.url}/api/v1/add`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+for (const multiTenant of [true, false]) {
+  describe(`memory engine over HTTP (${multiTenant ? 'multi-tenant' : 'single-user, auth forced on'})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer({
+        env: { ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), REQUIRE_AUTHENTICATION: 'true', ALLOW_CYPHER_QUERY: 'true' },
+      });
+    });
+    after(() => server.close());
+
+    async function actor(prefix: string): Promise<Actor> {
+      const c = server.client();
+      const { id, token } = await c.signUp(uniqueEmail(prefix));
+      return { c, id, token };
+    }
+    const as = (a: Actor) => ({ bearer: a.token, cookies: false as const });
+
+    it('add → cognify → search → views → delete, isolated between two users with the same document', async () => {
+      const a = await actor('mem-a');
+      const b = await actor('mem-b');
+
+      const addedA = await upload(server, a, { datasetName: 'notes' }, [{ name: 'ada.txt', text: DOC }]);
+      assert.equal(addedA.status, 200, JSON.stringify(addedA.body));
+      assert.equal(addedA.body.status, 'PipelineRunCompleted');
+      assert.deepEqual(Object.keys(addedA.body).sort(), ['data_ingestion_info', 'dataset_id', 'dataset_name', 'payload', 'pipeline_run_id', 'status']);
+      const dsA = addedA.body.dataset_id as string;
+      const dataIdA = addedA.body.data_ingestion_info[0].data_id as string;
+
+      const addedB = await b.c.post('/api/v1/add_text', { json: { textData: [DOC, 'Cats purr when they are content.'], datasetName: 'notes' }, ...as(b) });
+      assert.equal(addedB.status, 200, addedB.text);
+      const dsB = addedB.body.dataset_id as string;
+      assert.notEqual(dsA, dsB);
+
+      const cogA = await a.c.post('/api/v1/cognify', { json: { datasetIds: [dsA] }, ...as(a) });
+      assert.equal(cogA.status, 200, cogA.text);
+      assert.equal(cogA.body[dsA].status, 'PipelineRunCompleted');
+      const cogB = await b.c.post('/api/v1/cognify', { json: { datasets: ['notes'], runInBackground: true }, ...as(b) });
+      assert.equal(cogB.status, 200, cogB.text);
+      assert.equal(cogB.body[dsB].status, 'PipelineRunStarted');
+      assert.deepEqual(cogB.body[dsB].payload, []);
+      await server.engram.memory.idle();
+      const status = await b.c.get(`/api/v1/datasets/status?dataset=${dsB}`, as(b));
+      assert.deepEqual(status.body, { [dsB]: 'DATASET_PROCESSING_COMPLETED' });
+
+      // Search: A's chunks are A's; B's cat sentence never reaches A.
+      const chunks = await a.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'cats purr', topK: 10 }, ...as(a) });
+      assert.equal(chunks.status, 200, chunks.text);
+      const text = JSON.stringify(chunks.body);
+      assert.ok(!text.includes('purr'), 'no content of another user');
+      if (multiTenant) {
+        assert.equal(chunks.body.length, 1);
+        assert.deepEqual(Object.keys(chunks.body[0]).sort(), ['dataset_id', 'dataset_name', 'dataset_tenant_id', 'search_result']);
+        assert.equal(chunks.body[0].dataset_id, dsA);
+      }
+      for (const searchType of ['GRAPH_COMPLETION', 'RAG_COMPLETION', 'HYBRID_COMPLETION', 'GRAPH_SUMMARY_COMPLETION', 'SUMMARIES', 'CHUNKS_LEXICAL', 'FEELING_LUCKY']) {
+        const r = await a.c.post('/api/v1/search', { json: { searchType, query: 'Who worked with Babbage?', datasetIds: [dsA] }, ...as(a) });
+        assert.equal(r.status, 200, `${searchType}: ${r.text}`);
+        assert.ok(!JSON.stringify(r.body).includes('purr'), `${searchType} stays in A's dataset`);
+      }
+      const cypher = await a.c.post('/api/v1/search', { json: { searchType: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] }, ...as(a) });
+      assert.equal(cypher.status, 200, cypher.text);
+      const refused = await a.c.post('/api/v1/search', { json: { searchType: 'CYPHER', query: 'MATCH (n) DETACH DELETE n', datasetIds: [dsA] }, ...as(a) });
+      assert.equal(refused.status, 400);
+      assert.match(refused.body.detail, /\[CypherSearchError\]$/);
+      const badType = await a.c.post('/api/v1/search', { json: { searchType: 'NOPE', query: 'x' }, ...as(a) });
+      assert.equal(badType.status, 400);
+      const badTopK = await a.c.post('/api/v1/search', { json: { query: 'x', topK: 0 }, ...as(a) });
+      assert.deepEqual([badTopK.status, badTopK.body], [422, { detail: 'top_k must be a positive integer. [QueryValidationError]' }]);
+
+      // B may not read, write or delete A's dataset (D14: 403, not 500).
+      for (const r of [
+        await b.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'x', datasetIds: [dsA] }, ...as(b) }),
+        await b.c.post('/api/v1/cognify', { json: { datasetIds: [dsA] }, ...as(b) }),
+        await b.c.post('/api/v1/add_text', { json: { textData: ['x'], datasetId: dsA }, ...as(b) }),
+        await b.c.get(`/api/v1/datasets/${dsA}/data`, as(b)),
+        await b.c.get(`/api/v1/datasets/${dsA}/graph`, as(b)),
+        await b.c.get(`/api/v1/datasets/${dsA}/data/${dataIdA}/raw`, as(b)),
+      ]) {
+        assert.equal(r.status, 403, r.text);
+      }
+      assert.equal((await b.c.delete(`/api/v1/datasets/${dsA}/data/${dataIdA}`, as(b))).status, 401);
+      assert.equal((await b.c.get(`/api/v1/datasets/status?dataset=${dsA}`, as(b))).status, 409);
+
+      // Views of A's own dataset.
+      const data = await a.c.get(`/api/v1/datasets/${dsA}/data`, as(a));
+      assert.equal(data.body.length, 1);
+      assert.equal(data.body[0].id, dataIdA);
+      const raw = await a.c.get(`/api/v1/datasets/${dsA}/data/${dataIdA}/raw`, as(a));
+      assert.equal(raw.text, DOC);
+      const graph = await a.c.get(`/api/v1/datasets/${dsA}/graph`, as(a));
+      assert.ok(graph.body.nodes.some((n: { type: string }) => n.type === 'DocumentChunk'));
+      assert.ok(graph.body.nodes.some((n: { label: string }) => n.label === 'ada lovelace'));
+      const summary = await a.c.get(`/api/v1/datasets/graph-summary?dataset_ids=${dsA}`, as(a));
+      assert.equal(summary.body[0].numNodes, graph.body.nodes.length);
+
+      const history = await a.c.get('/api/v1/search', as(a));
+      assert.ok(history.body.some((h: { user: string; text: string }) => h.user === 'user' && h.text === 'Who worked with Babbage?'));
+
+      // Deleting the item, then the dataset, removes their content; B's copy is untouched.
+      assert.equal((await a.c.delete(`/api/v1/datasets/${dsA}/data/${dataIdA}`, as(a))).status, 200);
+      assert.deepEqual((await a.c.get(`/api/v1/datasets/${dsA}/data`, as(a))).body, []);
+      assert.equal((await a.c.delete(`/api/v1/datasets/${dsA}`, as(a))).status, 200);
+      const bStill = await b.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'Analytical Engine', datasetIds: [dsB] }, ...as(b) });
+      assert.ok(JSON.stringify(bStill.body).includes('Analytical'));
+    });
+
+    it('validates add input with the reference errors', async () => {
+      const a = await actor('mem-v');
+      const none = await upload(server, a, {}, [{ name: 'x.txt', text: 'x' }]);
+      assert.deepEqual([none.status, none.body], [400, { error: 'Either datasetId or datasetName must be provided.', detail: null }]);
+      const dotted = await a.c.post('/api/v1/add_text', { json: { textData: ['x'], datasetName: 'a.b' }, ...as(a) });
+      assert.equal(dotted.status, 400);
+      const labels = await upload(server, a, { datasetName: 'v', labels: '["one","two"]' }, [{ name: 'x.txt', text: 'x' }]);
+      assert.deepEqual([labels.status, labels.body], [400, { detail: 'Provide one label per uploaded file: got 2 labels for 1 files. [LabelCountMismatchError]' }]);
+      const ssrf = await a.c.post('/api/v1/add_text', { json: { textData: ['http://127.0.0.1:1/secret'], datasetName: 'v' }, ...as(a) });
+      assert.deepEqual([ssrf.status, ssrf.body], [403, { detail: "URL host '127.0.0.1' points to a non-public address and is blocked. [SSRFProtectionError]" }]);
+      const noDatasets = await a.c.post('/api/v1/cognify', { json: {}, ...as(a) });
+      assert.deepEqual([noDatasets.status, noDatasets.body], [400, { error: 'No datasets or dataset_ids provided', detail: null }]);
+    });
+  });
+}
