@@ -13,6 +13,7 @@ import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
 import { configurationRoutes } from './routes/configuration.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { memoryApiRoutes } from './routes/memory-api.js';
 import { memoryRoutes } from './routes/memory.js';
 import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
@@ -111,6 +112,7 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
   permissionRoutes(app, ctx);
   datasetRoutes(app, ctx);
   memoryRoutes(app, ctx);
+  memoryApiRoutes(app, ctx);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);
 

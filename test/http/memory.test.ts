@@ -131,6 +131,43 @@ for (const multiTenant of [true, false]) {
       assert.ok(JSON.stringify(bStill.body).includes('Analytical'));
     });
 
+    it('remember, recall and forget', async () => {
+      const a = await actor('mem-r');
+      const b = await actor('mem-rb');
+      const form = new FormData();
+      form.append('datasetName', 'diary');
+      form.append('data', new Blob([DOC], { type: 'text/plain' }), 'ada.txt');
+      const remembered = await fetch(`${server.url}/api/v1/remember`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
+      const r = (await remembered.json()) as any;
+      assert.equal(remembered.status, 200, JSON.stringify(r));
+      assert.equal(r.status, 'completed');
+      assert.equal(r.items_processed, 1);
+      const ds = r.dataset_id as string;
+
+      const recalled = await a.c.post('/api/v1/recall', { json: { query: 'Who designed the Analytical Engine?', datasetIds: [ds] }, ...as(a) });
+      assert.equal(recalled.status, 200, recalled.text);
+      assert.equal(recalled.body[0].source, 'graph');
+      assert.equal(recalled.body[0].dataset_id, ds);
+      const routed = await a.c.post('/api/v1/recall', { json: { query: 'MATCH (n:Node) RETURN n.name LIMIT 3', searchType: null, datasetIds: [ds] }, ...as(a) });
+      assert.equal(routed.status, 200, routed.text);
+      assert.equal(routed.body[0].search_type, 'CYPHER');
+      assert.equal((await a.c.post('/api/v1/recall', { json: { query: 'x', scope: 'session' }, ...as(a) })).status, 422);
+      assert.equal((await b.c.post('/api/v1/recall', { json: { query: 'x', datasetIds: [ds] }, ...as(b) })).status, 403);
+      const warming = await b.c.post('/api/v1/recall', { json: { query: 'anything' }, ...as(b) });
+      assert.deepEqual([warming.status, warming.body[0]?.source, warming.body[0]?.status], [200, 'system', 'memory_warming_up'], 'nothing cognified yet');
+
+      // forget: refused for another user, then memory only, then the dataset.
+      assert.equal((await b.c.post('/api/v1/forget', { json: { dataset_id: ds }, ...as(b) })).status, 403);
+      assert.equal((await a.c.post('/api/v1/forget', { json: { dataset: 'diary', dataset_id: ds }, ...as(a) })).status, 422);
+      const memoryOnly = await a.c.post('/api/v1/forget', { json: { dataset_id: ds, memory_only: true }, ...as(a) });
+      assert.deepEqual(memoryOnly.body, { dataset_id: ds, data_records_reset: 1, status: 'success' });
+      assert.deepEqual((await a.c.get(`/api/v1/datasets/${ds}/graph`, as(a))).body, { nodes: [], edges: [] });
+      assert.equal((await a.c.get(`/api/v1/datasets/${ds}/data`, as(a))).body.length, 1, 'raw data is kept');
+      const gone = await a.c.post('/api/v1/forget', { json: { dataset: 'diary' }, ...as(a) });
+      assert.deepEqual(gone.body, { dataset_id: ds, status: 'success' });
+      assert.equal((await a.c.get(`/api/v1/datasets/${ds}/data`, as(a))).status, 403);
+    });
+
     it('validates add input with the reference errors', async () => {
       const a = await actor('mem-v');
       const none = await upload(server, a, {}, [{ name: 'x.txt', text: 'x' }]);

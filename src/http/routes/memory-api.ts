@@ -1,0 +1,248 @@
+import multipart from '@fastify/multipart';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import {
+  effectiveDatasets,
+  findDataset,
+  getOrCreateDataset,
+  permissionDenied,
+  requireOnAll,
+  subjectOf,
+  type DatasetRow,
+} from '../../access/index.js';
+import { ApiError } from '../../errors.js';
+import type { DatasetInfo, IngestItem } from '../../memory/engine.js';
+import { RunStatus, latestRuns, recordRunStatus } from '../../memory/runs.js';
+import {
+  DEFAULT_SYSTEM_PROMPT,
+  SEARCH_TYPES,
+  resolveSearchType,
+  routeQuery,
+  searchDataset,
+  searchResultOf,
+  type SearchType,
+} from '../../memory/search.js';
+import { authenticate, principalOf } from '../authenticate.js';
+import { SECURED, type App, type HttpContext } from '../context.js';
+import { camelOrSnake } from '../schemas.js';
+
+const info = (row: DatasetRow): DatasetInfo => ({ id: row.id, ownerId: row.owner_id, name: row.name, tenantId: row.tenant_id });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The "memory API": remember (add + cognify), recall (search with routing), forget (four modes). */
+export function memoryApiRoutes(app: App, ctx: HttpContext) {
+  const { auth, config, store, memory } = ctx;
+  const db = store.db;
+  const guard = authenticate(auth, config, 'auth');
+
+  app.register(async (scope: App) => {
+    await scope.register(multipart, { limits: { fileSize: config.memory.uploadMaxBytes } });
+    scope.post(
+      '/api/v1/remember',
+      { schema: { tags: ['memory'], summary: 'Add files to a dataset and cognify it (needs write)', security: SECURED, consumes: ['multipart/form-data'] }, preHandler: guard },
+      async (request, reply) => {
+        const started = Date.now();
+        const principal = principalOf(request);
+        if (!request.isMultipart()) throw ApiError.detail(415, 'Unsupported Media Type');
+        const files: { filename: string; bytes: Buffer }[] = [];
+        const fields = new Map<string, string>();
+        for await (const part of request.parts({ limits: { fileSize: config.memory.uploadMaxBytes, files: 1000, fields: 100, fieldSize: 1024 * 1024 } })) {
+          if (part.type === 'file') {
+            const bytes = await part.toBuffer();
+            if (part.file.truncated) throw ApiError.detail(413, `File ${part.filename} exceeds ${config.memory.uploadMaxBytes} bytes.`);
+            if (part.fieldname === 'data') files.push({ filename: part.filename || 'upload', bytes });
+          } else if (!fields.has(part.fieldname)) fields.set(part.fieldname, String(part.value));
+        }
+        const field = (...names: string[]) => names.map((n) => fields.get(n)).find((v) => v !== undefined && v !== '');
+        if (field('session_id')) throw ApiError.detail(400, 'Session memory is not supported by this server; omit session_id.');
+        if (field('content_type')) throw ApiError.detail(400, `Unsupported content_type: ${field('content_type')}.`);
+        if (field('repositories')) throw ApiError.detail(400, 'repositories requires content_type=code, which this server does not support.');
+        const datasetId = field('datasetId', 'dataset_id');
+        const datasetName = field('datasetName', 'dataset_name');
+        if (!datasetId && !datasetName) throw ApiError.detail(400, 'Either datasetId or datasetName must be provided.');
+        if (files.length === 0) throw ApiError.detail(400, 'No data provided: send one or more files in the data field.');
+        const chunkSize = field('chunk_size') ? Number(field('chunk_size')) : undefined;
+        if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 16 || chunkSize > 100_000)) {
+          throw ApiError.detail(400, 'chunk_size must be an integer between 16 and 100000.');
+        }
+        const subject = await subjectOf(db, principal);
+        let dataset: DatasetRow;
+        if (datasetId) {
+          if (!UUID.test(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
+          await requireOnAll(db, subject, 'write', [datasetId.toLowerCase()]);
+          dataset = (await findDataset(db, datasetId.toLowerCase()))!;
+        } else {
+          if (datasetName!.includes(' ') || datasetName!.includes('.')) throw ApiError.detail(400, 'Dataset name cannot contain spaces or dots.');
+          dataset = (await getOrCreateDataset(db, { id: principal.user.id, parentUserId: principal.user.parentUserId }, subject.activeTenantId, datasetName!)).dataset;
+          await requireOnAll(db, subject, 'write', [dataset.id]);
+        }
+        const nodeSet = field('node_set');
+        const items: IngestItem[] = files.map((f) => ({ kind: 'file', filename: f.filename, bytes: f.bytes }));
+        const rows = await memory.ingest(info(dataset), principal.user.id, subject.activeTenantId, items, nodeSet ? [nodeSet] : null);
+        const pipelineRunId = randomUUID();
+        const opts = { ...(field('custom_prompt') ? { customPrompt: field('custom_prompt')! } : {}), ...(chunkSize ? { chunkSize } : {}) };
+        const base = { dataset_name: dataset.name, dataset_id: dataset.id, pipeline_run_id: pipelineRunId, items_processed: rows.length };
+        if (/^(true|1|yes|on)$/i.test(field('run_in_background') ?? '')) {
+          memory.background(info(dataset), principal.user.id, pipelineRunId, opts);
+          return { status: 'running', ...base, elapsed_seconds: (Date.now() - started) / 1000 };
+        }
+        const run = await memory.cognify(info(dataset), principal.user.id, pipelineRunId, opts);
+        const elapsed = (Date.now() - started) / 1000;
+        if (run.status === 'PipelineRunErrored') {
+          return reply.status(409).send({ status: 'errored', ...base, elapsed_seconds: elapsed, error: String(run.payload) });
+        }
+        return { status: 'completed', ...base, elapsed_seconds: elapsed };
+      },
+    );
+  });
+
+  const RecallBody = z.preprocess(
+    (b) => camelOrSnake(b, { search_type: 'searchType', dataset_ids: 'datasetIds', system_prompt: 'systemPrompt', node_name: 'nodeName', top_k: 'topK', only_context: 'onlyContext', session_id: 'sessionId' }),
+    z
+      .object({
+        search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
+        datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
+        dataset_ids: z.array(z.uuid({ message: 'Input should be a valid UUID' })).max(100).optional().nullable(),
+        query: z.string().min(1).max(100_000),
+        system_prompt: z.string().max(100_000).optional().nullable(),
+        node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
+        top_k: z.number().int().optional().default(15),
+        only_context: z.boolean().optional().default(false),
+        scope: z.union([z.string(), z.array(z.string())]).optional().nullable(),
+        session_id: z.string().max(255).optional().nullable(),
+      })
+      .passthrough(),
+  );
+
+  app.post(
+    '/api/v1/recall',
+    { schema: { tags: ['memory'], summary: 'Query memory; search_type null routes by rules', security: SECURED, body: RecallBody }, preHandler: guard },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const body = request.body;
+      const scopes = body.scope === undefined || body.scope === null ? ['auto'] : ([] as string[]).concat(body.scope);
+      const unsupported = scopes.filter((s) => !['graph', 'auto', 'all'].includes(s));
+      if (unsupported.length > 0) return reply.status(422).send({ error: `Unsupported recall scope: ${unsupported.join(', ')}. This server recalls from the graph scope.` });
+      if (body.top_k <= 0) throw ApiError.named(422, 'QueryValidationError', 'top_k must be a positive integer.');
+      const subject = await subjectOf(db, principal);
+      let targets: DatasetRow[];
+      if (body.dataset_ids && body.dataset_ids.length > 0) {
+        const ids = [...new Set(body.dataset_ids.map((d) => d.toLowerCase()))];
+        await requireOnAll(db, subject, 'read', ids);
+        targets = (await Promise.all(ids.map((id) => findDataset(db, id)))).filter((d): d is DatasetRow => !!d);
+      } else {
+        const readable = await effectiveDatasets(db, subject, 'read');
+        targets = body.datasets && body.datasets.length > 0 ? readable.filter((d) => body.datasets!.includes(d.name) && d.owner_id === principal.user.id) : readable;
+        if (body.datasets && body.datasets.length > 0 && targets.length === 0) throw ApiError.named(404, 'DatasetNotFoundError', 'No datasets found.');
+      }
+      const requested = (body.search_type ?? routeQuery(body.query)) as SearchType;
+      const type = await resolveSearchType(memory, requested, body.query);
+      if (config.memory.recallWarmup) {
+        const runs = await latestRuns(db, 'cognify_pipeline', targets.map((t) => t.id));
+        const processed = [...runs.values()].some((r) => r.status === RunStatus.COMPLETED);
+        if (!processed) {
+          return [{ source: 'system', status: 'memory_warming_up', text: 'Memory is still warming up: add data and cognify it first.', datapoint_count: 0, threshold: 1 }];
+        }
+      }
+      const searchRequest = {
+        type,
+        query: body.query,
+        topK: Math.min(body.top_k, 1000),
+        systemPrompt: body.system_prompt || DEFAULT_SYSTEM_PROMPT,
+        onlyContext: body.only_context,
+        ...(body.node_name && body.node_name.length > 0 ? { nodeName: body.node_name } : {}),
+      };
+      const entries: unknown[] = [];
+      for (const dataset of targets) {
+        const result = searchResultOf(await searchDataset(memory, info(dataset), searchRequest), body.only_context);
+        for (const item of Array.isArray(result) ? result : [result]) {
+          const isText = typeof item === 'string';
+          const obj = (isText ? {} : (item as Record<string, unknown>)) ?? {};
+          entries.push({
+            kind: isText ? (body.only_context ? 'context' : 'answer') : type === 'CYPHER' ? 'row' : 'chunk',
+            search_type: type,
+            text: isText ? item : typeof obj.text === 'string' ? obj.text : JSON.stringify(item),
+            score: typeof obj.score === 'number' ? obj.score : null,
+            dataset_id: dataset.id,
+            dataset_name: dataset.name,
+            metadata: {},
+            raw: isText ? null : item,
+            structured: null,
+            source: 'graph',
+          });
+        }
+      }
+      return entries;
+    },
+  );
+
+  app.get(
+    '/api/v1/recall',
+    { schema: { tags: ['memory'], summary: 'Your query history', security: SECURED }, preHandler: guard },
+    async (request) => {
+      const rows = await db.selectFrom('search_history').selectAll().where('user_id', '=', principalOf(request).user.id).orderBy('seq', 'asc').execute();
+      return rows.map((r) => ({ id: r.id, text: r.text, user: r.kind === 'query' ? 'user' : 'system', createdAt: r.created_at, datasetId: r.dataset_id }));
+    },
+  );
+
+  const invalid = () =>
+    new ApiError(422, { error: 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.' });
+
+  app.post(
+    '/api/v1/forget',
+    {
+      schema: {
+        tags: ['memory'],
+        summary: 'Forget an item, a dataset, its memory only, or everything you may delete',
+        security: SECURED,
+        body: z.object({
+          data_id: z.string().max(64).optional().nullable(),
+          dataset: z.string().max(255).optional().nullable(),
+          dataset_id: z.string().max(64).optional().nullable(),
+          everything: z.boolean().optional().default(false),
+          memory_only: z.boolean().optional().default(false),
+        }),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const body = request.body;
+      const subject = await subjectOf(db, principal);
+      if (body.everything) {
+        const all = await effectiveDatasets(db, subject, 'delete');
+        for (const dataset of all) {
+          await memory.deleteDataset(info(dataset));
+          await db.deleteFrom('datasets').where('id', '=', dataset.id).execute();
+        }
+        return { datasets_removed: all.length, status: 'success' };
+      }
+      if ((body.dataset && body.dataset_id) || (!body.dataset && !body.dataset_id)) throw invalid();
+      if (body.dataset_id && !UUID.test(body.dataset_id)) throw invalid();
+      if (body.data_id && !UUID.test(body.data_id)) throw invalid();
+      let dataset: DatasetRow | undefined;
+      if (body.dataset_id) {
+        await requireOnAll(db, subject, 'delete', [body.dataset_id.toLowerCase()]);
+        dataset = await findDataset(db, body.dataset_id.toLowerCase());
+      } else {
+        dataset = (await effectiveDatasets(db, subject, 'delete')).find((d) => d.name === body.dataset && d.owner_id === principal.user.id);
+      }
+      if (!dataset) throw permissionDenied('delete');
+      if (body.data_id) {
+        const row = await db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).where('id', '=', body.data_id.toLowerCase()).executeTakeFirst();
+        if (!row) throw invalid();
+        await memory.deleteData(info(dataset), row);
+        return { data_id: row.id, dataset_id: dataset.id, status: 'success' };
+      }
+      if (body.memory_only) {
+        await memory.databases.clearDataset(info(dataset));
+        const reset = await db.updateTable('data').set({ pipeline_status: '{}', updated_at: new Date().toISOString() }).where('dataset_id', '=', dataset.id).executeTakeFirst();
+        await recordRunStatus(db, { pipelineRunId: randomUUID(), pipelineName: 'cognify_pipeline', datasetId: dataset.id, userId: principal.user.id }, RunStatus.INITIATED, { forgotten: true });
+        return { dataset_id: dataset.id, data_records_reset: Number(reset.numUpdatedRows), status: 'success' };
+      }
+      await memory.deleteDataset(info(dataset));
+      await db.deleteFrom('datasets').where('id', '=', dataset.id).execute();
+      return { dataset_id: dataset.id, status: 'success' };
+    },
+  );
+}
