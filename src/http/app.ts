@@ -17,6 +17,7 @@ import { memoryApiRoutes } from './routes/memory-api.js';
 import { memoryRoutes } from './routes/memory.js';
 import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
+import { settingsRoutes } from './routes/settings.js';
 import { userRoutes } from './routes/users.js';
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -113,6 +114,7 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
   datasetRoutes(app, ctx);
   memoryRoutes(app, ctx);
   memoryApiRoutes(app, ctx);
+  settingsRoutes(app, ctx);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);
 

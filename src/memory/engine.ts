@@ -61,7 +61,7 @@ export class MemoryEngine {
     readonly db: Kysely<Database>,
     readonly log: Logger,
     readonly databases: DatasetDatabases,
-    readonly model: LanguageModel,
+    public model: LanguageModel,
     readonly embedder: Embedder,
   ) {}
 

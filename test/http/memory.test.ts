@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { startOpenAIStub } from '../helpers/openai-stub.js';
 import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
 
 /**
@@ -10,6 +11,8 @@ import { startTestServer, uniqueEmail, type Client, type TestServer } from '../h
  */
 
 const DOC = 'Ada Lovelace worked with Charles Babbage in London in 1843.\n\nBabbage designed the Analytical Engine.';
+
+const ADMIN_PASSWORD = 'Admin-settings-pass-4711!';
 
 interface Actor {
   c: Client;
@@ -30,7 +33,7 @@ for (const multiTenant of [true, false]) {
     let server: TestServer;
     before(async () => {
       server = await startTestServer({
-        env: { ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), REQUIRE_AUTHENTICATION: 'true', ALLOW_CYPHER_QUERY: 'true' },
+        env: { ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), REQUIRE_AUTHENTICATION: 'true', ALLOW_CYPHER_QUERY: 'true', DEFAULT_USER_PASSWORD: ADMIN_PASSWORD },
       });
     });
     after(() => server.close());
@@ -166,6 +169,40 @@ for (const multiTenant of [true, false]) {
       const gone = await a.c.post('/api/v1/forget', { json: { dataset: 'diary' }, ...as(a) });
       assert.deepEqual(gone.body, { dataset_id: ds, status: 'success' });
       assert.equal((await a.c.get(`/api/v1/datasets/${ds}/data`, as(a))).status, 403);
+    });
+
+    it('settings: masked keys, superuser-only changes, encrypted at rest, applied to completions', async () => {
+      const stub = await startOpenAIStub();
+      try {
+        const user = await actor('mem-s');
+        const admin = server.client();
+        const adminToken = await admin.login('default_user@example.com', ADMIN_PASSWORD);
+        const shown = await user.c.get('/api/v1/settings', as(user));
+        assert.equal(shown.status, 200);
+        assert.equal(shown.body.llm.provider, 'offline');
+        assert.deepEqual(Object.keys(shown.body).sort(), ['llm', 'vectorDb']);
+        const secret = 'sk-test-0123456789abcdefghij';
+        const change = { llm: { provider: 'openai', model: 'stub-model', endpoint: stub.url, apiKey: secret } };
+        const refused = await user.c.post('/api/v1/settings', { json: change, ...as(user) });
+        assert.deepEqual([refused.status, refused.body], [403, { error: 'Superuser privileges required to modify settings' }]);
+        const done = await admin.post('/api/v1/settings', { json: change, bearer: adminToken, cookies: false });
+        assert.equal(done.status, 200, done.text);
+        const masked = (await user.c.get('/api/v1/settings', as(user))).body.llm.apiKey as string;
+        assert.equal(masked, `${secret.slice(0, 10)}${'*'.repeat(secret.length - 10)}`);
+        const row = await server.engram.store.db.selectFrom('settings').select('value').executeTakeFirstOrThrow();
+        assert.ok(!row.value.includes(secret), 'the key is not stored in plaintext');
+        assert.match(row.value, /gAAAAA/, 'the key is stored as a Fernet token');
+        // Sending the masked key back keeps the stored key.
+        await admin.post('/api/v1/settings', { json: { llm: { ...change.llm, apiKey: masked } }, bearer: adminToken, cookies: false });
+        // Completions now go to the configured model.
+        const r = await user.c.post('/api/v1/add_text', { json: { textData: [DOC], datasetName: 'set' }, ...as(user) });
+        await user.c.post('/api/v1/cognify', { json: { datasetIds: [r.body.dataset_id] }, ...as(user) });
+        const answer = await user.c.post('/api/v1/search', { json: { searchType: 'RAG_COMPLETION', query: 'Who?', datasetIds: [r.body.dataset_id] }, ...as(user) });
+        assert.match(JSON.stringify(answer.body), /ANSWER: /, answer.text);
+        assert.ok(stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`), 'the decrypted key is used');
+      } finally {
+        await stub.close();
+      }
     });
 
     it('validates add input with the reference errors', async () => {
