@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startOpenAIStub } from '../helpers/openai-stub.js';
+import { startPglite, type PgliteServer } from '../helpers/pglite.js';
 import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
 
 /**
@@ -28,15 +29,36 @@ async function upload(server: TestServer, a: Actor, fields: Record<string, strin
   return { status: response.status, body: (await response.json()) as any };
 }
 
-for (const multiTenant of [true, false]) {
-  describe(`memory engine over HTTP (${multiTenant ? 'multi-tenant' : 'single-user, auth forced on'})`, () => {
+const VARIANTS = [
+  { multiTenant: true, vectors: 'lancedb' },
+  { multiTenant: false, vectors: 'lancedb' },
+  { multiTenant: true, vectors: 'pgvector' },
+  { multiTenant: false, vectors: 'pgvector' },
+] as const;
+
+for (const { multiTenant, vectors } of VARIANTS) {
+  describe(`memory engine over HTTP (${multiTenant ? 'multi-tenant' : 'single-user, auth forced on'}, Kuzu + ${vectors})`, () => {
     let server: TestServer;
+    let pglite: PgliteServer | undefined;
     before(async () => {
+      // pgvector: a real PostgreSQL with the vector extension (PGlite) over its socket, used through pg.
+      pglite = vectors === 'pgvector' ? await startPglite() : undefined;
       server = await startTestServer({
-        env: { ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), REQUIRE_AUTHENTICATION: 'true', ALLOW_CYPHER_QUERY: 'true', DEFAULT_USER_PASSWORD: ADMIN_PASSWORD },
+        env: {
+          ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant),
+          REQUIRE_AUTHENTICATION: 'true',
+          ALLOW_CYPHER_QUERY: 'true',
+          DEFAULT_USER_PASSWORD: ADMIN_PASSWORD,
+          ...(pglite
+            ? { VECTOR_DB_PROVIDER: 'pgvector', VECTOR_DB_HOST: pglite.host, VECTOR_DB_PORT: String(pglite.port), VECTOR_DB_NAME: 'postgres', VECTOR_DB_USERNAME: 'postgres' }
+            : {}),
+        },
       });
     });
-    after(() => server.close());
+    after(async () => {
+      await server.close();
+      await pglite?.stop();
+    });
 
     async function actor(prefix: string): Promise<Actor> {
       const c = server.client();
@@ -71,6 +93,20 @@ for (const multiTenant of [true, false]) {
       await server.engram.memory.idle();
       const status = await b.c.get(`/api/v1/datasets/status?dataset=${dsB}`, as(b));
       assert.deepEqual(status.body, { [dsB]: 'DATASET_PROCESSING_COMPLETED' });
+
+      // Multi-tenant mode: each dataset got its own databases, recorded in dataset_database.
+      const rows = await server.engram.store.db.selectFrom('dataset_database').selectAll().where('dataset_id', 'in', [dsA, dsB]).execute();
+      if (multiTenant) {
+        assert.equal(rows.length, 2);
+        for (const row of rows) {
+          assert.equal(row.graph_dataset_database_handler, 'kuzu');
+          assert.equal(row.vector_dataset_database_handler, vectors);
+          if (vectors === 'pgvector') assert.equal(row.vector_database_name, `ds_${row.dataset_id.replace(/-/g, '')}`);
+          assert.ok(!JSON.stringify(row).includes('password'), 'no credential in the row');
+        }
+      } else {
+        assert.equal(rows.length, 0, 'single-user mode uses the shared stores');
+      }
 
       // Search: A's chunks are A's; B's cat sentence never reaches A.
       const chunks = await a.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'cats purr', topK: 10 }, ...as(a) });
