@@ -4,6 +4,8 @@ import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { ConfigError, type Config } from '../config/index.js';
 import type { Database } from '../storage/index.js';
+import { FernetKeyring } from '../security/fernet.js';
+import { auraHandler } from './aura.js';
 import { KuzuGraphStore } from './stores/kuzu.js';
 import { LanceVectorStore } from './stores/lancedb.js';
 import { PgVectorStore, dropSchema } from './stores/pgvector.js';
@@ -182,7 +184,14 @@ export class DatasetDatabases {
     registry.register(kuzuHandler(config));
     registry.register(lancedbHandler(config));
     registry.register(pgvectorHandler(() => self!.pool()));
+    registry.register(auraHandler(config, FernetKeyring.fromSecrets(config.memory.encryptionKeys.join(','))));
     registry.validate(config);
+    if (config.memory.graphProvider === 'neo4j') {
+      throw new ConfigError(
+        'GRAPH_DATABASE_PROVIDER',
+        'neo4j: this server has no Neo4j graph store yet (the neo4j_aura_dev handler can provision Aura instances, but their graphs cannot be queried); use kuzu',
+      );
+    }
     self = new DatasetDatabases(config, db, registry, pgConnection);
     return self;
   }

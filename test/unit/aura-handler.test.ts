@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/index.js';
+import { AURA_CREDENTIALS_MISSING, auraHandler } from '../../src/memory/aura.js';
+import type { DatasetDatabaseRow } from '../../src/memory/databases.js';
+import { FernetKeyring } from '../../src/security/fernet.js';
+
+/**
+ * The neo4j_aura_dev handler against a stand-in of the Aura API on loopback: OAuth client
+ * credentials, instance creation, polling until running, deletion by the instance id in the URL,
+ * and the stored row holding Fernet tokens only (D20), readable under a rotated key list.
+ */
+
+interface Seen {
+  method: string;
+  path: string;
+  auth: string;
+  body: string;
+}
+
+describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
+  const seen: Seen[] = [];
+  let polls = 0;
+  let base = '';
+  const server = createServer(async (req: IncomingMessage, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    seen.push({ method: req.method!, path: req.url!, auth: req.headers.authorization ?? '', body });
+    const send = (status: number, json: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(json));
+    };
+    if (req.url === '/oauth/token') {
+      const expected = `Basic ${Buffer.from('client-id:client-secret').toString('base64')}`;
+      if (req.headers.authorization !== expected || body !== 'grant_type=client_credentials') return send(401, { error: 'invalid_client' });
+      return send(200, { access_token: 'aura-access-token', token_type: 'bearer', expires_in: 3600 });
+    }
+    if (req.headers.authorization !== 'Bearer aura-access-token') return send(401, { error: 'unauthorized' });
+    if (req.method === 'POST' && req.url === '/v1/instances') {
+      return send(202, { data: { id: 'ab12cd34', connection_url: 'neo4j+s://ab12cd34.databases.neo4j.io', username: 'neo4j', password: 'instance-password-xyz', status: 'creating' } });
+    }
+    if (req.method === 'GET' && req.url === '/v1/instances/ab12cd34') {
+      polls += 1;
+      return send(200, { data: { id: 'ab12cd34', status: polls >= 2 ? 'running' : 'creating' } });
+    }
+    if (req.method === 'DELETE' && req.url === '/v1/instances/ab12cd34') return send(202, { data: { id: 'ab12cd34' } });
+    return send(404, {});
+  });
+  before(async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  const config = (extra: Record<string, string> = {}) =>
+    loadConfig({ NEO4J_AURA_API_URL: base, NEO4J_AURA_POLL_INTERVAL_MS: '5', NEO4J_ENCRYPTION_KEY: 'new-key,old-key', ...extra }, process.cwd());
+  const withCredentials = { NEO4J_CLIENT_ID: 'client-id', NEO4J_CLIENT_SECRET: 'client-secret', NEO4J_TENANT_ID: 'tenant-1' };
+  const dataset = { id: '33333333-3333-4333-8333-333333333333', ownerId: '44444444-4444-4444-8444-444444444444' };
+
+  it('refuses to provision without the Aura credentials, with the reference message', async () => {
+    const handler = auraHandler(config(), FernetKeyring.fromSecrets('k'));
+    await assert.rejects(handler.createDataset(dataset), (e: Error) => e.message === AURA_CREDENTIALS_MISSING);
+  });
+
+  it('provisions, stores only Fernet tokens, resolves, and deletes the instance', async () => {
+    const keyring = FernetKeyring.fromSecrets('new-key,old-key');
+    const handler = auraHandler(config(withCredentials), keyring);
+    const columns = await handler.createDataset(dataset);
+    const created = seen.find((s) => s.method === 'POST' && s.path === '/v1/instances')!;
+    assert.deepEqual(JSON.parse(created.body), {
+      version: '5', region: 'europe-west1', memory: '1GB', name: dataset.id.slice(0, 29), type: 'professional-db', tenant_id: 'tenant-1', cloud_provider: 'gcp',
+    });
+    assert.ok(polls >= 2, 'polled until running');
+    assert.equal(columns.graph_database_url, 'neo4j+s://ab12cd34.databases.neo4j.io');
+    const stored = JSON.stringify(columns);
+    assert.ok(!stored.includes('instance-password-xyz'), 'no plaintext password');
+    assert.ok(!stored.includes('aura-access-token'), 'no plaintext access token');
+    const info = JSON.parse(columns.graph_database_connection_info!);
+    assert.match(info.graph_database_password, /^gAAAAA/);
+
+    const row = { dataset_id: dataset.id, owner_id: dataset.ownerId, graph_database_connection_info: '{}', vector_database_connection_info: '{}', ...columns } as DatasetDatabaseRow;
+    const resolved = await handler.resolve(row);
+    assert.equal(JSON.parse(resolved.graph_database_connection_info).graph_database_password, 'instance-password-xyz');
+    assert.equal(resolved.graph_database_key, 'aura-access-token');
+    assert.notEqual(row.graph_database_connection_info, resolved.graph_database_connection_info, 'the stored row is not changed');
+
+    // Rotation: the first key of the list encrypts, so only a keyring holding the new key reads the row.
+    assert.throws(() => FernetKeyring.fromSecrets('old-key').decrypt(info.graph_database_password));
+    assert.equal(FernetKeyring.fromSecrets('new-key').decrypt(info.graph_database_password), 'instance-password-xyz');
+
+    // A row as the reference writes it (plaintext access token, password under the old key) is read too.
+    const legacy = { ...row, graph_database_key: 'aura-access-token', graph_database_connection_info: JSON.stringify({ graph_database_username: 'neo4j', graph_database_password: FernetKeyring.fromSecrets('old-key').encrypt('legacy-pass') }) };
+    const legacyResolved = await handler.resolve(legacy);
+    assert.equal(JSON.parse(legacyResolved.graph_database_connection_info).graph_database_password, 'legacy-pass');
+    assert.equal(legacyResolved.graph_database_key, 'aura-access-token');
+
+    await handler.deleteDataset(resolved);
+    assert.ok(seen.some((s) => s.method === 'DELETE' && s.path === '/v1/instances/ab12cd34' && s.auth === 'Bearer aura-access-token'));
+  });
+
+  it('a server configured for neo4j refuses to start with a clear error', async () => {
+    const { DatasetDatabases } = await import('../../src/memory/databases.js');
+    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATABASE_PROVIDER: 'neo4j' }), undefined as never, undefined), /GRAPH_DATABASE_PROVIDER: neo4j/);
+    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATASET_DATABASE_HANDLER: 'lancedb' }), undefined as never, undefined), /GRAPH_DATASET_DATABASE_HANDLER: unknown graph dataset database handler/);
+    assert.throws(() => DatasetDatabases.create(config({ VECTOR_DATASET_DATABASE_HANDLER: 'lancedb', VECTOR_DB_PROVIDER: 'pgvector', VECTOR_DB_HOST: '127.0.0.1' }), undefined as never, undefined), /cannot serve VECTOR_DB_PROVIDER=pgvector/);
+  });
+});
