@@ -20,6 +20,7 @@ import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 import { DatasetDatabases } from './memory/databases.js';
 import { MemoryEngine } from './memory/engine.js';
+import { PostgresRunLock } from './memory/pg-run-lock.js';
 import { HashingEmbedder, OfflineModel } from './memory/providers/offline.js';
 import { OpenAICompatibleEmbedder, OpenAICompatibleModel } from './memory/providers/openai.js';
 import type { Embedder, LanguageModel } from './memory/stores/types.js';
@@ -215,5 +216,8 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
   if (m.encryptionKeyIsDefault) {
     log.warn('NEO4J_ENCRYPTION_KEY is the well-known default "test_key": stored graph database passwords are not protected; set a random key');
   }
-  return new MemoryEngine(config, store.db, log, databases, model, embedder);
+  const engine = new MemoryEngine(config, store.db, log, databases, model, embedder);
+  if (store.pgConnection) engine.runLock = new PostgresRunLock(store.pgConnection);
+  log.info(store.pgConnection ? 'pipeline runs: one per dataset across instances (PostgreSQL advisory locks)' : 'pipeline runs: one per dataset (in-process lock)');
+  return engine;
 }

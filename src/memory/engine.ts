@@ -52,8 +52,26 @@ class DatasetLocks {
   }
 }
 
+/** Exclusive use of a dataset across instances: resolves once held; the returned function releases it. */
+export interface RunLock {
+  acquire(datasetId: string): Promise<() => Promise<void>>;
+  /** Takes the lock only if nobody holds it (a crashed holder's lock is free). */
+  tryAcquire(datasetId: string): Promise<(() => Promise<void>) | undefined>;
+}
+
+/** One process: the in-process lock is all there is. */
+export const LOCAL_RUN_LOCK: RunLock = {
+  async acquire() {
+    return async () => undefined;
+  },
+  async tryAcquire() {
+    return async () => undefined;
+  },
+};
+
 export class MemoryEngine {
   readonly locks = new DatasetLocks();
+  runLock: RunLock = LOCAL_RUN_LOCK;
   private readonly running = new Set<Promise<unknown>>();
 
   constructor(
@@ -160,6 +178,17 @@ export class MemoryEngine {
    */
   async cognify(dataset: DatasetInfo, userId: string, pipelineRunId: string = randomUUID(), opts: { customPrompt?: string; chunkSize?: number } = {}): Promise<PipelineRunInfo> {
     return this.locks.run(dataset.id, async () => {
+      const release = await this.runLock.acquire(dataset.id);
+      try {
+        return await this.cognifyLocked(dataset, userId, pipelineRunId, opts);
+      } finally {
+        await release();
+      }
+    });
+  }
+
+  private async cognifyLocked(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: { customPrompt?: string; chunkSize?: number }): Promise<PipelineRunInfo> {
+    {
       const run = { pipelineRunId, pipelineName: 'cognify_pipeline' as const, datasetId: dataset.id, userId };
       await recordRunStatus(this.db, run, RunStatus.STARTED, { data: [] });
       const items = await this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').execute();
@@ -186,7 +215,7 @@ export class MemoryEngine {
       }
       await recordRunStatus(this.db, run, RunStatus.COMPLETED, { data: items.map((i) => i.id) });
       return { ...runInfo('PipelineRunCompleted', pipelineRunId, dataset), data_ingestion_info: ingestion };
-    });
+    }
   }
 
   private async cognifyItem(dataset: DatasetInfo, item: DataRow, opts: { customPrompt?: string; chunkSize?: number }): Promise<void> {
@@ -248,7 +277,13 @@ export class MemoryEngine {
   async recoverInterrupted(): Promise<number> {
     const { startedRuns } = await import('./runs.js');
     const stale = (await startedRuns(this.db)).filter((r) => r.pipeline_name === 'cognify_pipeline');
+    let recovered = 0;
     for (const run of stale) {
+      // A run whose dataset lock is free has no live holder on any instance: it was cut off.
+      const probe = await this.runLock.tryAcquire(run.dataset_id);
+      if (!probe) continue;
+      await probe();
+      recovered += 1;
       const dataset = await this.db.selectFrom('datasets').selectAll().where('id', '=', run.dataset_id).executeTakeFirst();
       const userId = dataset?.owner_id ?? '';
       await recordRunStatus(this.db, { pipelineRunId: run.pipeline_run_id, pipelineName: 'cognify_pipeline', datasetId: run.dataset_id, userId }, RunStatus.INITIATED, { recovered: true });
@@ -256,7 +291,7 @@ export class MemoryEngine {
       this.log.warn({ datasetId: dataset.id, pipelineRunId: run.pipeline_run_id }, 'recovering a cognify run interrupted by a restart');
       this.background({ id: dataset.id, ownerId: dataset.owner_id, name: dataset.name, tenantId: dataset.tenant_id }, dataset.owner_id, run.pipeline_run_id);
     }
-    return stale.length;
+    return recovered;
   }
 
   /** Removes a data item: its document, chunks and summaries from the graph and vectors, its row and its file. */
