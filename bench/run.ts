@@ -29,6 +29,7 @@
  *   BENCH_VERBOSE=1    print every slice
  *   BENCH_OUTPUT       report path (default docs/benchmarks.md; next to the profiles when profiling)
  *   BENCH_PERMISSIONS=0 skip the permission-resolution section (bench/permissions.ts)
+ *   BENCH_MEMORY=0     skip the memory-engine section (bench/memory.ts; BENCH_MEMORY_DOCS, BENCH_MEMORY_SAMPLES)
  *   ENGRAM_TEST_PG_HOST / _PORT / _USER  the PostgreSQL server (default 127.0.0.1:5432, postgres); a
  *                      fresh database is created for the run and dropped after it
  */
@@ -41,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon, { type Request as LoadRequest, type Result } from 'autocannon';
 import { sha256Hex } from '../src/auth/api-keys.js';
 import { createPgDatabase } from '../test/helpers/harness.js';
+import { memoryBench } from './memory.js';
 import { permissionBench } from './permissions.js';
 import type { ChildReply, EldReport, ParentMessage } from './protocol.js';
 
@@ -996,6 +998,13 @@ async function main() {
       const permissions = await permissionBench();
       report = `${report.trimEnd()}\n\n${permissions.lines.join('\n')}\n\nPermission targets: ${permissions.ok ? 'all met' : 'SOME MISSED'}.\n`;
       if (!permissions.ok) process.exitCode = 1;
+    }
+    // The memory engine (bench/memory.ts); BENCH_MEMORY=0 skips it.
+    if (process.env.BENCH_MEMORY !== '0') {
+      progress('memory engine: ingest + cognify throughput, search latency against the raw engines');
+      const memory = await memoryBench();
+      report = `${report.trimEnd()}\n\n${memory.lines.join('\n')}\n\nMemory targets: ${memory.ok ? 'all met' : 'SOME MISSED'}.\n`;
+      if (!memory.ok) process.exitCode = 1;
     }
     writeFileSync(OUTPUT, report);
     process.stdout.write(`\n${report}\nwritten to ${relative(process.cwd(), OUTPUT) || OUTPUT}\n`);
