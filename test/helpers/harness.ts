@@ -3,6 +3,7 @@
  * system root) or on the local PostgreSQL (a fresh database per server), and talks to it over HTTP.
  * The backend is chosen by ENGRAM_TEST_DB (sqlite | postgres), set by scripts/run-tests.mjs.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -241,4 +242,28 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 3000
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+/** A real `engram serve` process (the CLI through tsx) on a free port; resolves once it listens. */
+export async function spawnServer(env: Record<string, string>, cwd: string, timeoutMs = 30_000): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'src/cli/main.ts'), 'serve'], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`instance did not start:\n${output}`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"url":"(http:\/\/[^"]+)".*Backend server has started/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`instance exited with ${code}:\n${output}`)));
+  });
+  return { url, child };
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BASE_ENV, Client, TEST_DB, createPgDatabase, eventually, uniqueEmail } from '../helpers/harness.js';
+import { BASE_ENV, Client, spawnServer, TEST_DB, createPgDatabase, eventually, uniqueEmail } from '../helpers/harness.js';
 import { startOpenAIStub } from '../helpers/openai-stub.js';
 
 /**
@@ -21,25 +21,7 @@ interface Instance {
 }
 
 async function spawnInstance(env: Record<string, string>, cwd: string): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'src/cli/main.ts'), 'serve'], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance did not start:\n${output}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /"url":"(http:\/\/[^"]+)".*Backend server has started/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`instance exited with ${code}:\n${output}`)));
-  });
+  const { url, child } = await spawnServer(env, cwd);
   return { url, child };
 }
 

@@ -11,7 +11,7 @@ import {
   type DatasetRow,
 } from '../../access/index.js';
 import { ApiError } from '../../errors.js';
-import type { DatasetInfo, IngestItem } from '../../memory/engine.js';
+import type { IngestItem } from '../../memory/engine.js';
 import { RunStatus, latestRuns, recordRunStatus } from '../../memory/runs.js';
 import {
   DEFAULT_SYSTEM_PROMPT,
@@ -25,8 +25,8 @@ import {
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
+import { info, searchHistory } from './memory.js';
 
-const info = (row: DatasetRow): DatasetInfo => ({ id: row.id, ownerId: row.owner_id, name: row.name, tenantId: row.tenant_id });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The "memory API": remember (add + cognify), recall (search with routing), forget (four modes). */
@@ -180,8 +180,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
     '/api/v1/recall',
     { schema: { tags: ['memory'], summary: 'Your query history', security: SECURED }, preHandler: guard },
     async (request) => {
-      const rows = await db.selectFrom('search_history').selectAll().where('user_id', '=', principalOf(request).user.id).orderBy('seq', 'asc').execute();
-      return rows.map((r) => ({ id: r.id, text: r.text, user: r.kind === 'query' ? 'user' : 'system', createdAt: r.created_at, datasetId: r.dataset_id }));
+      return searchHistory(db, principalOf(request).user.id);
     },
   );
 

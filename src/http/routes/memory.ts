@@ -31,12 +31,18 @@ import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
 
+/** The caller's queries and the answers they got, oldest first (search and recall history). */
+export async function searchHistory(db: HttpContext['store']['db'], userId: string) {
+  const rows = await db.selectFrom('search_history').selectAll().where('user_id', '=', userId).orderBy('seq', 'asc').execute();
+  return rows.map((r) => ({ id: r.id, text: r.text, user: r.kind === 'query' ? 'user' : 'system', createdAt: r.created_at, datasetId: r.dataset_id }));
+}
+
 /** The reference's router-local error body. */
 const errorResponse = (status: number, error: string, detail: unknown = null) => new ApiError(status, { error, detail });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function info(row: DatasetRow): DatasetInfo {
+export function info(row: DatasetRow): DatasetInfo {
   return { id: row.id, ownerId: row.owner_id, name: row.name, tenantId: row.tenant_id };
 }
 
@@ -414,8 +420,7 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
     '/api/v1/search',
     { schema: { tags: ['search'], summary: 'Your search history', security: SECURED }, preHandler: guard },
     async (request) => {
-      const rows = await db.selectFrom('search_history').selectAll().where('user_id', '=', principalOf(request).user.id).orderBy('seq', 'asc').execute();
-      return rows.map((r) => ({ id: r.id, text: r.text, user: r.kind === 'query' ? 'user' : 'system', createdAt: r.created_at, datasetId: r.dataset_id }));
+      return searchHistory(db, principalOf(request).user.id);
     },
   );
 

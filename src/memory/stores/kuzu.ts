@@ -33,6 +33,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import kuzu from 'kuzu';
+import { Mutex } from './common.js';
 import type { Connection, Database, KuzuValue, QueryResult } from 'kuzu';
 import type { CypherLimits, GraphEdge, GraphNode, GraphStore, Subgraph } from './types.js';
 
@@ -179,21 +180,6 @@ interface EdgeRow {
   properties: string;
 }
 
-/** A serial queue: tasks run one after the other, in call order. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Resolves once every task queued so far has settled. */
-  idle(): Promise<void> {
-    return this.tail.then(() => undefined);
-  }
-}
 
 function assertDatasetId(datasetId: string): void {
   // ':' would make `pk` ambiguous between datasets ("a:b" + "c" vs "a" + "b:c").

@@ -19,10 +19,9 @@
  */
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Schema, Utf8 } from 'apache-arrow';
+import { COLLECTION_NAME, Mutex, assertCollectionName, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
 import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from './types.js';
 
-const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Ids per `id IN (...)` predicate when deleting. */
 const DELETE_BATCH = 500;
 const MAX_DIMENSIONS = 65_536;
@@ -45,49 +44,7 @@ export function sqlString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-export function assertCollectionName(collection: string): void {
-  if (typeof collection !== 'string' || !COLLECTION_NAME.test(collection)) {
-    throw new Error(`invalid vector collection name: ${JSON.stringify(collection)}`);
-  }
-}
 
-export function assertDatasetId(datasetId: string): void {
-  if (typeof datasetId !== 'string' || !UUID.test(datasetId)) {
-    throw new Error(`invalid dataset id (a UUID is expected): ${JSON.stringify(datasetId)}`);
-  }
-}
-
-/**
- * The node-set names of a payload's `belongs_to_set`: strings as they are, objects by their
- * `name` (a serialised NodeSet DataPoint); sorted and without duplicates.
- */
-export function nodeSetNames(value: unknown): string[] {
-  const items = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
-  const names = new Set<string>();
-  for (const item of items) {
-    if (typeof item === 'string') names.add(item);
-    else if (item !== null && typeof item === 'object' && typeof (item as { name?: unknown }).name === 'string') {
-      names.add((item as { name: string }).name);
-    }
-  }
-  return [...names].sort();
-}
-
-/** A serial queue: tasks run one after the other, in call order. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Resolves once every task queued so far has settled. */
-  idle(): Promise<void> {
-    return this.tail.then(() => undefined);
-  }
-}
 
 export class LanceVectorStore implements VectorStore {
   private readonly tables = new Map<string, lancedb.Table>();
@@ -358,3 +315,5 @@ export class LanceVectorStore implements VectorStore {
     }
   }
 }
+
+export { assertCollectionName, assertDatasetId, nodeSetNames };

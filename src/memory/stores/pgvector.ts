@@ -11,14 +11,13 @@
  * on the connection's search_path. No vector index is created: searches are exact scans of the
  * dataset's rows.
  */
+import { COLLECTION_NAME, assertCollectionName as checkCollectionName, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
 import type { Pool, PoolClient } from 'pg';
 import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from './types.js';
 
-const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 /** PostgreSQL truncates identifiers to 63 bytes; longer names would collide. */
 const MAX_IDENTIFIER = 63;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Rows per INSERT statement. */
 const UPSERT_BATCH = 500;
 /** pgvector's limit for the vector type. */
@@ -46,32 +45,9 @@ export function assertSchemaName(schema: string): void {
 }
 
 export function assertCollectionName(collection: string): void {
-  if (typeof collection !== 'string' || !COLLECTION_NAME.test(collection) || collection.length > MAX_IDENTIFIER) {
-    throw new Error(`invalid vector collection name: ${JSON.stringify(collection)}`);
-  }
+  checkCollectionName(collection, MAX_IDENTIFIER);
 }
 
-export function assertDatasetId(datasetId: string): void {
-  if (typeof datasetId !== 'string' || !UUID.test(datasetId)) {
-    throw new Error(`invalid dataset id (a UUID is expected): ${JSON.stringify(datasetId)}`);
-  }
-}
-
-/**
- * The node-set names of a payload's `belongs_to_set`: strings as they are, objects by their
- * `name` (a serialised NodeSet DataPoint); sorted and without duplicates.
- */
-export function nodeSetNames(value: unknown): string[] {
-  const items = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
-  const names = new Set<string>();
-  for (const item of items) {
-    if (typeof item === 'string') names.add(item);
-    else if (item !== null && typeof item === 'object' && typeof (item as { name?: unknown }).name === 'string') {
-      names.add((item as { name: string }).name);
-    }
-  }
-  return [...names].sort();
-}
 
 /** Runs a CREATE ... IF NOT EXISTS, accepting that a concurrent session created the object first. */
 async function createIfMissing(pool: Pool, sql: string): Promise<void> {
@@ -368,3 +344,5 @@ export class PgVectorStore implements VectorStore {
     }
   }
 }
+
+export { assertDatasetId, nodeSetNames };

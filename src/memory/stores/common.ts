@@ -1,0 +1,48 @@
+/** Checks and helpers shared by the store implementations. */
+
+export const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function assertCollectionName(collection: string, maxLength = 128): void {
+  if (typeof collection !== 'string' || !COLLECTION_NAME.test(collection) || collection.length > maxLength) {
+    throw new Error(`invalid vector collection name: ${JSON.stringify(collection)}`);
+  }
+}
+
+export function assertUuidDatasetId(datasetId: string): void {
+  if (typeof datasetId !== 'string' || !UUID.test(datasetId)) {
+    throw new Error(`invalid dataset id (a UUID is expected): ${JSON.stringify(datasetId)}`);
+  }
+}
+
+/**
+ * The node-set names of a payload's `belongs_to_set`: strings as they are, objects by their
+ * `name` (a serialised NodeSet DataPoint); sorted and without duplicates.
+ */
+export function nodeSetNames(value: unknown): string[] {
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+  const names = new Set<string>();
+  for (const item of items) {
+    if (typeof item === 'string') names.add(item);
+    else if (item !== null && typeof item === 'object' && typeof (item as { name?: unknown }).name === 'string') {
+      names.add((item as { name: string }).name);
+    }
+  }
+  return [...names].sort();
+}
+
+/** A serial queue: tasks run one after the other, in call order. */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Resolves once every task queued so far has settled. */
+  idle(): Promise<void> {
+    return this.tail.then(() => undefined);
+  }
+}
