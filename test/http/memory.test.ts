@@ -245,6 +245,10 @@ for (const { multiTenant, vectors } of VARIANTS) {
       const a = await actor('mem-v');
       const none = await upload(server, a, {}, [{ name: 'x.txt', text: 'x' }]);
       assert.deepEqual([none.status, none.body], [400, { error: 'Either datasetId or datasetName must be provided.', detail: null }]);
+      const empty = await upload(server, a, { datasetName: 'never_created' }, []);
+      assert.equal(empty.status, 400);
+      const names = ((await a.c.get('/api/v1/datasets', as(a))).body as { name: string }[]).map((d) => d.name);
+      assert.ok(!names.includes('never_created'), 'an add without files creates no dataset');
       const dotted = await a.c.post('/api/v1/add_text', { json: { textData: ['x'], datasetName: 'a.b' }, ...as(a) });
       assert.equal(dotted.status, 400);
       const labels = await upload(server, a, { datasetName: 'v', labels: '["one","two"]' }, [{ name: 'x.txt', text: 'x' }]);

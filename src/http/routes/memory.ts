@@ -205,8 +205,11 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
         const metadata = parseExternalMetadata(field('external_metadata'), form.files.length);
         const subject = await subjectOf(db, principal);
         const datasetId = field('datasetId') || field('dataset_id') || undefined;
-        const dataset = await writeTarget(ctx, principal, subject, datasetId, field('datasetName') || field('dataset_name') || undefined);
+        const datasetName = field('datasetName') || field('dataset_name') || undefined;
+        if (!datasetId && !datasetName) throw errorResponse(400, 'Either datasetId or datasetName must be provided.');
+        // Checked before the dataset is resolved, so an empty request never creates a dataset.
         if (form.files.length === 0) throw errorResponse(400, 'No data provided: send one or more files in the data field.');
+        const dataset = await writeTarget(ctx, principal, subject, datasetId, datasetName);
         const items: IngestItem[] = [];
         form.files.forEach((f, i) => {
           if (labels && labels[i] === null && field('labels')?.trim().startsWith('[') === false) return;
