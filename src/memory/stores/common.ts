@@ -31,6 +31,17 @@ export function nodeSetNames(value: unknown): string[] {
   return [...names].sort();
 }
 
+/** Checks that `vector` has `dimensions` finite numbers; `what` names it in the error. */
+export function assertVector(vector: readonly number[], dimensions: number, what: string): void {
+  const length = vector === null || typeof vector !== 'object' ? undefined : vector.length;
+  if (length !== dimensions) {
+    throw new Error(`${what} has ${length ?? 'no'} dimensions, expected ${dimensions}`);
+  }
+  for (const x of vector) {
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${what} holds a non-finite value`);
+  }
+}
+
 /** A serial queue: tasks run one after the other, in call order. */
 export class Mutex {
   private tail: Promise<unknown> = Promise.resolve();

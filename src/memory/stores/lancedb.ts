@@ -19,7 +19,7 @@
  */
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Schema, Utf8 } from 'apache-arrow';
-import { COLLECTION_NAME, Mutex, assertCollectionName, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
+import { COLLECTION_NAME, Mutex, assertCollectionName, assertVector as checkVector, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
 import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from './types.js';
 
 /** Ids per `id IN (...)` predicate when deleting. */
@@ -216,13 +216,7 @@ export class LanceVectorStore implements VectorStore {
   }
 
   private assertVector(vector: readonly number[], what: string): void {
-    const length = vector === null || typeof vector !== 'object' ? undefined : vector.length;
-    if (length !== this.dimensions) {
-      throw new Error(`${what} has ${length ?? 'no'} dimensions, expected ${this.dimensions}`);
-    }
-    for (const x of vector) {
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${what} holds a non-finite value`);
-    }
+    checkVector(vector, this.dimensions, what);
   }
 
   private toRow(datasetId: string, point: VectorPoint): Row {

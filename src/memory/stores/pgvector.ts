@@ -11,7 +11,7 @@
  * on the connection's search_path. No vector index is created: searches are exact scans of the
  * dataset's rows.
  */
-import { COLLECTION_NAME, assertCollectionName as checkCollectionName, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
+import { COLLECTION_NAME, assertCollectionName as checkCollectionName, assertVector as checkVector, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
 import type { Pool, PoolClient } from 'pg';
 import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from './types.js';
 
@@ -242,13 +242,7 @@ export class PgVectorStore implements VectorStore {
 
   /** pgvector's text form of a vector, after checking its size and values. */
   private vectorText(vector: readonly number[], what: string): string {
-    const length = vector === null || typeof vector !== 'object' ? undefined : vector.length;
-    if (length !== this.dimensions) {
-      throw new Error(`${what} has ${length ?? 'no'} dimensions, expected ${this.dimensions}`);
-    }
-    for (const x of vector) {
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${what} holds a non-finite value`);
-    }
+    checkVector(vector, this.dimensions, what);
     return `[${Array.prototype.join.call(vector, ',')}]`;
   }
 
