@@ -15,11 +15,12 @@ import {
   type CounterStore,
   type InvalidationBus,
 } from './auth/index.js';
-import { loadConfig, type Config, type Env } from './config/index.js';
+import { ConfigError, loadConfig, type Config, type Env } from './config/index.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
 import { DatasetDatabases } from './memory/databases.js';
 import { MemoryEngine } from './memory/engine.js';
+import { LocalJobQueue, PgBossJobQueue, type JobQueue } from './memory/jobs.js';
 import { PostgresRunLock } from './memory/pg-run-lock.js';
 import { HashingEmbedder, OfflineModel } from './memory/providers/offline.js';
 import { OpenAICompatibleEmbedder, OpenAICompatibleModel } from './memory/providers/openai.js';
@@ -139,8 +140,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   }, 60 * 60 * 1000);
   purge.unref();
 
-  const recovered = await memory.recoverInterrupted();
-  if (recovered > 0) log.warn({ runs: recovered }, 'cognify runs interrupted by a restart are being run again');
+  await memory.startJobs(createJobQueue(config, store, log));
 
   await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
   const address = app.server.address() as AddressInfo;
@@ -162,7 +162,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
       closed = true;
       clearInterval(purge);
       await app.close();
-      await memory.idle();
+      await memory.stopJobs();
       await memory.databases.close();
       await bus.close();
       await counters.close();
@@ -170,6 +170,19 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
       await store.close();
     },
   };
+}
+
+/** pg-boss on PostgreSQL, the in-process queue over the `jobs` table on SQLite (JOB_QUEUE overrides). */
+function createJobQueue(config: Config, store: RelationalStore, log: Logger): JobQueue {
+  const jobs = config.memory.jobs;
+  const kind = jobs.queue === 'auto' ? (store.pgConnection ? 'pg-boss' : 'local') : jobs.queue;
+  if (kind === 'pg-boss' && !store.pgConnection) throw new ConfigError('JOB_QUEUE', 'pg-boss needs the relational store on PostgreSQL (DB_PROVIDER=postgres)');
+  log.info(
+    kind === 'pg-boss'
+      ? `background jobs: pg-boss in PostgreSQL (schema pgboss), ${jobs.concurrency} worker(s) here; any instance takes any job`
+      : `background jobs: in-process queue over the jobs table, ${jobs.concurrency} worker(s); one instance per database`,
+  );
+  return kind === 'pg-boss' ? new PgBossJobQueue(store.pgConnection!, jobs, log) : new LocalJobQueue(store.db, jobs, log);
 }
 
 /** The language model, embeddings and stores of the memory engine, announced in the log. */

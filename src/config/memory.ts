@@ -73,6 +73,26 @@ export interface MemoryConfig {
     readonly pollAttempts: number;
   };
   readonly recallWarmup: boolean;
+  /** Background work (cognify runs) and its queue. */
+  readonly jobs: JobsConfig;
+}
+
+export interface JobsConfig {
+  /** 'auto': pg-boss on PostgreSQL, the in-process queue over the `jobs` table on SQLite. */
+  readonly queue: 'auto' | 'pg-boss' | 'local';
+  /** Background runs one instance works on at once. */
+  readonly concurrency: number;
+  /** How often a job interrupted by a shutdown, a crash or an error is tried again. */
+  readonly retryLimit: number;
+  readonly retryDelaySeconds: number;
+  /** Every so many seconds, runs whose worker is gone are handed back to the queue. */
+  readonly orphanScanSeconds: number;
+  /** A job taken less than this long ago is never called orphaned (its worker may be starting). */
+  readonly orphanGraceSeconds: number;
+  /** A job still active after this long is failed by the queue (and retried). */
+  readonly expireSeconds: number;
+  /** How often waiting jobs are looked for when no notification arrives. */
+  readonly pollSeconds: number;
 }
 
 const DEFAULT_ENDPOINTS: Record<string, string> = {
@@ -241,5 +261,15 @@ export function loadMemoryConfig(
       pollAttempts: int(env, 'NEO4J_AURA_POLL_ATTEMPTS', 30, { min: 1, max: 1000 }),
     },
     recallWarmup: bool(env, 'RECALL_WARMUP_SHORTCIRCUIT', true),
+    jobs: {
+      queue: oneOf(env, 'JOB_QUEUE', ['auto', 'pg-boss', 'local'] as const, 'auto'),
+      concurrency: int(env, 'JOB_CONCURRENCY', 1, { min: 1, max: 64 }),
+      retryLimit: int(env, 'JOB_RETRY_LIMIT', 5, { min: 0, max: 100 }),
+      retryDelaySeconds: int(env, 'JOB_RETRY_DELAY_SECONDS', 5, { min: 0, max: 3600 }),
+      orphanScanSeconds: int(env, 'JOB_ORPHAN_SCAN_SECONDS', 30, { min: 1, max: 3600 }),
+      orphanGraceSeconds: int(env, 'JOB_ORPHAN_GRACE_SECONDS', 10, { min: 0, max: 3600 }),
+      expireSeconds: int(env, 'JOB_EXPIRE_SECONDS', 6 * 3600, { min: 60, max: 23 * 3600 }),
+      pollSeconds: int(env, 'JOB_POLL_SECONDS', 2, { min: 1, max: 600 }),
+    },
   };
 }

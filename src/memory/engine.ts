@@ -15,11 +15,14 @@ import {
   ITEM_COMPLETED,
   RunStatus,
   itemCompleted,
+  latestRunStatus,
+  pendingRuns,
   recordRunStatus,
   withItemStatus,
   type PipelineRunInfo,
 } from './runs.js';
 import type { Embedder, LanguageModel } from './stores/types.js';
+import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
 
 export type DataRow = Database['data'];
 
@@ -59,20 +62,41 @@ export interface RunLock {
   tryAcquire(datasetId: string): Promise<(() => Promise<void>) | undefined>;
 }
 
-/** One process: the in-process lock is all there is. */
-export const LOCAL_RUN_LOCK: RunLock = {
-  async acquire() {
-    return async () => undefined;
-  },
-  async tryAcquire() {
-    return async () => undefined;
-  },
-};
+/** One process: the in-process lock is all there is; it knows which datasets a run holds here. */
+export class LocalRunLock implements RunLock {
+  private readonly held = new Map<string, number>();
+  private hold(datasetId: string): () => Promise<void> {
+    this.held.set(datasetId, (this.held.get(datasetId) ?? 0) + 1);
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      const n = (this.held.get(datasetId) ?? 1) - 1;
+      if (n <= 0) this.held.delete(datasetId);
+      else this.held.set(datasetId, n);
+    };
+  }
+  async acquire(datasetId: string): Promise<() => Promise<void>> {
+    return this.hold(datasetId);
+  }
+  async tryAcquire(datasetId: string): Promise<(() => Promise<void>) | undefined> {
+    return this.held.has(datasetId) ? undefined : this.hold(datasetId);
+  }
+}
+
+export interface CognifyOptions {
+  readonly customPrompt?: string;
+  readonly chunkSize?: number;
+  /** Asks the run to stop at its next chunk (shutdown); it then throws `JobInterrupted`. */
+  readonly signal?: AbortSignal;
+}
 
 export class MemoryEngine {
   readonly locks = new DatasetLocks();
-  runLock: RunLock = LOCAL_RUN_LOCK;
-  private readonly running = new Set<Promise<unknown>>();
+  runLock: RunLock = new LocalRunLock();
+  /** Background runs go through this queue; `startJobs` starts taking them. */
+  queue?: JobQueue;
+  private orphanTimer?: NodeJS.Timeout;
 
   constructor(
     readonly config: Config,
@@ -176,7 +200,7 @@ export class MemoryEngine {
    * embedded and written to the dataset's graph and vectors. Node ids are deterministic, so a run
    * interrupted by a crash and run again rewrites the same nodes instead of adding new ones.
    */
-  async cognify(dataset: DatasetInfo, userId: string, pipelineRunId: string = randomUUID(), opts: { customPrompt?: string; chunkSize?: number } = {}): Promise<PipelineRunInfo> {
+  async cognify(dataset: DatasetInfo, userId: string, pipelineRunId: string = randomUUID(), opts: CognifyOptions = {}): Promise<PipelineRunInfo> {
     return this.locks.run(dataset.id, async () => {
       const release = await this.runLock.acquire(dataset.id);
       try {
@@ -187,7 +211,7 @@ export class MemoryEngine {
     });
   }
 
-  private async cognifyLocked(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: { customPrompt?: string; chunkSize?: number }): Promise<PipelineRunInfo> {
+  private async cognifyLocked(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: CognifyOptions): Promise<PipelineRunInfo> {
     {
       const run = { pipelineRunId, pipelineName: 'cognify_pipeline' as const, datasetId: dataset.id, userId };
       await recordRunStatus(this.db, run, RunStatus.STARTED, { data: [] });
@@ -208,6 +232,8 @@ export class MemoryEngine {
           ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunCompleted', pipelineRunId, dataset) });
         }
       } catch (error) {
+        // An interrupted run stays STARTED: its job is taken again and the run resumes.
+        if (error instanceof JobInterrupted) throw error;
         const payload = errorText(error);
         await recordRunStatus(this.db, run, RunStatus.ERRORED, { error: payload });
         this.log.warn({ err: error, datasetId: dataset.id }, 'cognify run errored');
@@ -218,11 +244,12 @@ export class MemoryEngine {
     }
   }
 
-  private async cognifyItem(dataset: DatasetInfo, item: DataRow, opts: { customPrompt?: string; chunkSize?: number }): Promise<void> {
+  private async cognifyItem(dataset: DatasetInfo, item: DataRow, opts: CognifyOptions): Promise<void> {
     const text = await extractText(await this.readStored(item), { extension: item.extension, mimeType: item.mime_type });
     const chunks = chunkText(text, opts.chunkSize ?? this.config.memory.chunkSize);
     const extractions: ChunkExtraction[] = [];
     for (const chunk of chunks) {
+      if (opts.signal?.aborted) throw new JobInterrupted();
       const [graph, summary] = await Promise.all([this.model.extractGraph(chunk.text, opts.customPrompt), this.model.summarize(chunk.text)]);
       extractions.push({ chunk, graph, summary });
     }
@@ -253,45 +280,104 @@ export class MemoryEngine {
   }
 
   /**
-   * Starts a cognify run without waiting for it. Its STARTED row is written first, so a crash
-   * leaves a run that `recoverInterrupted` finds at the next start.
+   * Queues a cognify run and returns at once. The run's INITIATED row is written first, so the
+   * run shows in the dataset status while it waits; any instance's worker may take the job.
    */
-  background(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: { customPrompt?: string; chunkSize?: number } = {}): void {
-    const task = this.cognify(dataset, userId, pipelineRunId, opts).catch((error) =>
-      this.log.error({ err: error, datasetId: dataset.id }, 'background cognify failed'),
-    );
-    this.running.add(task);
-    void task.finally(() => this.running.delete(task));
+  async background(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: { customPrompt?: string; chunkSize?: number } = {}): Promise<void> {
+    if (!this.queue) throw new Error('the background job queue is not started');
+    await recordRunStatus(this.db, { pipelineRunId, pipelineName: 'cognify_pipeline', datasetId: dataset.id, userId }, RunStatus.INITIATED, { queued: true });
+    await this.queue.enqueue({ pipelineRunId, datasetId: dataset.id, userId, ...opts });
   }
 
-  /** Waits for background runs (used at shutdown and by tests). */
+  /** Starts taking background jobs, and looks for orphaned runs now and every so often. */
+  async startJobs(queue: JobQueue): Promise<void> {
+    this.queue = queue;
+    await queue.start((job, signal) => this.runJob(job, signal));
+    const every = this.config.memory.jobs.orphanScanSeconds * 1000;
+    let scanning = false;
+    const scan = async () => {
+      if (scanning) return; // one scan at a time
+      scanning = true;
+      await this.recoverOrphans()
+        .catch((error) => this.log.warn({ err: error }, 'looking for orphaned cognify runs failed'))
+        .finally(() => (scanning = false));
+    };
+    await scan();
+    this.orphanTimer = setInterval(() => void scan(), every);
+    this.orphanTimer.unref();
+  }
+
+  /** Stops taking jobs; running ones stop at their next chunk and go back to the queue. */
+  async stopJobs(): Promise<void> {
+    if (this.orphanTimer) clearInterval(this.orphanTimer);
+    await this.queue?.stop();
+  }
+
+  /** Waits until no background run is queued or running here (tests and benchmarks). */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    await this.queue?.idle();
+  }
+
+  /** Runs one job: a run already finished (a duplicate delivery) or a deleted dataset is a no-op. */
+  private async runJob(job: CognifyJob, signal: AbortSignal): Promise<void> {
+    const latest = await latestRunStatus(this.db, job.pipelineRunId);
+    if (latest === RunStatus.COMPLETED || latest === RunStatus.ERRORED) return;
+    const dataset = await this.db.selectFrom('datasets').selectAll().where('id', '=', job.datasetId).executeTakeFirst();
+    if (!dataset) return;
+    const info = { id: dataset.id, ownerId: dataset.owner_id, name: dataset.name, tenantId: dataset.tenant_id };
+    await this.cognify(info, job.userId, job.pipelineRunId, {
+      ...(job.customPrompt ? { customPrompt: job.customPrompt } : {}),
+      ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}),
+      signal,
+    });
   }
 
   /**
-   * Single-instance recovery: a run whose latest status is STARTED when the server starts was cut
-   * off by a crash. It is marked INITIATED and run again under the same run id; deterministic ids
-   * make the re-run rewrite what the interrupted one wrote.
+   * Finds cognify runs left unfinished with nobody working on them and puts them back to work:
+   * - a run whose dataset lock is held is alive (on this or another instance): left alone;
+   * - its job waits in the queue: left alone;
+   * - its job is active but the lock is free: the worker died; the job is handed back;
+   * - it has no job (a blocking run cut off by a crash): a job is queued under the run's id;
+   * - its job ended without finishing the run (attempts used up): the run is marked ERRORED.
+   * Runs younger than the grace period are skipped (their worker may be starting). Re-runs rewrite
+   * the same deterministic node ids, so nothing is duplicated. Returns how many runs were acted on.
    */
-  async recoverInterrupted(): Promise<number> {
-    const { startedRuns } = await import('./runs.js');
-    const stale = (await startedRuns(this.db)).filter((r) => r.pipeline_name === 'cognify_pipeline');
-    let recovered = 0;
-    for (const run of stale) {
-      // A run whose dataset lock is free has no live holder on any instance: it was cut off.
+  async recoverOrphans(): Promise<number> {
+    if (!this.queue) return 0;
+    const graceMs = this.config.memory.jobs.orphanGraceSeconds * 1000;
+    const cutoff = Date.now() - graceMs;
+    let acted = 0;
+    for (const run of await pendingRuns(this.db, 'cognify_pipeline')) {
+      if (Date.parse(run.created_at) > cutoff) continue;
       const probe = await this.runLock.tryAcquire(run.dataset_id);
       if (!probe) continue;
       await probe();
-      recovered += 1;
+      const job = await this.queue.state(run.pipeline_run_id);
+      if (job.state === 'waiting') continue;
+      if (job.state === 'active' && job.since.getTime() > cutoff) continue;
       const dataset = await this.db.selectFrom('datasets').selectAll().where('id', '=', run.dataset_id).executeTakeFirst();
       const userId = dataset?.owner_id ?? '';
-      await recordRunStatus(this.db, { pipelineRunId: run.pipeline_run_id, pipelineName: 'cognify_pipeline', datasetId: run.dataset_id, userId }, RunStatus.INITIATED, { recovered: true });
-      if (!dataset) continue;
-      this.log.warn({ datasetId: dataset.id, pipelineRunId: run.pipeline_run_id }, 'recovering a cognify run interrupted by a restart');
-      this.background({ id: dataset.id, ownerId: dataset.owner_id, name: dataset.name, tenantId: dataset.tenant_id }, dataset.owner_id, run.pipeline_run_id);
+      const ref = { pipelineRunId: run.pipeline_run_id, pipelineName: 'cognify_pipeline' as const, datasetId: run.dataset_id, userId };
+      if (!dataset) {
+        await recordRunStatus(this.db, ref, RunStatus.ERRORED, { error: 'the dataset was deleted' });
+        continue;
+      }
+      acted += 1;
+      if (job.state === 'active') {
+        this.log.warn({ datasetId: run.dataset_id, pipelineRunId: run.pipeline_run_id }, 'a cognify run lost its worker; its job goes back to the queue');
+        await this.queue.requeue(run.pipeline_run_id, 'the worker running it is gone');
+      } else if (job.state === 'missing') {
+        this.log.warn({ datasetId: run.dataset_id, pipelineRunId: run.pipeline_run_id }, 'recovering a cognify run interrupted by a restart');
+        await recordRunStatus(this.db, ref, RunStatus.INITIATED, { recovered: true });
+        await this.queue.enqueue({ pipelineRunId: run.pipeline_run_id, datasetId: run.dataset_id, userId });
+      } else {
+        const now = await latestRunStatus(this.db, run.pipeline_run_id);
+        if (now === RunStatus.COMPLETED || now === RunStatus.ERRORED) continue;
+        this.log.warn({ datasetId: run.dataset_id, pipelineRunId: run.pipeline_run_id }, 'a cognify run ran out of attempts');
+        await recordRunStatus(this.db, ref, RunStatus.ERRORED, { error: 'the run was interrupted more often than JOB_RETRY_LIMIT allows' });
+      }
     }
-    return recovered;
+    return acted;
   }
 
   /** Removes a data item: its document, chunks and summaries from the graph and vectors, its row and its file. */

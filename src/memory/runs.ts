@@ -88,16 +88,24 @@ export async function latestRuns(
   return result;
 }
 
-/** Runs whose latest status is STARTED (candidates for crash recovery). */
-export async function startedRuns(db: Kysely<Database>): Promise<RunRow[]> {
-  const rows = await db
-    .selectFrom('pipeline_runs')
-    .select(['pipeline_run_id', 'pipeline_name', 'dataset_id', 'status', 'run_info', 'created_at', 'seq'])
-    .orderBy('seq', 'asc')
+/** Runs of one pipeline whose latest status is INITIATED or STARTED (queued, running, or cut off). */
+export async function pendingRuns(db: Kysely<Database>, pipelineName: PipelineName): Promise<RunRow[]> {
+  return db
+    .selectFrom('pipeline_runs as p')
+    .select(['p.pipeline_run_id', 'p.pipeline_name', 'p.dataset_id', 'p.status', 'p.run_info', 'p.created_at'])
+    .where('p.pipeline_name', '=', pipelineName)
+    .where('p.status', 'in', [RunStatus.INITIATED, RunStatus.STARTED])
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('pipeline_runs as q').select('q.id').whereRef('q.pipeline_run_id', '=', 'p.pipeline_run_id').whereRef('q.seq', '>', 'p.seq'))),
+    )
+    .orderBy('p.seq')
     .execute();
-  const latest = new Map<string, RunRow>();
-  for (const row of rows) latest.set(`${row.dataset_id}|${row.pipeline_name}`, row);
-  return [...latest.values()].filter((r) => r.status === RunStatus.STARTED);
+}
+
+/** The latest status of one run, or undefined when it has none. */
+export async function latestRunStatus(db: Kysely<Database>, pipelineRunId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('pipeline_runs').select('status').where('pipeline_run_id', '=', pipelineRunId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row?.status;
 }
 
 /** Item-level status, kept on the data row as {pipeline: {dataset: status}}. */

@@ -8,7 +8,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { DatasetDatabases } from '../../src/memory/databases.js';
 import { MemoryEngine, type DatasetInfo } from '../../src/memory/engine.js';
 import { HashingEmbedder, OfflineModel } from '../../src/memory/providers/offline.js';
-import { latestRuns } from '../../src/memory/runs.js';
+import { LocalJobQueue } from '../../src/memory/jobs.js';
+import { RunStatus, latestRunStatus, latestRuns, recordRunStatus } from '../../src/memory/runs.js';
 import { searchDataset, searchResultOf, type SearchType } from '../../src/memory/search.js';
 import { openRelationalStore } from '../../src/storage/index.js';
 
@@ -28,7 +29,7 @@ const DOC = [
   'Lovelace wrote the first published algorithm for the Analytical Engine.',
 ].join('\n');
 
-async function setup(multiTenant: boolean) {
+async function setup(multiTenant: boolean, extraEnv: Record<string, string> = {}) {
   const root = mkdtempSync(join(tmpdir(), 'engram-engine-'));
   dirs.push(root);
   const config = loadConfig(
@@ -38,6 +39,7 @@ async function setup(multiTenant: boolean) {
       SYSTEM_ROOT_DIRECTORY: join(root, 'system'),
       DATA_ROOT_DIRECTORY: join(root, 'data'),
       ALLOW_CYPHER_QUERY: 'true',
+      ...extraEnv,
     },
     root,
   );
@@ -158,3 +160,45 @@ for (const multiTenant of [true, false]) {
     });
   });
 }
+
+describe('memory engine: orphaned runs are put back to work', () => {
+  it('a run cut off without a job is queued under its id; a held dataset is left alone; a run out of attempts is ERRORED', async () => {
+    const t = await setup(false, { JOB_ORPHAN_GRACE_SECONDS: '0', JOB_ORPHAN_SCAN_SECONDS: '3600', JOB_RETRY_LIMIT: '0' });
+    try {
+      const [a, b] = t.datasets as [DatasetInfo, DatasetInfo];
+      await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
+      await t.engine.ingest(b, b.ownerId, null, [{ kind: 'text', text: DOC }], null);
+      await t.engine.startJobs(new LocalJobQueue(t.store.db, t.config.memory.jobs, pino({ level: 'silent' })));
+      await t.engine.idle(); // the scan at start found nothing to do
+
+      // A blocking run cut off by a crash: STARTED, no job. Dataset B is being cognified here right now.
+      const cutOff = '33333333-3333-4333-8333-333333333333';
+      await recordRunStatus(t.store.db, { pipelineRunId: cutOff, pipelineName: 'cognify_pipeline', datasetId: a.id, userId: a.ownerId }, RunStatus.STARTED);
+      const heldRun = '44444444-4444-4444-8444-444444444444';
+      await recordRunStatus(t.store.db, { pipelineRunId: heldRun, pipelineName: 'cognify_pipeline', datasetId: b.id, userId: b.ownerId }, RunStatus.STARTED);
+      const release = await t.engine.runLock.acquire(b.id);
+      try {
+        assert.equal(await t.engine.recoverOrphans(), 1, 'only the cut-off run is acted on');
+        await t.engine.idle();
+        assert.equal(await latestRunStatus(t.store.db, cutOff), RunStatus.COMPLETED, 'recovered and finished under its own id');
+        assert.equal(await latestRunStatus(t.store.db, heldRun), RunStatus.STARTED, 'a run whose dataset is held is alive');
+      } finally {
+        await release();
+      }
+
+      // A run whose job failed for good (attempts used up) ends ERRORED, not STARTED forever.
+      const doomed = '55555555-5555-4555-8555-555555555555';
+      await recordRunStatus(t.store.db, { pipelineRunId: doomed, pipelineName: 'cognify_pipeline', datasetId: b.id, userId: b.ownerId }, RunStatus.STARTED);
+      const now = new Date().toISOString();
+      await t.store.db
+        .insertInto('jobs')
+        .values({ id: doomed, name: 'cognify', singleton_key: b.id, data: '{}', state: 'failed', attempts: 1, last_error: 'x', run_after: null, started_at: null, created_at: now, updated_at: now })
+        .execute();
+      await t.engine.recoverOrphans();
+      assert.equal(await latestRunStatus(t.store.db, doomed), RunStatus.ERRORED);
+    } finally {
+      await t.engine.stopJobs();
+      await t.close();
+    }
+  });
+});

@@ -83,7 +83,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         const opts = { ...(field('custom_prompt') ? { customPrompt: field('custom_prompt')! } : {}), ...(chunkSize ? { chunkSize } : {}) };
         const base = { dataset_name: dataset.name, dataset_id: dataset.id, pipeline_run_id: pipelineRunId, items_processed: rows.length };
         if (/^(true|1|yes|on)$/i.test(field('run_in_background') ?? '')) {
-          memory.background(info(dataset), principal.user.id, pipelineRunId, opts);
+          await memory.background(info(dataset), principal.user.id, pipelineRunId, opts);
           return { status: 'running', ...base, elapsed_seconds: (Date.now() - started) / 1000 };
         }
         const run = await memory.cognify(info(dataset), principal.user.id, pipelineRunId, opts);

@@ -320,7 +320,7 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
         for (const dataset of targets) {
           const runId = randomUUID();
           result[dataset.id] = startedInfo(dataset, runId);
-          memory.background(info(dataset), principal.user.id, runId, opts);
+          await memory.background(info(dataset), principal.user.id, runId, opts);
         }
         return result;
       }

@@ -281,10 +281,21 @@ const m0003_memory: VersionedMigration = (dialect) => ({
   },
 });
 
+/** The in-process queue schedules retries (`run_after`) and records when a job was taken. */
+const m0004_job_schedule: VersionedMigration = () => ({
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('jobs').addColumn('run_after', 'text').execute();
+    await db.schema.alterTable('jobs').addColumn('started_at', 'text').execute();
+    // The orphan scan looks for unfinished runs by status.
+    await db.schema.createIndex('pipeline_runs_status_idx').on('pipeline_runs').columns(['pipeline_name', 'status']).execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
   '0002_datasets_acl': m0002_datasets_acl,
   '0003_memory': m0003_memory,
+  '0004_job_schedule': m0004_job_schedule,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

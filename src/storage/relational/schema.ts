@@ -209,6 +209,9 @@ export interface JobsTable {
   state: 'queued' | 'active' | 'done' | 'failed';
   attempts: number;
   last_error: string | null;
+  /** ISO time before which a queued job is not taken (retry delay); null = at once. */
+  run_after: string | null;
+  started_at: string | null;
   created_at: string;
   updated_at: string;
 }
