@@ -140,6 +140,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   }, 60 * 60 * 1000);
   purge.unref();
 
+  await memory.settings.start();
   await memory.startJobs(createJobQueue(config, store, log));
 
   await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
@@ -163,6 +164,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
       clearInterval(purge);
       await app.close();
       await memory.stopJobs();
+      memory.settings.stop();
       await memory.databases.close();
       await bus.close();
       await counters.close();

@@ -75,6 +75,8 @@ export interface MemoryConfig {
   readonly recallWarmup: boolean;
   /** Background work (cognify runs) and its queue. */
   readonly jobs: JobsConfig;
+  /** How often an instance looks for settings changed by a superuser on another instance. */
+  readonly settingsRefreshSeconds: number;
 }
 
 export interface JobsConfig {
@@ -271,5 +273,6 @@ export function loadMemoryConfig(
       expireSeconds: int(env, 'JOB_EXPIRE_SECONDS', 6 * 3600, { min: 60, max: 23 * 3600 }),
       pollSeconds: int(env, 'JOB_POLL_SECONDS', 2, { min: 1, max: 600 }),
     },
+    settingsRefreshSeconds: int(env, 'SETTINGS_REFRESH_SECONDS', 10, { min: 1, max: 3600 }),
   };
 }

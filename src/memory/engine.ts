@@ -23,6 +23,7 @@ import {
 } from './runs.js';
 import type { Embedder, LanguageModel } from './stores/types.js';
 import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
+import { MemorySettings } from './settings.js';
 
 export type DataRow = Database['data'];
 
@@ -97,6 +98,8 @@ export class MemoryEngine {
   /** Background runs go through this queue; `startJobs` starts taking them. */
   queue?: JobQueue;
   private orphanTimer?: NodeJS.Timeout;
+  /** Run-time settings (the language model a superuser chose), shared by every instance. */
+  readonly settings: MemorySettings;
 
   constructor(
     readonly config: Config,
@@ -105,7 +108,9 @@ export class MemoryEngine {
     readonly databases: DatasetDatabases,
     public model: LanguageModel,
     readonly embedder: Embedder,
-  ) {}
+  ) {
+    this.settings = new MemorySettings(db, config, log, (model) => (this.model = model));
+  }
 
   /** Uploads live under the data root, per tenant (or per user without one) in multi-tenant mode. */
   storageDir(dataset: DatasetInfo): string {

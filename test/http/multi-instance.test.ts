@@ -13,6 +13,7 @@ import {
   type Client,
   type TestServer,
 } from '../helpers/harness.js';
+import { startOpenAIStub } from '../helpers/openai-stub.js';
 
 /**
  * D3 across instances: two servers (A and B) sharing one relational store and one
@@ -94,7 +95,7 @@ for (const scenario of scenarios) {
 
     before(async () => {
       shared = await sharedStore();
-      const env = { ...SECRETS, DEFAULT_USER_PASSWORD: ADMIN_PASSWORD, ...scenario.env };
+      const env = { ...SECRETS, DEFAULT_USER_PASSWORD: ADMIN_PASSWORD, SETTINGS_REFRESH_SECONDS: '1', ...scenario.env };
       a = await startOn(shared, env);
       b = await startOn(shared, env);
       for (const server of [a, b]) {
@@ -134,6 +135,26 @@ for (const scenario of scenarios) {
       const res = await b.client().get('/api/v1/users/me', options);
       assert.deepEqual([res.status, res.body], [401, UNAUTHORIZED], `${what} stays refused on B`);
     }
+
+    it('settings a superuser changes on A are applied by B within the refresh period, and at once by an instance started later', async () => {
+      const stub = await startOpenAIStub();
+      let c: TestServer | undefined;
+      try {
+        assert.equal(b.engram.memory.model.offline, true, 'B starts on the offline model');
+        const secret = 'sk-multi-0123456789abcdefghij';
+        const change = { llm: { provider: 'openai', model: 'stub-model', endpoint: stub.url, apiKey: secret } };
+        const saved = await a.client().post('/api/v1/settings', { json: change, bearer: adminToken, cookies: false });
+        assert.equal(saved.status, 200, saved.text);
+        await eventually(async () => !b.engram.memory.model.offline, 5000, 20);
+        await b.engram.memory.model.summarize('B asks the model A configured.');
+        assert.ok(stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`), "B uses the model and the decrypted key set on A");
+        c = await startOn(shared, { ...SECRETS, DEFAULT_USER_PASSWORD: ADMIN_PASSWORD, ...scenario.env });
+        assert.equal(c.engram.memory.model.offline, false, 'an instance started after the change applies it at start');
+      } finally {
+        await c?.close();
+        await stub.close();
+      }
+    });
 
     it('a token issued by A (login) is accepted by B, as the same user', async () => {
       const user = await signUpOnA('shared');

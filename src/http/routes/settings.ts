@@ -1,15 +1,14 @@
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
-import { OfflineModel } from '../../memory/providers/offline.js';
-import { OpenAICompatibleModel } from '../../memory/providers/openai.js';
-import { FernetKeyring } from '../../security/fernet.js';
+import { PROVIDER_ENDPOINTS as ENDPOINTS } from '../../memory/settings.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 
 /**
  * `/api/v1/settings`: the reference's shape, with two differences. Changes are persisted in the
- * relational store (every instance sees them; secrets are Fernet tokens, D20) instead of mutating
- * one process; and a key shorter than 10 characters is masked entirely instead of returned as is.
+ * relational store (every instance applies them, see `MemorySettings`; secrets are Fernet tokens,
+ * D20) instead of mutating one process; and a key shorter than 10 characters is masked entirely
+ * instead of returned as is.
  */
 
 const LLM_PROVIDERS = [
@@ -32,46 +31,20 @@ const LLM_MODELS: Record<string, { value: string; label: string }[]> = {
   mistral: ['mistral-large-latest', 'mistral-medium-latest', 'mistral-small-latest', 'open-mistral-nemo'].map((m) => ({ value: m, label: m })),
   bedrock: ['anthropic.claude-3-sonnet', 'anthropic.claude-3-haiku', 'meta.llama3-70b'].map((m) => ({ value: m, label: m })),
 };
-/** OpenAI-compatible endpoints of the providers the settings page offers. */
-const ENDPOINTS: Record<string, string> = {
-  openai: 'https://api.openai.com/v1',
-  ollama: 'http://localhost:11434/v1',
-  anthropic: 'https://api.anthropic.com/v1',
-  gemini: 'https://generativelanguage.googleapis.com/v1beta/openai',
-  mistral: 'https://api.mistral.ai/v1',
-};
-
 export function maskKey(key: string | undefined | null): string | null {
   if (!key) return null;
   if (key.length < 10) return '*'.repeat(key.length);
   return key.slice(0, 10) + '*'.repeat(key.length - 10);
 }
 
-interface StoredSettings {
-  llm?: { provider: string; model: string; endpoint?: string; apiKey?: string /* Fernet token */ };
-  vectorDb?: { provider: string; url: string; apiKey?: string /* Fernet token */ };
-}
-
 const ProviderKey = z.string().max(4096).optional().nullable();
 
 export function settingsRoutes(app: App, ctx: HttpContext) {
-  const { auth, config, store, memory } = ctx;
-  const db = store.db;
-  const keyring = FernetKeyring.fromSecrets(config.memory.encryptionKeys.join(','));
+  const { auth, config, memory } = ctx;
+  const settings = memory.settings;
   const guard = authenticate(auth, config, 'auth');
-
-  async function load(): Promise<StoredSettings> {
-    const row = await db.selectFrom('settings').select('value').where('key', '=', 'memory').executeTakeFirst();
-    return row ? (JSON.parse(row.value) as StoredSettings) : {};
-  }
-  const reveal = (token: string | undefined) => {
-    if (!token) return undefined;
-    try {
-      return keyring.decrypt(token);
-    } catch {
-      return undefined;
-    }
-  };
+  const load = () => settings.load();
+  const reveal = (token: string | undefined) => settings.reveal(token);
 
   app.get('/api/v1/settings', { schema: { tags: ['settings'], summary: 'Language model and vector store settings (keys masked)', security: SECURED }, preHandler: guard }, async () => {
     const stored = await load();
@@ -120,7 +93,7 @@ export function settingsRoutes(app: App, ctx: HttpContext) {
       const body = request.body;
       const stored = await load();
       // A masked key sent back unchanged (or a blank one) keeps the stored key, as the reference.
-      const newKey = (k: string | null | undefined) => (k && k.trim() !== '' && !k.includes('*****') ? keyring.encrypt(k) : undefined);
+      const newKey = (k: string | null | undefined) => (k && k.trim() !== '' && !k.includes('*****') ? settings.keyring.encrypt(k) : undefined);
       if (body.llm) {
         const key = newKey(body.llm.apiKey ?? body.llm.api_key) ?? stored.llm?.apiKey;
         stored.llm = { provider: body.llm.provider, model: body.llm.model, ...(body.llm.endpoint ? { endpoint: body.llm.endpoint.replace(/\/+$/, '') } : {}), ...(key ? { apiKey: key } : {}) };
@@ -130,26 +103,8 @@ export function settingsRoutes(app: App, ctx: HttpContext) {
         const key = newKey(vector.apiKey ?? vector.api_key) ?? stored.vectorDb?.apiKey;
         stored.vectorDb = { provider: vector.provider, url: vector.url, ...(key ? { apiKey: key } : {}) };
       }
-      const now = new Date().toISOString();
-      const value = JSON.stringify(stored);
-      await db
-        .insertInto('settings')
-        .values({ key: 'memory', value, updated_at: now })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
-        .execute();
-      if (body.llm) applyLlm(stored);
+      await settings.save(stored);
       return null;
     },
   );
-
-  /** Points this instance's language model at the stored settings. */
-  function applyLlm(stored: StoredSettings) {
-    const llm = stored.llm;
-    if (!llm) return;
-    const apiKey = reveal(llm.apiKey);
-    const endpoint = llm.endpoint ?? ENDPOINTS[llm.provider]!;
-    memory.model = apiKey || llm.provider === 'ollama'
-      ? new OpenAICompatibleModel({ endpoint, model: llm.model, ...(apiKey ? { apiKey } : {}), temperature: config.memory.llm.temperature, timeoutMs: config.memory.llm.timeoutMs })
-      : new OfflineModel();
-  }
 }
