@@ -51,6 +51,8 @@ export interface MemoryConfig {
   readonly maxOpenDatasets: number;
   readonly chunkSize: number;
   readonly dataPerBatch: number;
+  /** Chunks the language model works on at once within a cognify run. */
+  readonly chunksPerBatch: number;
   readonly uploadMaxBytes: number;
   readonly acceptLocalFilePath: boolean;
   readonly acceptLocalFilePathSource: 'explicit' | 'multi-tenant default';
@@ -242,6 +244,7 @@ export function loadMemoryConfig(
     maxOpenDatasets: int(env, 'DATABASE_MAX_LRU_CACHE_SIZE', 6, { min: 1, max: 1000 }),
     chunkSize: int(env, 'CHUNK_SIZE', 512, { min: 16, max: 100_000 }),
     dataPerBatch: int(env, 'DATA_PER_BATCH', 20, { min: 1, max: 1000 }),
+    chunksPerBatch: int(env, 'CHUNKS_PER_BATCH', 8, { min: 1, max: 1000 }),
     uploadMaxBytes: int(env, 'UPLOAD_MAX_BYTES', 50 * 1024 * 1024, { min: 1024 }),
     acceptLocalFilePath: bool(env, 'ACCEPT_LOCAL_FILE_PATH', !opts.multiTenant),
     acceptLocalFilePathSource: explicitLocal !== undefined ? 'explicit' : 'multi-tenant default',

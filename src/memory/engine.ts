@@ -88,6 +88,10 @@ export class LocalRunLock implements RunLock {
 export interface CognifyOptions {
   readonly customPrompt?: string;
   readonly chunkSize?: number;
+  /** Items written together (the request's `data_per_batch`; DATA_PER_BATCH by default). */
+  readonly dataPerBatch?: number;
+  /** Chunks the language model works on at once (`chunks_per_batch`; CHUNKS_PER_BATCH by default). */
+  readonly chunksPerBatch?: number;
   /** Asks the run to stop at its next chunk (shutdown); it then throws `JobInterrupted`. */
   readonly signal?: AbortSignal;
 }
@@ -217,70 +221,96 @@ export class MemoryEngine {
   }
 
   private async cognifyLocked(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: CognifyOptions): Promise<PipelineRunInfo> {
-    {
-      const run = { pipelineRunId, pipelineName: 'cognify_pipeline' as const, datasetId: dataset.id, userId };
-      await recordRunStatus(this.db, run, RunStatus.STARTED, { data: [] });
-      const items = await this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').execute();
-      const ingestion: NonNullable<PipelineRunInfo['data_ingestion_info']> = [];
-      try {
-        for (const item of items) {
-          if (itemCompleted(item.pipeline_status, 'cognify_pipeline', dataset.id)) {
-            ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunAlreadyCompleted', pipelineRunId, dataset) });
-            continue;
+    const run = { pipelineRunId, pipelineName: 'cognify_pipeline' as const, datasetId: dataset.id, userId };
+    await recordRunStatus(this.db, run, RunStatus.STARTED, { data: [] });
+    const items = await this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').execute();
+    const order = new Map(items.map((item, i) => [item.id, i]));
+    const ingestion: NonNullable<PipelineRunInfo['data_ingestion_info']> = [];
+    const perBatch = opts.dataPerBatch ?? this.config.memory.dataPerBatch;
+    try {
+      let batch: DataRow[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        await this.cognifyBatch(dataset, batch, opts);
+        const done = batch;
+        batch = [];
+        const now = new Date().toISOString();
+        await this.db.transaction().execute(async (trx) => {
+          for (const item of done) {
+            await trx.updateTable('data').set({ pipeline_status: withItemStatus(item.pipeline_status, 'cognify_pipeline', dataset.id, ITEM_COMPLETED), updated_at: now }).where('id', '=', item.id).execute();
           }
-          await this.cognifyItem(dataset, item, opts);
-          await this.db
-            .updateTable('data')
-            .set({ pipeline_status: withItemStatus(item.pipeline_status, 'cognify_pipeline', dataset.id, ITEM_COMPLETED), updated_at: new Date().toISOString() })
-            .where('id', '=', item.id)
-            .execute();
-          ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunCompleted', pipelineRunId, dataset) });
+        });
+        for (const item of done) ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunCompleted', pipelineRunId, dataset) });
+      };
+      for (const item of items) {
+        if (itemCompleted(item.pipeline_status, 'cognify_pipeline', dataset.id)) {
+          ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunAlreadyCompleted', pipelineRunId, dataset) });
+          continue;
         }
-      } catch (error) {
-        // An interrupted run stays STARTED: its job is taken again and the run resumes.
-        if (error instanceof JobInterrupted) throw error;
-        const payload = errorText(error);
-        await recordRunStatus(this.db, run, RunStatus.ERRORED, { error: payload });
-        this.log.warn({ err: error, datasetId: dataset.id }, 'cognify run errored');
-        return { ...runInfo('PipelineRunErrored', pipelineRunId, dataset), payload, data_ingestion_info: ingestion };
+        batch.push(item);
+        if (batch.length >= perBatch) await flush();
       }
-      await recordRunStatus(this.db, run, RunStatus.COMPLETED, { data: items.map((i) => i.id) });
-      return { ...runInfo('PipelineRunCompleted', pipelineRunId, dataset), data_ingestion_info: ingestion };
+      await flush();
+    } catch (error) {
+      // An interrupted run stays STARTED: its job is taken again and the run resumes.
+      if (error instanceof JobInterrupted) throw error;
+      const payload = errorText(error);
+      await recordRunStatus(this.db, run, RunStatus.ERRORED, { error: payload });
+      this.log.warn({ err: error, datasetId: dataset.id }, 'cognify run errored');
+      return { ...runInfo('PipelineRunErrored', pipelineRunId, dataset), payload, data_ingestion_info: byOrder(ingestion, order) };
     }
+    await recordRunStatus(this.db, run, RunStatus.COMPLETED, { data: items.map((i) => i.id) });
+    return { ...runInfo('PipelineRunCompleted', pipelineRunId, dataset), data_ingestion_info: byOrder(ingestion, order) };
   }
 
-  private async cognifyItem(dataset: DatasetInfo, item: DataRow, opts: CognifyOptions): Promise<void> {
-    const text = await extractText(await this.readStored(item), { extension: item.extension, mimeType: item.mime_type });
-    const chunks = chunkText(text, opts.chunkSize ?? this.config.memory.chunkSize);
-    const extractions: ChunkExtraction[] = [];
-    for (const chunk of chunks) {
-      if (opts.signal?.aborted) throw new JobInterrupted();
-      const [graph, summary] = await Promise.all([this.model.extractGraph(chunk.text, opts.customPrompt), this.model.summarize(chunk.text)]);
-      extractions.push({ chunk, graph, summary });
-    }
-    const built = buildDocumentGraph(
-      {
-        dataId: item.id,
-        name: item.name,
-        extension: item.extension,
-        mimeType: item.mime_type,
-        rawDataLocation: item.raw_data_location,
-        externalMetadata: item.external_metadata ? JSON.parse(item.external_metadata) : null,
-        nodeSets: item.node_set ? (JSON.parse(item.node_set) as string[]) : [],
-      },
-      extractions,
-    );
-    const vectors = built.index.length > 0 ? await this.embedder.embed(built.index.map((e) => e.text)) : [];
-    await this.databases.with(dataset, async ({ graph, vector }) => {
-      await graph.upsertNodes(dataset.id, built.nodes);
-      await graph.upsertEdges(dataset.id, built.edges);
-      const byCollection = new Map<string, { id: string; vector: number[]; payload: Record<string, unknown> }[]>();
-      built.index.forEach((entry, i) => {
-        const list = byCollection.get(entry.collection) ?? [];
-        list.push({ id: entry.id, vector: vectors[i]!, payload: entry.payload });
-        byCollection.set(entry.collection, list);
+  /**
+   * Cognifies a batch of items and writes them together: one graph write and one vector write per
+   * collection for the whole batch (the stores' cost is mostly per write, not per row). The
+   * language model works on up to `chunksPerBatch` chunks at once. Nothing of a batch is marked
+   * completed before all of it is written, so an interrupted batch is redone whole.
+   */
+  private async cognifyBatch(dataset: DatasetInfo, items: readonly DataRow[], opts: CognifyOptions): Promise<void> {
+    const parallel = opts.chunksPerBatch ?? this.config.memory.chunksPerBatch;
+    const built: ReturnType<typeof buildDocumentGraph>[] = [];
+    for (const item of items) {
+      const text = await extractText(await this.readStored(item), { extension: item.extension, mimeType: item.mime_type });
+      const chunks = chunkText(text, opts.chunkSize ?? this.config.memory.chunkSize);
+      const extractions: ChunkExtraction[] = await mapLimit(chunks, parallel, async (chunk) => {
+        if (opts.signal?.aborted) throw new JobInterrupted();
+        const [graph, summary] = await Promise.all([this.model.extractGraph(chunk.text, opts.customPrompt), this.model.summarize(chunk.text)]);
+        return { chunk, graph, summary };
       });
-      for (const [collection, points] of byCollection) await vector.upsert(dataset.id, collection, points);
+      built.push(
+        buildDocumentGraph(
+          {
+            dataId: item.id,
+            name: item.name,
+            extension: item.extension,
+            mimeType: item.mime_type,
+            rawDataLocation: item.raw_data_location,
+            externalMetadata: item.external_metadata ? JSON.parse(item.external_metadata) : null,
+            nodeSets: item.node_set ? (JSON.parse(item.node_set) as string[]) : [],
+          },
+          extractions,
+        ),
+      );
+    }
+    if (opts.signal?.aborted) throw new JobInterrupted();
+    // A node written by several items of the batch: the last one wins, as when written one by one.
+    const nodes = new Map(built.flatMap((b) => b.nodes).map((n) => [n.id, n]));
+    const edges = built.flatMap((b) => b.edges);
+    const index = built.flatMap((b) => b.index);
+    const vectors = index.length > 0 ? await this.embedder.embed(index.map((e) => e.text)) : [];
+    const byCollection = new Map<string, Map<string, { id: string; vector: number[]; payload: Record<string, unknown> }>>();
+    index.forEach((entry, i) => {
+      const points = byCollection.get(entry.collection) ?? new Map();
+      points.set(entry.id, { id: entry.id, vector: vectors[i]!, payload: entry.payload });
+      byCollection.set(entry.collection, points);
+    });
+    await this.databases.with(dataset, async ({ graph, vector }) => {
+      await graph.upsertNodes(dataset.id, [...nodes.values()]);
+      await graph.upsertEdges(dataset.id, edges);
+      for (const [collection, points] of byCollection) await vector.upsert(dataset.id, collection, [...points.values()]);
     });
   }
 
@@ -288,7 +318,7 @@ export class MemoryEngine {
    * Queues a cognify run and returns at once. The run's INITIATED row is written first, so the
    * run shows in the dataset status while it waits; any instance's worker may take the job.
    */
-  async background(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: { customPrompt?: string; chunkSize?: number } = {}): Promise<void> {
+  async background(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: Omit<CognifyOptions, 'signal'> = {}): Promise<void> {
     if (!this.queue) throw new Error('the background job queue is not started');
     await recordRunStatus(this.db, { pipelineRunId, pipelineName: 'cognify_pipeline', datasetId: dataset.id, userId }, RunStatus.INITIATED, { queued: true });
     await this.queue.enqueue({ pipelineRunId, datasetId: dataset.id, userId, ...opts });
@@ -333,6 +363,8 @@ export class MemoryEngine {
     await this.cognify(info, job.userId, job.pipelineRunId, {
       ...(job.customPrompt ? { customPrompt: job.customPrompt } : {}),
       ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}),
+      ...(job.dataPerBatch ? { dataPerBatch: job.dataPerBatch } : {}),
+      ...(job.chunksPerBatch ? { chunksPerBatch: job.chunksPerBatch } : {}),
       signal,
     });
   }
@@ -405,6 +437,32 @@ export class MemoryEngine {
     await this.db.deleteFrom('data').where('dataset_id', '=', dataset.id).execute();
     for (const row of rows) await this.releaseFile(row.raw_data_location);
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls at once; results keep the input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return results;
+}
+
+function byOrder<T extends { data_id: string }>(entries: T[], order: Map<string, number>): T[] {
+  return entries.sort((a, b) => (order.get(a.data_id) ?? 0) - (order.get(b.data_id) ?? 0));
 }
 
 function runInfo(status: PipelineRunInfo['status'], pipelineRunId: string, dataset: DatasetInfo) {

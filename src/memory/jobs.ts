@@ -20,6 +20,8 @@ export interface CognifyJob {
   readonly userId: string;
   readonly customPrompt?: string;
   readonly chunkSize?: number;
+  readonly dataPerBatch?: number;
+  readonly chunksPerBatch?: number;
 }
 
 /** Where a job stands. `active` jobs carry when they were taken. */

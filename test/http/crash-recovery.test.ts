@@ -119,6 +119,9 @@ describe('crash recovery: background cognify runs survive their process', () => 
         JOB_ORPHAN_GRACE_SECONDS: '1',
         JOB_RETRY_DELAY_SECONDS: '0',
         JOB_POLL_SECONDS: '1',
+        // One item per batch and one chunk at a time: the interruption lands between written items.
+        DATA_PER_BATCH: '1',
+        CHUNKS_PER_BATCH: '1',
       };
       const start = async () => {
         const instance = await spawnInstance(env, dir);

@@ -202,3 +202,35 @@ describe('memory engine: orphaned runs are put back to work', () => {
     }
   });
 });
+
+describe('memory engine: batched writes', () => {
+  it('a run writing 50 items per batch with 8 chunks at once builds the same graph and vectors as one item and one chunk at a time', async () => {
+    const t = await setup(true);
+    try {
+      const [a, b] = t.datasets as [DatasetInfo, DatasetInfo];
+      const docs = Array.from({ length: 7 }, (_, i) => `${DOC}\n\nReport ${i}: Grace Hopper met Alan Turing in Boston ${i}.`);
+      for (const ds of [a, b]) await t.engine.ingest(ds, ds.ownerId, null, docs.map((text) => ({ kind: 'text' as const, text })), null);
+      const one = await t.engine.cognify(a, a.ownerId, undefined, { dataPerBatch: 1, chunksPerBatch: 1 });
+      const many = await t.engine.cognify(b, b.ownerId, undefined, { dataPerBatch: 50, chunksPerBatch: 8 });
+      assert.deepEqual([one.status, many.status], ['PipelineRunCompleted', 'PipelineRunCompleted']);
+      assert.equal(many.data_ingestion_info?.length, docs.length);
+
+      const shape = async (ds: DatasetInfo) =>
+        t.engine.databases.with(ds, async ({ graph, vector }) => {
+          const g = await graph.getGraph(ds.id);
+          const nodes = g.nodes.map((n) => `${n.type}|${n.name}|${n.type === 'Entity' || n.type === 'EntityType' ? n.id : ''}`).sort();
+          const edges = g.edges.map((e) => e.relationship).sort();
+          const collections = (await vector.collections(ds.id)).sort();
+          return { nodes, edges, collections };
+        });
+      const sa = await shape(a);
+      assert.ok(sa.nodes.filter((n) => n.startsWith('DocumentChunk|')).length >= docs.length, 'every document was chunked');
+      assert.ok(sa.nodes.some((n) => n.startsWith('Entity|')), 'entities were extracted');
+      assert.deepEqual(await shape(b), sa);
+      const hits = async (ds: DatasetInfo) => ((await searchDataset(t.engine, ds, request('CHUNKS', 'Grace Hopper Boston'))).context as Record<string, unknown>[]).map((c) => c.text).sort();
+      assert.deepEqual(await hits(b), await hits(a));
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -314,7 +314,12 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
       if (!body.dataset_ids || body.dataset_ids.length === 0) for (const name of body.datasets ?? []) if (name.includes(' ') || name.includes('.')) throw errorResponse(409, 'Dataset name cannot contain spaces or dots.');
       const subject = await subjectOf(db, principal);
       const targets = await namedDatasets(ctx, principal, subject, 'write', body.dataset_ids ?? undefined, body.datasets ?? undefined, { createMissing: true });
-      const opts = { ...(body.custom_prompt ? { customPrompt: body.custom_prompt } : {}), ...(body.chunk_size ? { chunkSize: body.chunk_size } : {}) };
+      const opts = {
+        ...(body.custom_prompt ? { customPrompt: body.custom_prompt } : {}),
+        ...(body.chunk_size ? { chunkSize: body.chunk_size } : {}),
+        ...(body.data_per_batch ? { dataPerBatch: Math.min(body.data_per_batch, 1000) } : {}),
+        ...(body.chunks_per_batch ? { chunksPerBatch: Math.min(body.chunks_per_batch, 100) } : {}),
+      };
       const result: Record<string, PipelineRunInfo> = {};
       if (body.run_in_background) {
         for (const dataset of targets) {
