@@ -37,11 +37,12 @@ function ensureServices() {
 }
 ensureServices();
 
-// The whole suite starts with a type check of the sources, tests and benchmark.
+// The whole suite starts with a type check of the sources, tests, benchmark and web UI.
 if (only.length === 0) {
   process.stdout.write('=== typecheck ===\n');
   const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
-  if (tsc.status !== 0) {
+  const ui = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'ui/tsconfig.json'], { stdio: 'inherit' });
+  if (tsc.status !== 0 || ui.status !== 0) {
     process.stdout.write('\ntests: 0 passed, 1 failed\n');
     process.exit(1);
   }
