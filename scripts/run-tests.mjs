@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * Runs the whole suite with Node's test runner: unit tests once, and the HTTP suites (test/http/)
- * twice, on SQLite and on the local PostgreSQL. Usage: node scripts/run-tests.mjs [--db sqlite|postgres|both] [files...]
+ * Runs the whole suite with Node's test runner: unit tests and the browser suites (test/browser/, in
+ * Chromium) once, and the HTTP suites (test/http/) twice, on SQLite and on the local PostgreSQL. Usage: node scripts/run-tests.mjs [--db sqlite|postgres|both] [files...]
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const args = process.argv.slice(2);
@@ -37,6 +37,30 @@ function ensureServices() {
 }
 ensureServices();
 
+/**
+ * The browser suites (test/browser/) drive Debian's Chromium; install it when it is missing and this
+ * machine can (root with apt-get), as CI's clean machines need.
+ */
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root || spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status !== 0) {
+    process.stdout.write(`${CHROMIUM} is missing and cannot be installed here: install Debian's chromium package\n`);
+    return;
+  }
+  process.stdout.write('=== installing chromium (apt-get) ===\n');
+  spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], { stdio: 'inherit' });
+}
+const CHROMIUM = process.env.ENGRAM_CHROMIUM ?? '/usr/bin/chromium';
+
+// The suites test the web UI as built from the current sources.
+process.stdout.write('=== web UI build ===\n');
+const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  process.stdout.write('\ntests: 0 passed, 1 failed\n');
+  process.exit(1);
+}
+
 // The whole suite starts with a type check of the sources, tests, benchmark and web UI.
 if (only.length === 0) {
   process.stdout.write('=== typecheck ===\n');
@@ -49,11 +73,15 @@ if (only.length === 0) {
 }
 
 const all = only.length > 0 ? only : find('test');
-const perDb = all.filter((f) => f.startsWith(join('test', 'http')) || f.startsWith('test/http'));
-const once = all.filter((f) => !perDb.includes(f));
+const under = (dir) => (f) => f.startsWith(join('test', dir)) || f.startsWith(`test/${dir}`);
+const perDb = all.filter(under('http'));
+const browser = all.filter(under('browser'));
+const once = all.filter((f) => !perDb.includes(f) && !browser.includes(f));
+if (browser.length > 0) ensureChromium();
 
 const runs = [];
 if (once.length > 0) runs.push({ label: 'unit', files: once, env: { ENGRAM_TEST_DB: 'sqlite' } });
+if (browser.length > 0) runs.push({ label: 'browser', files: browser, env: { ENGRAM_TEST_DB: 'sqlite' } });
 for (const backend of db === 'both' ? ['sqlite', 'postgres'] : [db]) {
   if (perDb.length > 0) runs.push({ label: `http on ${backend}`, files: perDb, env: { ENGRAM_TEST_DB: backend } });
 }

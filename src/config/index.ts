@@ -43,6 +43,8 @@ export interface Config {
     readonly publicUrl: string;
     readonly trustProxy: boolean;
     readonly bodyLimitBytes: number;
+    /** Serve the web UI (dist/ui) from this server (`SERVE_UI`, default true). */
+    readonly serveUi: boolean;
     readonly corsOrigins: readonly string[];
   };
   readonly systemRoot: string;
@@ -189,6 +191,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       publicUrl,
       trustProxy: bool(env, 'TRUST_PROXY', false),
       bodyLimitBytes: int(env, 'HTTP_BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024 }),
+      serveUi: bool(env, 'SERVE_UI', true),
       corsOrigins,
     },
     systemRoot,

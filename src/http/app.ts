@@ -19,6 +19,7 @@ import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
 import { settingsRoutes } from './routes/settings.js';
 import { userRoutes } from './routes/users.js';
+import { isPageRequest, loadUi, locateUi, sendIndex, uiRoutes, type UiBundle } from './ui.js';
 
 const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
@@ -26,6 +27,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
   'cross-origin-opener-policy': 'same-origin',
 };
+
+/** API answers are data, never documents: nothing in one may run, load or be framed. */
+const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
 
 export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyInstance> {
   const { config } = ctx;
@@ -49,7 +53,10 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
   app.decorateRequest('principal', undefined);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installErrorHandling(app);
+  const uiRoot = config.http.serveUi ? locateUi() : undefined;
+  const ui: UiBundle | undefined = uiRoot ? loadUi(uiRoot) : undefined;
+  if (config.http.serveUi && !ui) log.warn('the web UI is not built (dist/ui is missing): run `npm run build`; the API is served without it');
+  installErrorHandling(app, ui ? (request, reply) => (isPageRequest(request) ? sendIndex(reply, ui) : undefined) : undefined);
   app.addHook('preHandler', rejectNulCharacters);
 
   await app.register(cookie as never);
@@ -87,6 +94,7 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
     }
     // API answers hold account data and credentials: no shared or browser cache keeps them.
     if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (!reply.hasHeader('content-security-policy') && !request.url.startsWith('/docs')) reply.header('content-security-policy', API_CONTENT_SECURITY_POLICY);
     return payload;
   });
 
@@ -107,7 +115,8 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  rootRoutes(app, ctx);
+  rootRoutes(app, ctx, ui);
+  if (ui) uiRoutes(app, ui);
   authRoutes(app, ctx);
   userRoutes(app, ctx);
   permissionRoutes(app, ctx);

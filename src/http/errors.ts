@@ -35,7 +35,7 @@ function toIssues(error: FastifyError): ValidationIssue[] {
 const MALFORMED_MULTIPART = /^(Multipart: |Unexpected end of (multipart data|form)|Malformed part header|Boundary required|The needle |\w+ terminated early)/;
 
 /** Renders every error once, in the reference's envelopes; never a stack trace. */
-export function installErrorHandling(app: FastifyInstance) {
+export function installErrorHandling(app: FastifyInstance, notFound?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined) {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ApiError) {
       return reply.status(error.status).headers(error.headers).send(error.body);
@@ -64,7 +64,7 @@ export function installErrorHandling(app: FastifyInstance) {
     return reply.status(500).send({ detail: 'Internal Server Error' });
   });
 
-  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: 'Not Found' }));
+  app.setNotFoundHandler((request, reply) => notFound?.(request, reply) ?? reply.status(404).send({ detail: 'Not Found' }));
 }
 
 /** Errors Fastify raises before routing (a path that is not a valid URL component): same envelope. */
