@@ -1,6 +1,7 @@
 export { provisionExternalScope, resolveExternalTenant, type ExternalScope } from './external.js';
 export {
   PERMISSION_TYPES,
+  datasetGrants,
   effectiveDatasets,
   grant,
   isPermissionName,
@@ -9,6 +10,7 @@ export {
   requireOnAll,
   revoke,
   subjectOf,
+  type DatasetGrant,
   type DatasetRow,
   type PermissionName,
   type Subject,

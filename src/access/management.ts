@@ -4,10 +4,13 @@ import { ApiError } from '../errors.js';
 import type { Database } from '../storage/index.js';
 import { datasetView } from './datasets.js';
 import {
+  PERMISSION_TYPES,
+  datasetGrants,
   effectiveDatasets,
   grant,
   isPermissionName,
   permittedIds,
+  requireOnAll,
   revoke,
   type PermissionName,
   type Subject,
@@ -100,6 +103,42 @@ export async function principalDatasets(
   };
   const rows = await effectiveDatasets(db, principalSubject, permissionName as PermissionName);
   return rows.map((row) => ({ ...datasetView(row), data: [] }));
+}
+
+/**
+ * `GET /datasets/{id}/principals` (an Engram addition): who holds which permission on one dataset.
+ * Only a caller holding `share` on it in their active tenant may ask (the same 403 as any other
+ * refusal, so the answer never reveals whether the dataset exists).
+ */
+export async function datasetPrincipals(db: Kysely<Database>, subject: Subject, datasetId: string) {
+  await requireOnAll(db, subject, 'share', [datasetId]);
+  const byPrincipal = new Map<string, { type: 'user' | 'role' | 'tenant'; permissions: Set<PermissionName> }>();
+  for (const g of await datasetGrants(db, datasetId)) {
+    const entry = byPrincipal.get(g.principal_id) ?? { type: g.principal_type, permissions: new Set<PermissionName>() };
+    entry.permissions.add(g.permission);
+    byPrincipal.set(g.principal_id, entry);
+  }
+  const ids = (type: 'user' | 'role' | 'tenant') => [...byPrincipal].filter(([, e]) => e.type === type).map(([id]) => id);
+  const names = new Map<string, string>();
+  const named = (rows: { id: string; name: string }[]) => rows.forEach((r) => names.set(r.id, r.name));
+  const [userIds, roleIds, tenantIds] = [ids('user'), ids('role'), ids('tenant')];
+  if (userIds.length > 0) named(await db.selectFrom('users').select(['id', 'email as name']).where('id', 'in', userIds).execute());
+  if (roleIds.length > 0) named(await db.selectFrom('roles').select(['id', 'name']).where('id', 'in', roleIds).execute());
+  if (tenantIds.length > 0) named(await db.selectFrom('tenants').select(['id', 'name']).where('id', 'in', tenantIds).execute());
+  const typeOrder = { user: 0, role: 1, tenant: 2 } as const;
+  return [...byPrincipal]
+    .map(([id, e]) => ({
+      principal_id: id,
+      principal_type: e.type,
+      name: names.get(id) ?? null,
+      permissions: PERMISSION_TYPES.filter((p) => e.permissions.has(p)),
+    }))
+    .sort(
+      (a, b) =>
+        typeOrder[a.principal_type] - typeOrder[b.principal_type] ||
+        (a.name ?? '').localeCompare(b.name ?? '') ||
+        a.principal_id.localeCompare(b.principal_id),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -70,11 +70,14 @@ export interface DatasetRow {
   readonly updated_at: string | null;
 }
 
+/** Every grant with its permission's name: the base of every ACL query below. */
+function grants(db: Kysely<Database>) {
+  return db.selectFrom('acls').innerJoin('permissions', 'permissions.id', 'acls.permission_id');
+}
+
 /** Grants of `permission` to any of the subject's principals, on datasets of its active tenant. */
 function grantedInActiveTenant(db: Kysely<Database>, subject: Subject, permission: PermissionName) {
-  const query = db
-    .selectFrom('acls')
-    .innerJoin('permissions', 'permissions.id', 'acls.permission_id')
+  const query = grants(db)
     .innerJoin('datasets', 'datasets.id', 'acls.dataset_id')
     .where('permissions.name', '=', permission)
     .where('acls.principal_id', 'in', [...subject.principalIds]);
@@ -118,6 +121,22 @@ export async function permittedIds(
     .where('datasets.id', 'in', [...new Set(datasetIds)])
     .execute();
   return new Set(rows.map((r) => r.id));
+}
+
+export interface DatasetGrant {
+  readonly principal_id: string;
+  readonly principal_type: 'user' | 'role' | 'tenant';
+  readonly permission: PermissionName;
+}
+
+/** Every grant on one dataset, whoever holds it (callers decide who may see them). */
+export async function datasetGrants(db: Kysely<Database>, datasetId: string): Promise<DatasetGrant[]> {
+  const rows = await grants(db)
+    .innerJoin('principals', 'principals.id', 'acls.principal_id')
+    .select(['acls.principal_id', 'principals.type as principal_type', 'permissions.name as permission'])
+    .where('acls.dataset_id', '=', datasetId)
+    .execute();
+  return rows.flatMap((row) => (isPermissionName(row.permission) ? [{ ...row, permission: row.permission }] : []));
 }
 
 export function permissionDenied(permission: PermissionName): ApiError {

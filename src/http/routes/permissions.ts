@@ -55,6 +55,20 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   }
 
   app.get(
+    `${base}/datasets/:dataset_id/principals`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Who holds which permission on a dataset (needs share on it; an Engram addition)",
+        security: SECURED,
+        params: z.object({ dataset_id: Uuid }),
+      },
+      preHandler: guard,
+    },
+    async (request) => management.datasetPrincipals(db, await subject(request), lower(request.params.dataset_id)),
+  );
+
+  app.get(
     `${base}/principals/:principal_id/datasets`,
     {
       schema: {
