@@ -66,7 +66,8 @@ if (only.length === 0) {
   process.stdout.write('=== typecheck ===\n');
   const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
   const ui = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'ui/tsconfig.json'], { stdio: 'inherit' });
-  if (tsc.status !== 0 || ui.status !== 0) {
+  const browserTests = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/browser/tsconfig.json'], { stdio: 'inherit' });
+  if (tsc.status !== 0 || ui.status !== 0 || browserTests.status !== 0) {
     process.stdout.write('\ntests: 0 passed, 1 failed\n');
     process.exit(1);
   }
