@@ -176,7 +176,8 @@ export class Client {
     if (options.cookies !== false && this.jar.size > 0 && headers.cookie === undefined) {
       headers.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
     }
-    const response = await fetch(this.base + path, { method, headers, body, redirect: 'manual' });
+    const payload = typeof body === 'string' || body === undefined ? body : new Uint8Array(body);
+    const response = await fetch(this.base + path, { method, headers, body: payload, redirect: 'manual' });
     for (const cookie of response.headers.getSetCookie()) {
       const [pair, ...attrs] = cookie.split(';');
       const eq = pair!.indexOf('=');
