@@ -181,22 +181,22 @@ interface EdgeRow {
 }
 
 
-function assertDatasetId(datasetId: string): void {
+export function assertDatasetId(datasetId: string): void {
   // ':' would make `pk` ambiguous between datasets ("a:b" + "c" vs "a" + "b:c").
   if (typeof datasetId !== 'string' || datasetId === '' || datasetId.includes(':')) {
     throw new Error(`invalid dataset id: ${JSON.stringify(datasetId)}`);
   }
 }
 
-function assertId(id: unknown, what: string): asserts id is string {
+export function assertId(id: unknown, what: string): asserts id is string {
   if (typeof id !== 'string' || id === '') throw new Error(`${what} needs a non-empty string id`);
 }
 
-function pk(datasetId: string, id: string): string {
+export function pk(datasetId: string, id: string): string {
   return `${datasetId}:${id}`;
 }
 
-function chunks<T>(items: readonly T[], size: number): T[][] {
+export function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
@@ -235,7 +235,7 @@ async function readRows(result: QueryResult, max = Number.POSITIVE_INFINITY, dea
   return rows;
 }
 
-function parseProperties(value: KuzuValue | undefined): Record<string, unknown> {
+export function parseProperties(value: KuzuValue | undefined): Record<string, unknown> {
   if (typeof value !== 'string' || value === '') return {};
   try {
     const parsed: unknown = JSON.parse(value);
@@ -641,19 +641,7 @@ export class KuzuGraphStore implements GraphStore {
         { dataset: datasetId },
       ),
     }));
-    const db = new kuzu.Database(':memory:');
-    const conn = new kuzu.Connection(db);
-    try {
-      for (const statement of SCHEMA) await run(conn, statement);
-      const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;
-      const edgeColumns = ['source', 'target', 'relationship_name', 'properties', 'created_at', 'updated_at'] as const;
-      await executeBatches(conn, COPY_NODES, chunks(nodes.map(copyRow), COPY_BATCH).map((batch) => columns(batch, nodeColumns)));
-      await executeBatches(conn, COPY_EDGES, chunks(edges.map(copyRow), COPY_BATCH).map((batch) => columns(batch, edgeColumns)));
-    } catch (error) {
-      await conn.close().catch(() => undefined);
-      await db.close().catch(() => undefined);
-      throw error;
-    }
+    const { db, conn } = await openDatasetCopy(nodes.map(copyRow) as unknown as CopyNodeRow[], edges.map(copyRow) as unknown as CopyEdgeRow[]);
     const copy: DatasetCopy = {
       datasetId,
       generation,
@@ -724,6 +712,55 @@ function copyRow(row: Row): Row {
   return out;
 }
 
+/** A node row of a dataset copy: every column of the schema, timestamps as ISO strings (or null). */
+export interface CopyNodeRow {
+  pk: string;
+  id: string;
+  dataset_id: string;
+  name: string;
+  type: string;
+  /** JSON */
+  properties: string;
+  created_at: string | null;
+  updated_at: string | null;
+}
+
+/** An edge row of a dataset copy: `source` and `target` are node keys (`pk`). */
+export interface CopyEdgeRow {
+  source: string;
+  target: string;
+  relationship_name: string;
+  /** JSON */
+  properties: string;
+  created_at: string | null;
+  updated_at: string | null;
+}
+
+/**
+ * A fresh in-memory Kuzu database with the store's schema, holding exactly `nodes` and `edges`
+ * (one dataset's graph): Cypher run there can see nothing else. Used by this store's shared mode
+ * and by the Neo4j store's shared mode. The caller closes `conn`, then `db`.
+ */
+export async function openDatasetCopy(
+  nodes: readonly CopyNodeRow[],
+  edges: readonly CopyEdgeRow[],
+): Promise<{ db: Database; conn: Connection }> {
+  const db = new kuzu.Database(':memory:');
+  const conn = new kuzu.Connection(db);
+  try {
+    for (const statement of SCHEMA) await run(conn, statement);
+    const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;
+    const edgeColumns = ['source', 'target', 'relationship_name', 'properties', 'created_at', 'updated_at'] as const;
+    await executeBatches(conn, COPY_NODES, chunks(nodes, COPY_BATCH).map((batch) => columns(batch, nodeColumns)));
+    await executeBatches(conn, COPY_EDGES, chunks(edges, COPY_BATCH).map((batch) => columns(batch, edgeColumns)));
+  } catch (error) {
+    await conn.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+  return { db, conn };
+}
+
 /** Runs one statement with parameters and reads every row of its (last) result. */
 async function readAll(conn: Connection, statement: string, params: Params): Promise<Row[]> {
   const prepared = await conn.prepare(statement);
@@ -768,7 +805,7 @@ async function transaction<T>(conn: Connection, task: () => Promise<T>): Promise
  * and Kuzu prepares one statement only: a query cannot end the read-only transaction and then
  * write.
  */
-async function runReadOnly(conn: Connection, query: string, timeoutMs: number, maxRows: number): Promise<Record<string, unknown>[]> {
+export async function runReadOnly(conn: Connection, query: string, timeoutMs: number, maxRows: number): Promise<Record<string, unknown>[]> {
   const started = Date.now();
   const deadline = (): void => {
     if (Date.now() - started > timeoutMs) throw new GraphQueryTimeoutError(timeoutMs);
