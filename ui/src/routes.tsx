@@ -1,5 +1,7 @@
 import type { ComponentType } from 'react';
 import { SignInPage } from './pages/SignIn';
+import { SearchPage } from './pages/Search';
+import { GraphPage } from './pages/Graph';
 
 /**
  * Every page of the app: its path pattern (`:name` parameters), the component, whether it needs a
@@ -15,4 +17,6 @@ export interface RouteDef {
 
 export const ROUTES: RouteDef[] = [
   { path: '/sign-in', component: SignInPage, public: true },
+  { path: '/search', component: SearchPage, nav: 'Search' },
+  { path: '/datasets/:id/graph', component: GraphPage },
 ];
