@@ -2,6 +2,12 @@ import type { ComponentType } from 'react';
 import { SignInPage } from './pages/SignIn';
 import { SearchPage } from './pages/Search';
 import { GraphPage } from './pages/Graph';
+import { DatasetPage } from './pages/Dataset';
+import { DatasetsPage } from './pages/Datasets';
+import { ForgotPasswordPage } from './pages/ForgotPassword';
+import { RegisterPage } from './pages/Register';
+import { ResetPasswordPage } from './pages/ResetPassword';
+import { VerifyPage } from './pages/Verify';
 
 /**
  * Every page of the app: its path pattern (`:name` parameters), the component, whether it needs a
@@ -17,6 +23,12 @@ export interface RouteDef {
 
 export const ROUTES: RouteDef[] = [
   { path: '/sign-in', component: SignInPage, public: true },
+  { path: '/datasets', component: DatasetsPage, nav: 'Datasets' },
   { path: '/search', component: SearchPage, nav: 'Search' },
   { path: '/datasets/:id/graph', component: GraphPage },
+  { path: '/register', component: RegisterPage, public: true },
+  { path: '/forgot-password', component: ForgotPasswordPage, public: true },
+  { path: '/reset-password', component: ResetPasswordPage, public: true },
+  { path: '/verify', component: VerifyPage, public: true },
+  { path: '/datasets/:id', component: DatasetPage },
 ];

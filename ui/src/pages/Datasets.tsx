@@ -1,0 +1,255 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { ApiFailure, del, errorMessage, get, postJson } from '../api';
+import { Button, Field, Notice, Page, Table, useLoad } from '../components';
+import { Link } from '../router';
+import { useSession } from '../session';
+
+export interface DatasetView {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string | null;
+  ownerId: string;
+  tenantId: string | null;
+}
+
+/** The cognify pipeline's latest status of a dataset (`GET /api/v1/datasets/status`). */
+export const RUN = {
+  INITIATED: 'DATASET_PROCESSING_INITIATED',
+  STARTED: 'DATASET_PROCESSING_STARTED',
+  COMPLETED: 'DATASET_PROCESSING_COMPLETED',
+  ERRORED: 'DATASET_PROCESSING_ERRORED',
+} as const;
+
+/** Whether a status means a run may still change it (queued, or new data waiting, or running). */
+export const isActive = (status: string | undefined) => status === RUN.INITIATED || status === RUN.STARTED;
+
+/** Words for a status; `undefined` is a dataset never processed. */
+export function statusLabel(status: string | undefined): string {
+  switch (status) {
+    case undefined:
+      return 'Not processed yet';
+    case RUN.INITIATED:
+      return 'Waiting to be processed';
+    case RUN.STARTED:
+      return 'Processing…';
+    case RUN.COMPLETED:
+      return 'Completed';
+    case RUN.ERRORED:
+      return 'Failed';
+    default:
+      return status;
+  }
+}
+
+export function StatusBadge({ status }: { status: string | undefined }) {
+  const tone = status === RUN.COMPLETED ? ' badge-ok' : status === RUN.ERRORED ? ' badge-err' : isActive(status) ? ' badge-warn' : '';
+  return <span className={`badge${tone}`}>{statusLabel(status)}</span>;
+}
+
+/** Latest cognify status of each dataset by id (the `dataset` query parameter repeats). */
+export async function fetchStatuses(ids: readonly string[]): Promise<Record<string, string>> {
+  if (ids.length === 0) return {};
+  const query = new URLSearchParams();
+  for (const id of ids) query.append('dataset', id);
+  const answer = await get<Record<string, unknown>>(`/api/v1/datasets/status?${query.toString()}`);
+  const out: Record<string, string> = {};
+  for (const [id, value] of Object.entries(answer ?? {})) if (typeof value === 'string') out[id] = value;
+  return out;
+}
+
+export function formatDate(value: string | null | undefined): string {
+  if (!value) return '—';
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? value : date.toLocaleString();
+}
+
+/**
+ * A delete button that asks first, in place: "Delete" (named `Delete <what>`) shows the question with
+ * "Yes, delete <what>" and "Cancel"; focus moves to the confirmation, and back to the button on cancel.
+ */
+export function ConfirmDelete({
+  what,
+  question,
+  open,
+  busy,
+  onOpen,
+  onCancel,
+  onConfirm,
+}: {
+  what: string;
+  question: string;
+  open: boolean;
+  busy: boolean;
+  onOpen: () => void;
+  onCancel: () => void;
+  onConfirm: () => void;
+}) {
+  const trigger = useRef<HTMLButtonElement>(null);
+  const confirm = useRef<HTMLButtonElement>(null);
+  const wasOpen = useRef(false);
+  useEffect(() => {
+    if (open) confirm.current?.focus();
+    else if (wasOpen.current) trigger.current?.focus();
+    wasOpen.current = open;
+  }, [open]);
+  if (!open) {
+    return (
+      <button ref={trigger} type="button" className="button button-quiet button-small" aria-label={`Delete ${what}`} onClick={onOpen}>
+        Delete
+      </button>
+    );
+  }
+  return (
+    <span className="ds-confirm">
+      <span>{question}</span>
+      <button ref={confirm} type="button" className="button button-danger button-small" disabled={busy} aria-busy={busy || undefined} onClick={onConfirm}>
+        Yes, delete {what}
+      </button>
+      <button type="button" className="button button-quiet button-small" disabled={busy} onClick={onCancel}>
+        Cancel
+      </button>
+    </span>
+  );
+}
+
+export function DatasetsPage() {
+  const { user } = useSession();
+  const list = useLoad(() => get<DatasetView[]>('/api/v1/datasets'), []);
+  const datasets = list.data ?? [];
+  const [statuses, setStatuses] = useState<Record<string, string>>({});
+  const [statusError, setStatusError] = useState('');
+  const [name, setName] = useState('');
+  const [creating, setCreating] = useState(false);
+  const [createError, setCreateError] = useState('');
+  const [message, setMessage] = useState<{ text: string; link?: DatasetView } | undefined>(undefined);
+  const [confirming, setConfirming] = useState<string | undefined>(undefined);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteError, setDeleteError] = useState('');
+
+  const ids = datasets.map((d) => d.id).join(',');
+
+  // Statuses of the listed datasets; looked at again every few seconds while a run may change one.
+  useEffect(() => {
+    const list = ids ? ids.split(',') : [];
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const next = await fetchStatuses(list);
+        if (stopped) return;
+        setStatuses(next);
+        setStatusError('');
+        if (Object.values(next).some(isActive)) timer = setTimeout(() => void load(), 3000);
+      } catch (e) {
+        if (!stopped) setStatusError(errorMessage(e));
+      }
+    };
+    void load();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
+  }, [ids]);
+
+  const create = async (event: FormEvent) => {
+    event.preventDefault();
+    setCreateError('');
+    setMessage(undefined);
+    const wanted = name.trim();
+    if (!wanted) return setCreateError('Enter a name for the dataset.');
+    setCreating(true);
+    try {
+      const dataset = await postJson<DatasetView>('/api/v1/datasets', { name: wanted });
+      const existed = datasets.some((d) => d.id === dataset.id);
+      setMessage({ text: existed ? `You already have a dataset named ${dataset.name}.` : `Dataset ${dataset.name} was created.`, link: dataset });
+      setName('');
+      await list.reload();
+    } catch (e) {
+      setCreateError(errorMessage(e));
+    } finally {
+      setCreating(false);
+    }
+  };
+
+  const remove = async (dataset: DatasetView) => {
+    setDeleting(true);
+    setDeleteError('');
+    setMessage(undefined);
+    try {
+      await del(`/api/v1/datasets/${dataset.id}`);
+      setConfirming(undefined);
+      setMessage({ text: `Dataset ${dataset.name} was deleted.` });
+      await list.reload();
+    } catch (e) {
+      setDeleteError(
+        e instanceof ApiFailure && e.status === 403 ? `You are not allowed to delete dataset ${dataset.name}. ${errorMessage(e)}` : errorMessage(e),
+      );
+    } finally {
+      setDeleting(false);
+    }
+  };
+
+  const rows = datasets.map((d) => [
+    <Link to={`/datasets/${d.id}`} key="name">
+      {d.name}
+    </Link>,
+    <time dateTime={d.createdAt} key="created">
+      {formatDate(d.createdAt)}
+    </time>,
+    d.ownerId === user?.id ? 'You' : <span className="mono">{d.ownerId}</span>,
+    <StatusBadge status={statuses[d.id]} key="status" />,
+    <ConfirmDelete
+      key="actions"
+      what={`dataset ${d.name}`}
+      question={`Delete ${d.name} and everything in it?`}
+      open={confirming === d.id}
+      busy={deleting}
+      onOpen={() => (setConfirming(d.id), setDeleteError(''))}
+      onCancel={() => (setConfirming(undefined), setDeleteError(''))}
+      onConfirm={() => void remove(d)}
+    />,
+  ]);
+
+  return (
+    <Page title="Datasets">
+      <form className="card ds-card" onSubmit={create} noValidate aria-labelledby="create-dataset-title">
+        <h2 id="create-dataset-title">Create a dataset</h2>
+        <div className="row">
+          <Field label="Dataset name" name="name" required autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
+          <div className="ds-row-action">
+            <Button type="submit" busy={creating}>
+              Create dataset
+            </Button>
+          </div>
+        </div>
+        <Notice kind="error">{createError}</Notice>
+      </form>
+      {message ? (
+        <Notice kind="success">
+          {message.text}
+          {message.link ? (
+            <>
+              {' '}
+              <Link to={`/datasets/${message.link.id}`}>Open dataset {message.link.name}</Link>
+            </>
+          ) : null}
+        </Notice>
+      ) : null}
+      <h2>Your datasets</h2>
+      <Notice kind="error">{list.error}</Notice>
+      <Notice kind="error">{deleteError}</Notice>
+      {statusError ? <Notice kind="error">{`The processing status could not be read: ${statusError}`}</Notice> : null}
+      {list.loading && !list.data ? (
+        <p className="loading">Loading datasets…</p>
+      ) : (
+        <Table
+          caption="Datasets you can read"
+          headers={['Name', 'Created', 'Owner', 'Processing status', 'Actions']}
+          rows={rows}
+          empty="No datasets yet. Create one above, then add files or text to it."
+        />
+      )}
+    </Page>
+  );
+}

@@ -1,0 +1,83 @@
+import { useState, type FormEvent } from 'react';
+import { ApiFailure, errorMessage, postJson } from '../api';
+import { Button, Field, Notice, Page } from '../components';
+import { Link, navigate, useLocation } from '../router';
+
+/** Opened from the link of the reset e-mail: `/reset-password?token=...`. */
+export function ResetPasswordPage() {
+  const { query } = useLocation();
+  const token = query.get('token') ?? '';
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [badToken, setBadToken] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setError('');
+    if (!password) return setError('Choose a new password.');
+    if (password !== confirm) return setError('The two passwords do not match.');
+    setBusy(true);
+    try {
+      await postJson('/api/v1/auth/reset-password', { token, password });
+      navigate('/sign-in?reset=1', { replace: true });
+    } catch (e) {
+      if (e instanceof ApiFailure && e.code === 'RESET_PASSWORD_BAD_TOKEN') setBadToken(true);
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!token) {
+    return (
+      <Page title="Reset your password">
+        <div className="card narrow">
+          <Notice kind="error">This page needs the link from the password reset e-mail. Open that link, or ask for a new one.</Notice>
+          <p className="links">
+            <Link to="/forgot-password">Ask for a new reset link</Link> · <Link to="/sign-in">Back to sign in</Link>
+          </p>
+        </div>
+      </Page>
+    );
+  }
+
+  return (
+    <Page title="Reset your password">
+      <form className="card narrow" onSubmit={submit} noValidate>
+        <Field
+          label="New password"
+          type="password"
+          name="password"
+          autoComplete="new-password"
+          required
+          hint="Use a long password that is not a common one and does not contain your e-mail address."
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        <Field
+          label="Confirm new password"
+          type="password"
+          name="confirm"
+          autoComplete="new-password"
+          required
+          value={confirm}
+          onChange={(e) => setConfirm(e.target.value)}
+        />
+        <Notice kind="error">{error}</Notice>
+        <Button type="submit" busy={busy}>
+          Set new password
+        </Button>
+        <p className="links">
+          {badToken ? (
+            <>
+              <Link to="/forgot-password">Ask for a new reset link</Link> ·{' '}
+            </>
+          ) : null}
+          <Link to="/sign-in">Back to sign in</Link>
+        </p>
+      </form>
+    </Page>
+  );
+}
