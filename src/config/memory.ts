@@ -39,6 +39,16 @@ export interface PgvectorConnection {
   readonly password?: string;
 }
 
+/** The shared Neo4j of single-user mode (GRAPH_DATABASE_PROVIDER=neo4j). */
+export interface Neo4jConnection {
+  /** bolt://, bolt+s://, bolt+ssc://, neo4j://, neo4j+s:// or neo4j+ssc:// */
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  /** The database; the server's default database when unset. */
+  readonly database?: string;
+}
+
 export interface MemoryConfig {
   readonly llm: LlmConfig;
   readonly embedding: EmbeddingConfig;
@@ -48,6 +58,8 @@ export interface MemoryConfig {
   readonly vectorHandler: string;
   /** Where pgvector lives; undefined = the relational PostgreSQL database. */
   readonly pgvector?: PgvectorConnection;
+  /** The shared Neo4j (single-user mode with GRAPH_DATABASE_PROVIDER=neo4j); undefined otherwise. */
+  readonly neo4j?: Neo4jConnection;
   readonly maxOpenDatasets: number;
   readonly chunkSize: number;
   readonly dataPerBatch: number;
@@ -219,6 +231,25 @@ export function loadMemoryConfig(
     }
   }
 
+  // Multi-tenant mode opens each dataset's own Neo4j from its dataset_database row instead.
+  let neo4j: Neo4jConnection | undefined;
+  if (normalisedGraph === 'neo4j' && !opts.multiTenant) {
+    const url = raw(env, 'GRAPH_DATABASE_URL');
+    if (url === undefined) {
+      throw new ConfigError('GRAPH_DATABASE_URL', 'GRAPH_DATABASE_PROVIDER=neo4j in single-user mode needs the URL of the shared Neo4j (e.g. bolt://localhost:7687)');
+    }
+    if (!/^(bolt|neo4j)(\+s|\+ssc)?:\/\/[^/?#\s]+/i.test(url)) {
+      throw new ConfigError('GRAPH_DATABASE_URL', 'expected a bolt://, bolt+s://, bolt+ssc://, neo4j://, neo4j+s:// or neo4j+ssc:// URL');
+    }
+    const database = raw(env, 'GRAPH_DATABASE_NAME');
+    neo4j = {
+      url,
+      username: str(env, 'GRAPH_DATABASE_USERNAME', 'neo4j'),
+      password: raw(env, 'GRAPH_DATABASE_PASSWORD') ?? '',
+      ...(database !== undefined ? { database } : {}),
+    };
+  }
+
   const explicitLocal = raw(env, 'ACCEPT_LOCAL_FILE_PATH');
   const explicitCypher = raw(env, 'ALLOW_CYPHER_QUERY');
   const rootsValue = raw(env, 'COGNEE_ALLOWED_LOCAL_FILE_ROOTS');
@@ -241,6 +272,7 @@ export function loadMemoryConfig(
     graphHandler,
     vectorHandler,
     ...(pgvector !== undefined ? { pgvector } : {}),
+    ...(neo4j !== undefined ? { neo4j } : {}),
     maxOpenDatasets: int(env, 'DATABASE_MAX_LRU_CACHE_SIZE', 6, { min: 1, max: 1000 }),
     chunkSize: int(env, 'CHUNK_SIZE', 512, { min: 16, max: 100_000 }),
     dataPerBatch: int(env, 'DATA_PER_BATCH', 20, { min: 1, max: 1000 }),

@@ -8,6 +8,7 @@ import { FernetKeyring } from '../security/fernet.js';
 import { auraHandler } from './aura.js';
 import { KuzuGraphStore } from './stores/kuzu.js';
 import { LanceVectorStore } from './stores/lancedb.js';
+import { Neo4jGraphStore } from './stores/neo4j.js';
 import { PgVectorStore, dropSchema } from './stores/pgvector.js';
 import type { GraphStore, VectorStore } from './stores/types.js';
 
@@ -186,11 +187,8 @@ export class DatasetDatabases {
     registry.register(pgvectorHandler(() => self!.pool()));
     registry.register(auraHandler(config, FernetKeyring.fromSecrets(config.memory.encryptionKeys.join(','))));
     registry.validate(config);
-    if (config.memory.graphProvider === 'neo4j') {
-      throw new ConfigError(
-        'GRAPH_DATABASE_PROVIDER',
-        'neo4j: this server has no Neo4j graph store yet (the neo4j_aura_dev handler can provision Aura instances, but their graphs cannot be queried); use kuzu',
-      );
+    if (config.memory.graphProvider === 'neo4j' && !config.posture.multiTenant && !config.memory.neo4j) {
+      throw new ConfigError('GRAPH_DATABASE_URL', 'GRAPH_DATABASE_PROVIDER=neo4j in single-user mode needs the URL of the shared Neo4j');
     }
     self = new DatasetDatabases(config, db, registry, pgConnection);
     return self;
@@ -216,7 +214,14 @@ export class DatasetDatabases {
   /** Runs `fn` with the dataset's stores open; they stay open (cached) for later calls. */
   async with<T>(dataset: DatasetRef, fn: (stores: StorePair) => Promise<T>): Promise<T> {
     if (!this.multiTenant) {
-      this.shared ??= this.openShared();
+      if (!this.shared) {
+        const opening = this.openShared();
+        this.shared = opening;
+        // A store that failed to open (a server down, refused credentials) is tried again next time.
+        opening.catch(() => {
+          if (this.shared === opening) this.shared = undefined;
+        });
+      }
       return fn(await this.shared);
     }
     let entry = this.cache.get(dataset.id);
@@ -275,7 +280,7 @@ export class DatasetDatabases {
     }
     row = await vectorHandler.resolve(row);
     row = await graphHandler.resolve(row);
-    const graph = await KuzuGraphStore.open(join(ownerDir(this.config, row.owner_id), row.graph_database_name!), { singleDataset: true });
+    const graph = await this.openGraph(row);
     try {
       const vector = await this.openVector(row);
       return { graph, vector };
@@ -283,6 +288,23 @@ export class DatasetDatabases {
       await graph.close();
       throw error;
     }
+  }
+
+  /** The dataset's own graph: its Neo4j (e.g. an Aura instance) or its Kuzu file. */
+  private async openGraph(row: DatasetDatabaseRow): Promise<GraphStore> {
+    if (row.graph_database_provider === 'neo4j') {
+      if (!row.graph_database_url) throw new Error(`dataset ${row.dataset_id} has no Neo4j URL in its dataset database row`);
+      // The handler's resolve() decrypted the password into this in-memory copy of the row only.
+      const info = JSON.parse(row.graph_database_connection_info || '{}') as Record<string, unknown>;
+      return Neo4jGraphStore.open({
+        url: row.graph_database_url,
+        username: typeof info.graph_database_username === 'string' ? info.graph_database_username : 'neo4j',
+        password: typeof info.graph_database_password === 'string' ? info.graph_database_password : '',
+        ...(row.graph_database_name ? { database: row.graph_database_name } : {}),
+        singleDataset: true,
+      });
+    }
+    return KuzuGraphStore.open(join(ownerDir(this.config, row.owner_id), row.graph_database_name!), { singleDataset: true });
   }
 
   private async openVector(row: DatasetDatabaseRow | undefined): Promise<VectorStore> {
@@ -296,9 +318,23 @@ export class DatasetDatabases {
   }
 
   private async openShared(): Promise<StorePair> {
-    const graph = await KuzuGraphStore.open(join(this.config.systemRoot, 'databases', 'engram_graph.kuzu'));
-    const vector = await this.openVector(undefined);
-    return { graph, vector };
+    const neo4j = this.config.memory.neo4j;
+    const graph: GraphStore =
+      this.config.memory.graphProvider === 'neo4j' && neo4j
+        ? await Neo4jGraphStore.open({
+            url: neo4j.url,
+            username: neo4j.username,
+            password: neo4j.password,
+            ...(neo4j.database !== undefined ? { database: neo4j.database } : {}),
+          })
+        : await KuzuGraphStore.open(join(this.config.systemRoot, 'databases', 'engram_graph.kuzu'));
+    try {
+      const vector = await this.openVector(undefined);
+      return { graph, vector };
+    } catch (error) {
+      await graph.close();
+      throw error;
+    }
   }
 
   private async evict(): Promise<void> {

@@ -100,9 +100,18 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
     assert.ok(seen.some((s) => s.method === 'DELETE' && s.path === '/v1/instances/ab12cd34' && s.auth === 'Bearer aura-access-token'));
   });
 
-  it('a server configured for neo4j refuses to start with a clear error', async () => {
+  it('neo4j starts with its handler (multi-tenant) or a URL (single-user); wrong pairs and a missing URL are clear startup errors', async () => {
     const { DatasetDatabases } = await import('../../src/memory/databases.js');
-    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATABASE_PROVIDER: 'neo4j' }), undefined as never, undefined), /GRAPH_DATABASE_PROVIDER: neo4j/);
+    const multiTenant = DatasetDatabases.create(config({ GRAPH_DATABASE_PROVIDER: 'neo4j' }), undefined as never, undefined);
+    assert.equal(multiTenant.multiTenant, true);
+    assert.equal(multiTenant.registry.get(config({ GRAPH_DATABASE_PROVIDER: 'neo4j' }).memory.graphHandler)?.name, 'neo4j_aura_dev');
+    assert.throws(() => config({ GRAPH_DATABASE_PROVIDER: 'neo4j', ENABLE_BACKEND_ACCESS_CONTROL: 'false' }), /GRAPH_DATABASE_URL/);
+    assert.throws(() => config({ GRAPH_DATABASE_PROVIDER: 'neo4j', ENABLE_BACKEND_ACCESS_CONTROL: 'false', GRAPH_DATABASE_URL: 'http://x:7474' }), /GRAPH_DATABASE_URL: expected a bolt/);
+    const single = config({ GRAPH_DATABASE_PROVIDER: 'neo4j', ENABLE_BACKEND_ACCESS_CONTROL: 'false', GRAPH_DATABASE_URL: 'bolt://127.0.0.1:7687', GRAPH_DATABASE_PASSWORD: 'pw' });
+    assert.deepEqual(single.memory.neo4j, { url: 'bolt://127.0.0.1:7687', username: 'neo4j', password: 'pw' });
+    assert.equal(DatasetDatabases.create(single, undefined as never, undefined).multiTenant, false);
+    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATABASE_PROVIDER: 'neo4j', GRAPH_DATASET_DATABASE_HANDLER: 'kuzu' }), undefined as never, undefined), /GRAPH_DATASET_DATABASE_HANDLER: handler "kuzu" cannot serve GRAPH_DATABASE_PROVIDER=neo4j/);
+    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATASET_DATABASE_HANDLER: 'neo4j_aura_dev' }), undefined as never, undefined), /handler "neo4j_aura_dev" cannot serve GRAPH_DATABASE_PROVIDER=kuzu/);
     assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATASET_DATABASE_HANDLER: 'lancedb' }), undefined as never, undefined), /GRAPH_DATASET_DATABASE_HANDLER: unknown graph dataset database handler/);
     assert.throws(() => DatasetDatabases.create(config({ VECTOR_DATASET_DATABASE_HANDLER: 'lancedb', VECTOR_DB_PROVIDER: 'pgvector', VECTOR_DB_HOST: '127.0.0.1' }), undefined as never, undefined), /cannot serve VECTOR_DB_PROVIDER=pgvector/);
   });
