@@ -246,6 +246,13 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
     return { at, points, iterations };
   }, [drawn, edges]);
 
+  /** Without zooming in, only the most connected nodes that have a real name are labelled. */
+  const labelledFirst = useMemo(() => {
+    const named = drawn.filter((n) => n.label !== `${n.type}_${n.id}`);
+    named.sort((a, b) => (neighbours.get(b.id)?.length ?? 0) - (neighbours.get(a.id)?.length ?? 0));
+    return new Set(named.slice(0, 24).map((n) => n.id));
+  }, [drawn, neighbours]);
+
   const drawnEdges = useMemo(() => edges.filter((e) => placed.at.has(e.source) && placed.at.has(e.target)), [edges, placed]);
 
   const initial = useMemo(() => fit(placed.points), [placed]);
@@ -363,9 +370,14 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
   const selectedNeighbours = selected ? (neighbours.get(selected) ?? []) : [];
   const near = useMemo(() => new Set(selectedNeighbours.map((n) => n.node.id)), [selectedNeighbours]);
   // Sizes are kept constant on screen: graph units per viewBox unit is 1 / k.
+  // Text keeps its size on screen whatever the zoom (graph units per viewBox unit: 1 / k); discs
+  // grow a little as one zooms in, and start smaller when many nodes are drawn.
   const s = 1 / view.k;
-  const showAllLabels = drawn.length <= 120 || view.k >= initial.k * 1.6;
-  const radius = (id: string) => Math.min(14, 5 + Math.sqrt(neighbours.get(id)?.length ?? 0) * 1.5) * s;
+  const zoomed = view.k / initial.k;
+  const sd = Math.min(3, Math.sqrt(Math.max(0.25, zoomed))) * s;
+  const base = drawn.length > 200 ? 3 : drawn.length > 80 ? 4 : 5.5;
+  const radius = (id: string) => Math.min(base * 2.6, base + Math.sqrt(neighbours.get(id)?.length ?? 0) * base * 0.3) * sd;
+  const showAllLabels = drawn.length <= 60 || zoomed >= (drawn.length > 200 ? 3 : 1.8);
 
   const [nodesOpen, setNodesOpen] = useState(false);
   const [edgesOpen, setEdgesOpen] = useState(false);
@@ -434,7 +446,7 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
                   const ddx = b.x - a.x;
                   const ddy = b.y - a.y;
                   const len = Math.sqrt(ddx * ddx + ddy * ddy) || 1;
-                  const rb = radius(e.target) + 2 * s;
+                  const rb = radius(e.target) + 2 * sd;
                   const ra = radius(e.source);
                   if (e.source === e.target) return null;
                   return (
@@ -446,10 +458,10 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
                         y2={b.y - (ddy / len) * rb}
                         stroke={touches ? '#111827' : '#9ca3af'}
                         strokeOpacity={dim ? 0.25 : 1}
-                        strokeWidth={(touches ? 2.2 : 1.2) * s}
+                        strokeWidth={(touches ? 2.2 : 1) * Math.min(sd, 1.5 * s)}
                         markerEnd="url(#graph-arrow)"
                       />
-                      {touches || view.k >= initial.k * 3 ? (
+                      {touches || zoomed >= 3 ? (
                         <text
                           x={(a.x + b.x) / 2}
                           y={(a.y + b.y) / 2}
@@ -473,7 +485,7 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
                 const r = radius(n.id);
                 const isSelected = n.id === selected;
                 const dim = selected !== undefined && !isSelected && !near.has(n.id);
-                const labelled = showAllLabels || isSelected || near.has(n.id) || (neighbours.get(n.id)?.length ?? 0) >= 8;
+                const labelled = showAllLabels || isSelected || near.has(n.id) || labelledFirst.has(n.id);
                 return (
                   <g
                     key={n.id}
@@ -494,10 +506,10 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
                     }}
                   >
                     <circle className="graph-node-ring" r={r + 4 * s} fill="none" strokeWidth={3 * s} />
-                    <circle r={r} fill={colourOf(n.type)} stroke={isSelected ? '#111827' : '#ffffff'} strokeWidth={(isSelected ? 3 : 1.5) * s} />
+                    <circle r={r} fill={colourOf(n.type)} stroke={isSelected ? '#111827' : '#ffffff'} strokeWidth={(isSelected ? 3 : 1) * s} />
                     {labelled ? (
                       <text
-                        y={r + 13 * s}
+                        y={r + 12 * s}
                         className="graph-node-label"
                         fontSize={13 * s}
                         textAnchor="middle"

@@ -277,6 +277,9 @@ export function historyEntries(rows: HistoryRow[]): HistoryEntry[] {
   return entries.reverse();
 }
 
+/** History rows shown before "Show all". */
+const HISTORY_SHOWN = 50;
+
 function when(iso: string): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
@@ -295,6 +298,7 @@ export function SearchPage() {
   const [nodeSets, setNodeSets] = useState('');
   const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
   const [summary, setSummary] = useState('');
+  const [allHistory, setAllHistory] = useState(false);
   const action = useAction();
   const typeId = useId();
   const hintId = useId();
@@ -330,6 +334,12 @@ export function SearchPage() {
       ...(sets.length > 0 ? { node_name: sets } : {}),
     };
     setSummary('');
+    if (query.trim() === '') {
+      await action.run(async () => {
+        throw new Error('Type a query first.');
+      });
+      return;
+    }
     const started = performance.now();
     const ok = await action.run(async () => {
       const response = await postJson<unknown>('/api/v1/search', body);
@@ -351,6 +361,7 @@ export function SearchPage() {
 
   const hint = SEARCH_TYPES.find((t) => t.type === type)?.hint ?? '';
   const entries = historyEntries(history.data ?? []);
+  const shown = allHistory ? entries : entries.slice(0, HISTORY_SHOWN);
 
   return (
     <Page title="Search">
@@ -450,10 +461,12 @@ export function SearchPage() {
         {history.loading && !history.data ? (
           <p className="loading">Loading history…</p>
         ) : (
+          <>
+          {entries.length > 0 ? <p className="hint">Newest first.</p> : null}
           <Table
-            caption="Your past searches, newest first"
+            caption="Your past searches"
             headers={['Time', 'Query', 'Dataset', 'Answer']}
-            rows={entries.map((e) => [
+            rows={shown.map((e) => [
               <time dateTime={e.createdAt}>{when(e.createdAt)}</time>,
               <span className="result-cell">{clip(e.query, 400)}</span>,
               e.datasetId ? (names.get(e.datasetId) ?? <span className="mono">{e.datasetId}</span>) : 'Several or all',
@@ -461,6 +474,12 @@ export function SearchPage() {
             ])}
             empty="You have not searched yet."
           />
+          {entries.length > HISTORY_SHOWN ? (
+            <button type="button" className="button button-small button-quiet search-history-more" onClick={() => setAllHistory((v) => !v)}>
+              {allHistory ? `Show the latest ${HISTORY_SHOWN} searches` : `Show all ${entries.length} searches`}
+            </button>
+          ) : null}
+          </>
         )}
       </section>
     </Page>
