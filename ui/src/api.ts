@@ -47,6 +47,9 @@ function describe(status: number, payload: unknown): { code: string; message: st
       const loc = Array.isArray(first.loc) ? ` (${first.loc.join('.')})` : '';
       return { code: 'VALIDATION_ERROR', message: msg + loc };
     }
+    // `{"error": {"message": "..."}}`, e.g. the API-key limit.
+    const nested = p.error && typeof p.error === 'object' ? (p.error as Record<string, unknown>).message : undefined;
+    if (typeof nested === 'string') return { code: `HTTP_${status}`, message: nested };
     const name = typeof p.error === 'string' ? p.error : typeof p.name === 'string' ? p.name : undefined;
     const message = typeof p.message === 'string' ? p.message : undefined;
     if (name || message) return { code: name ?? `HTTP_${status}`, message: message ?? name ?? '' };

@@ -1,5 +1,8 @@
 import type { ComponentType } from 'react';
 import { SignInPage } from './pages/SignIn';
+import { ApiKeysPage } from './pages/ApiKeys';
+import { TenantsPage } from './pages/Tenants';
+import { SettingsPage } from './pages/Settings';
 import { SearchPage } from './pages/Search';
 import { GraphPage } from './pages/Graph';
 import { DatasetPage } from './pages/Dataset';
@@ -31,4 +34,7 @@ export const ROUTES: RouteDef[] = [
   { path: '/reset-password', component: ResetPasswordPage, public: true },
   { path: '/verify', component: VerifyPage, public: true },
   { path: '/datasets/:id', component: DatasetPage },
+  { path: '/api-keys', component: ApiKeysPage, nav: 'API keys' },
+  { path: '/tenants', component: TenantsPage, nav: 'Tenants & roles' },
+  { path: '/settings', component: SettingsPage, nav: 'Settings', superuser: true },
 ];
