@@ -2,100 +2,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SMTPServer } from 'smtp-server';
 import { eventually, startTestServer, strongPassword, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+import { startSmtp, type Received, type Smtp } from '../helpers/smtp.js';
 
 /**
  * D10: with SMTP_* set, reset and verification tokens are delivered by e-mail (to a real SMTP
  * server started by the test) and never written to the log; without a working SMTP server the
  * routes still answer as usual and the failure is logged without the token.
  */
-
-interface Received {
-  readonly mailFrom: string;
-  readonly rcptTo: string[];
-  readonly headers: Record<string, string>;
-  readonly body: string;
-  readonly auth?: { readonly method: string; readonly username: string; readonly password: string };
-}
-
-interface Smtp {
-  readonly port: number;
-  readonly messages: Received[];
-  readonly authAttempts: { method: string; username: string; password: string; accepted: boolean }[];
-  close(): Promise<void>;
-}
-
-/** Undoes quoted-printable or base64 transfer encoding of a single-part text body. */
-function decodeBody(body: string, encoding: string | undefined): string {
-  const enc = (encoding ?? '7bit').toLowerCase();
-  if (enc === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  if (enc === 'quoted-printable') {
-    const bytes = body
-      .replace(/=\r?\n/g, '')
-      .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-    return Buffer.from(bytes, 'latin1').toString('utf8');
-  }
-  return body;
-}
-
-function parseMessage(raw: string): { headers: Record<string, string>; body: string } {
-  const split = raw.indexOf('\r\n\r\n');
-  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
-  const headers: Record<string, string> = {};
-  for (const line of head.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { headers, body: decodeBody(raw.slice(split + 4), headers['content-transfer-encoding']) };
-}
-
-/** A local SMTP server; with `credentials`, AUTH is required and only those credentials pass. */
-function startSmtp(credentials?: { username: string; password: string }): Promise<Smtp> {
-  const messages: Received[] = [];
-  const authAttempts: Smtp['authAttempts'] = [];
-  const server = new SMTPServer({
-    authOptional: credentials === undefined,
-    disabledCommands: ['STARTTLS'],
-    allowInsecureAuth: true,
-    disableReverseLookup: true,
-    logger: false,
-    onAuth(auth, _session, callback) {
-      const attempt = { method: auth.method, username: auth.username ?? '', password: auth.password ?? '' };
-      const accepted = credentials !== undefined && attempt.username === credentials.username && attempt.password === credentials.password;
-      authAttempts.push({ ...attempt, accepted });
-      if (!accepted) return callback(new Error('Invalid username or password'));
-      callback(null, { user: attempt });
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const { headers, body } = parseMessage(Buffer.concat(chunks).toString('utf8'));
-        const user = session.user as Received['auth'] | undefined;
-        messages.push({
-          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          rcptTo: session.envelope.rcptTo.map((r) => r.address),
-          headers,
-          body,
-          ...(user ? { auth: user } : {}),
-        });
-        callback();
-      });
-    },
-  });
-  return new Promise((resolve, reject) => {
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      resolve({
-        port: (server.server.address() as AddressInfo).port,
-        messages,
-        authAttempts,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      });
-    });
-  });
-}
 
 /** A loopback port that nothing listens on. */
 async function closedPort(): Promise<number> {
