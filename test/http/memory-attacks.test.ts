@@ -202,6 +202,8 @@ for (const multiTenant of [true, false]) {
           ALLOW_CYPHER_QUERY: 'true',
           ACCEPT_LOCAL_FILE_PATH: 'true',
           COGNEE_ALLOWED_LOCAL_FILE_ROOTS: join(fsRoot, 'allowed'),
+          CYPHER_MAX_ROWS: '100',
+          CYPHER_TIMEOUT_MS: '1000',
         },
       });
 
@@ -442,6 +444,26 @@ for (const multiTenant of [true, false]) {
       const procedure = await cypher(ownerA, 'CALL show_tables() RETURN name', [dsA]);
       assert.equal(procedure.status, 200, procedure.text);
       assert.deepEqual(await graphOf(ownerA, dsA), graphA);
+    });
+
+    it('D18: a read query is cut at the row limit and stopped at the time limit (CYPHER_MAX_ROWS, CYPHER_TIMEOUT_MS)', async () => {
+      const many = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'UNWIND range(1, 5000) AS x RETURN x', datasetIds: [dsA] }, ...as(ownerA) });
+      assert.equal(many.status, 200, many.text);
+      const rows = rowsOf(many.body, multiTenant, dsA);
+      assert.equal(rows.length, 100);
+      assert.deepEqual(rows[0], { x: 1 });
+      const started = Date.now();
+      const slow = await ownerA.c.post('/api/v1/search', {
+        // Ten billion rows streamed in little memory: minutes of work unless the limit stops it.
+        json: { search_type: 'CYPHER', query: 'UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 10 RETURN count(*) AS c', datasetIds: [dsA] },
+        ...as(ownerA),
+      });
+      const elapsed = Date.now() - started;
+      assert.deepEqual([slow.status, slow.body], [400, { detail: CYPHER_FAILED }]);
+      assert.ok(elapsed >= 900 && elapsed < 8000, `stopped by the 1000 ms limit after ${elapsed} ms`);
+      // The store is usable afterwards.
+      const after = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] }, ...as(ownerA) });
+      assert.equal(after.status, 200, after.text);
     });
 
     // --------------------------------------------------------------------------------------------
