@@ -449,7 +449,9 @@ export class BoltStandIn {
   }
 
   static async start(options: BoltStandInOptions = {}): Promise<BoltStandIn> {
-    const db = new kuzu.Database(':memory:');
+    // A small buffer pool and address space: a test process holds several stand-ins (Kuzu's
+    // default reserves 8 TB of address space per database).
+    const db = new kuzu.Database(':memory:', 256 * 1024 * 1024, true, false, 2 ** 32);
     const conn = new kuzu.Connection(db);
     await db.init();
     await conn.init();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GraphQueryTimeoutError, KuzuGraphStore, toJsonValue } from '../../src/memory/stores/kuzu.js';
 import type { GraphEdge, GraphNode } from '../../src/memory/stores/types.js';
+import { graphStoreContract } from '../helpers/graph-store-contract.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -28,6 +29,10 @@ function edge(source: string, target: string, relationship = 'related_to', prope
 }
 const sortById = (nodes: GraphNode[]): GraphNode[] => [...nodes].sort((a, b) => a.id.localeCompare(b.id));
 const edgeKey = (e: GraphEdge): string => `${e.source}-${e.relationship}->${e.target}`;
+
+// The contract every graph store is held to (the Neo4j store runs it too, in test/unit/neo4j-store.test.ts).
+graphStoreContract('KuzuGraphStore in memory', { shared: true, open: () => KuzuGraphStore.openInMemory() });
+graphStoreContract('KuzuGraphStore single dataset', { shared: false, open: () => KuzuGraphStore.open(join(tempDir(), 'contract.kuzu'), { singleDataset: true }) });
 
 describe('KuzuGraphStore (in memory)', () => {
   let store: KuzuGraphStore;

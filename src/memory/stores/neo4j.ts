@@ -114,7 +114,7 @@ export class Neo4jConnectionError extends Error {
 
 /** The URL without any user information, for messages. */
 export function safeUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)[^@/]*@/i, '$1');
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
 }
 
 function codeOf(error: unknown): string | undefined {
