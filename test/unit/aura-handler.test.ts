@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { AURA_CREDENTIALS_MISSING, auraHandler } from '../../src/memory/aura.js';
 import type { DatasetDatabaseRow } from '../../src/memory/databases.js';
 import { FernetKeyring } from '../../src/security/fernet.js';
+import { startAuraStandIn, type AuraStandIn } from '../helpers/aura-standin.js';
 
 /**
  * The neo4j_aura_dev handler against a stand-in of the Aura API on loopback: OAuth client
@@ -13,47 +12,16 @@ import { FernetKeyring } from '../../src/security/fernet.js';
  * and the stored row holding Fernet tokens only (D20), readable under a rotated key list.
  */
 
-interface Seen {
-  method: string;
-  path: string;
-  auth: string;
-  body: string;
-}
-
 describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
-  const seen: Seen[] = [];
-  let polls = 0;
+  let aura: AuraStandIn;
   let base = '';
-  const server = createServer(async (req: IncomingMessage, res) => {
-    let body = '';
-    for await (const chunk of req) body += chunk;
-    seen.push({ method: req.method!, path: req.url!, auth: req.headers.authorization ?? '', body });
-    const send = (status: number, json: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(json));
-    };
-    if (req.url === '/oauth/token') {
-      const expected = `Basic ${Buffer.from('client-id:client-secret').toString('base64')}`;
-      if (req.headers.authorization !== expected || body !== 'grant_type=client_credentials') return send(401, { error: 'invalid_client' });
-      return send(200, { access_token: 'aura-access-token', token_type: 'bearer', expires_in: 3600 });
-    }
-    if (req.headers.authorization !== 'Bearer aura-access-token') return send(401, { error: 'unauthorized' });
-    if (req.method === 'POST' && req.url === '/v1/instances') {
-      return send(202, { data: { id: 'ab12cd34', connection_url: 'neo4j+s://ab12cd34.databases.neo4j.io', username: 'neo4j', password: 'instance-password-xyz', status: 'creating' } });
-    }
-    if (req.method === 'GET' && req.url === '/v1/instances/ab12cd34') {
-      polls += 1;
-      return send(200, { data: { id: 'ab12cd34', status: polls >= 2 ? 'running' : 'creating' } });
-    }
-    if (req.method === 'DELETE' && req.url === '/v1/instances/ab12cd34') return send(202, { data: { id: 'ab12cd34' } });
-    return send(404, {});
-  });
   before(async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    aura = await startAuraStandIn({
+      instance: () => ({ id: 'ab12cd34', connection_url: 'neo4j+s://ab12cd34.databases.neo4j.io', username: 'neo4j', password: 'instance-password-xyz' }),
+    });
+    base = aura.url;
   });
-  after(() => new Promise<void>((r) => server.close(() => r())));
-
+  after(() => aura.close());
   const config = (extra: Record<string, string> = {}) =>
     loadConfig({ NEO4J_AURA_API_URL: base, NEO4J_AURA_POLL_INTERVAL_MS: '5', NEO4J_ENCRYPTION_KEY: 'new-key,old-key', ...extra }, process.cwd());
   const withCredentials = { NEO4J_CLIENT_ID: 'client-id', NEO4J_CLIENT_SECRET: 'client-secret', NEO4J_TENANT_ID: 'tenant-1' };
@@ -68,11 +36,11 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
     const keyring = FernetKeyring.fromSecrets('new-key,old-key');
     const handler = auraHandler(config(withCredentials), keyring);
     const columns = await handler.createDataset(dataset);
-    const created = seen.find((s) => s.method === 'POST' && s.path === '/v1/instances')!;
+    const created = aura.seen.find((s) => s.method === 'POST' && s.path === '/v1/instances')!;
     assert.deepEqual(JSON.parse(created.body), {
       version: '5', region: 'europe-west1', memory: '1GB', name: dataset.id.slice(0, 29), type: 'professional-db', tenant_id: 'tenant-1', cloud_provider: 'gcp',
     });
-    assert.ok(polls >= 2, 'polled until running');
+    assert.ok(aura.polls() >= 2, 'polled until running');
     assert.equal(columns.graph_database_url, 'neo4j+s://ab12cd34.databases.neo4j.io');
     const stored = JSON.stringify(columns);
     assert.ok(!stored.includes('instance-password-xyz'), 'no plaintext password');
@@ -97,7 +65,7 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
     assert.equal(legacyResolved.graph_database_key, 'aura-access-token');
 
     await handler.deleteDataset(resolved);
-    assert.ok(seen.some((s) => s.method === 'DELETE' && s.path === '/v1/instances/ab12cd34' && s.auth === 'Bearer aura-access-token'));
+    assert.ok(aura.seen.some((s) => s.method === 'DELETE' && s.path === '/v1/instances/ab12cd34' && s.auth === 'Bearer aura-access-token'));
   });
 
   it('neo4j starts with its handler (multi-tenant) or a URL (single-user); wrong pairs and a missing URL are clear startup errors', async () => {
