@@ -65,6 +65,7 @@ const BOOLEANS: Record<string, BooleanVariable> = {
     fallback: false,
   },
   TRUST_PROXY: { context: {}, read: (c) => c.http.trustProxy, fallback: false },
+  SERVE_UI: { context: {}, read: (c) => c.http.serveUi, fallback: true },
   AUTH_TOKEN_COOKIE_SECURE: { context: {}, read: (c) => c.auth.cookieSecure, fallback: false },
   HASH_API_KEY: { context: {}, read: (c) => c.auth.hashApiKeys, fallback: true },
   EXTERNAL_TOKEN_AUTO_PROVISION: { context: {}, read: (c) => c.auth.externalTokenAutoProvision, fallback: true },

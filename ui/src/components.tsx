@@ -109,11 +109,23 @@ export function useAction(): {
   return { busy, error, success, run, clear: () => (setError(''), setSuccess('')) };
 }
 
+/**
+ * A box that scrolls sideways on narrow screens (wide tables): focusable and named, so keyboard
+ * users can scroll it too.
+ */
+export function ScrollArea({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}
+
 /** A table with a caption; `empty` is shown when there are no rows. */
 export function Table({ caption, headers, rows, empty }: { caption: string; headers: string[]; rows: ReactNode[][]; empty: string }) {
   if (rows.length === 0) return <p className="empty">{empty}</p>;
   return (
-    <div className="table-wrap">
+    <ScrollArea label={caption}>
       <table>
         <caption>{caption}</caption>
         <thead>
@@ -135,6 +147,6 @@ export function Table({ caption, headers, rows, empty }: { caption: string; head
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollArea>
   );
 }

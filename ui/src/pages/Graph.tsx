@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent } from 'react';
 import { get } from '../api';
-import { Notice, Page, useLoad } from '../components';
+import { Notice, Page, ScrollArea, useLoad } from '../components';
 import { Link } from '../router';
 
 /**
@@ -601,7 +601,7 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
       <details className="graph-details" onToggle={(e) => setNodesOpen(e.currentTarget.open)}>
         <summary>Nodes ({data.nodes.length})</summary>
         {nodesOpen ? (
-          <div className="table-wrap">
+          <ScrollArea label="Nodes">
             <table>
               <caption>Nodes</caption>
               <thead>
@@ -627,7 +627,7 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollArea>
         ) : null}
       </details>
       <details className="graph-details" onToggle={(e) => setEdgesOpen(e.currentTarget.open)}>
@@ -636,7 +636,7 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
           edges.length === 0 ? (
             <p className="empty">No relationships.</p>
           ) : (
-            <div className="table-wrap">
+            <ScrollArea label="Relationships">
               <table>
                 <caption>Relationships</caption>
                 <thead>
@@ -656,7 +656,7 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
                   ))}
                 </tbody>
               </table>
-            </div>
+            </ScrollArea>
           )
         ) : null}
       </details>

@@ -1,0 +1,353 @@
+/**
+ * The web UI end to end in Chromium against the real server: what a person does, by the names a
+ * person (and a screen reader) sees. One account shares a dataset with another and takes it back.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { startTestServer, strongPassword, uniqueEmail, type TestServer } from '../helpers/harness.js';
+import { startSmtp, type Smtp } from '../helpers/smtp.js';
+import { checkPage, here, launchBrowser, openPage, scriptVisibleState, type Watched } from './harness.js';
+
+const UPLOAD = 'Grace Hopper built the first compiler for the Harvard Mark I computer.';
+const PASTED = 'Ada Lovelace wrote the first program for the Analytical Engine of Charles Babbage.';
+
+let browser: Browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => browser?.close());
+
+/** Waits for a role=status or role=alert region holding `text`. */
+function announced(page: Page, text: string | RegExp, role: 'status' | 'alert' = 'status'): Locator {
+  return page.getByRole(role).filter({ hasText: text });
+}
+
+async function signIn(page: Page, url: string, email: string, password: string): Promise<void> {
+  await page.goto(`${url}/sign-in`);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+async function datasetNames(page: Page): Promise<string[]> {
+  const table = page.getByRole('table', { name: 'Datasets you can read' });
+  if ((await table.count()) === 0) return [];
+  return table.locator('tbody tr td:first-child').allInnerTexts();
+}
+
+describe('register → dataset → upload → cognify → search → share → revoke → sign out', () => {
+  let server: TestServer;
+  let ada: Watched;
+  let bob: Watched;
+  const adaEmail = uniqueEmail('ada');
+  const adaPassword = strongPassword();
+  const bobEmail = uniqueEmail('bob');
+  const bobPassword = strongPassword();
+  let datasetUrl = '';
+
+  before(async () => {
+    server = await startTestServer();
+    ada = await openPage(browser);
+    bob = await openPage(browser);
+  });
+  after(async () => {
+    await ada?.context.close();
+    await bob?.context.close();
+    await server?.close();
+  });
+
+  test('register: a weak password is refused with its reason, then the account is created and signed in', async () => {
+    const { page } = ada;
+    await page.goto(server.url + '/');
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByRole('heading', { name: 'Create an account', level: 1 }).waitFor();
+    await page.getByLabel('E-mail').fill(adaEmail);
+    await page.getByLabel('Password', { exact: true }).fill('password');
+    await page.getByLabel('Confirm password').fill('password');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await announced(page, /password/i, 'alert').waitFor();
+    assert.equal(here(page), '/register');
+    await page.getByLabel('Password', { exact: true }).fill(adaPassword);
+    await page.getByLabel('Confirm password').fill(adaPassword);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+    assert.equal(here(page), '/datasets');
+    ada.assertClean();
+  });
+
+  test('create a dataset, upload a file, paste text, cognify and watch it complete', async () => {
+    const { page } = ada;
+    await page.getByLabel('Dataset name').fill('handbook');
+    await page.getByRole('button', { name: 'Create dataset' }).click();
+    await announced(page, 'Dataset handbook was created.').waitFor();
+    await page.getByRole('link', { name: 'handbook', exact: true }).click();
+    await page.getByRole('heading', { name: 'Dataset handbook', level: 1 }).waitFor();
+    datasetUrl = page.url();
+
+    await page.getByLabel('Files to upload').setInputFiles({ name: 'hopper.txt', mimeType: 'text/plain', buffer: Buffer.from(UPLOAD) });
+    await page.getByRole('button', { name: 'Upload files' }).click();
+    await announced(page, 'Uploaded 1 file.').waitFor();
+    await page.getByLabel('Text or URLs').fill(PASTED);
+    await page.getByRole('button', { name: 'Add text' }).click();
+    await announced(page, 'Added the text.').waitFor();
+
+    await page.getByRole('button', { name: 'Cognify', exact: true }).click();
+    await announced(page, /Processing status: Completed/).waitFor({ timeout: 60_000 });
+    const items = page.getByRole('table', { name: 'Items in handbook' });
+    await items.getByRole('link', { name: 'Download hopper.txt' }).waitFor();
+    assert.equal(await items.locator('tbody tr').count(), 2);
+    ada.assertClean();
+  });
+
+  test('download an item: the original bytes come back', async () => {
+    const { page } = ada;
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download hopper.txt' }).click()]);
+    assert.equal(download.suggestedFilename(), 'hopper.txt');
+    assert.equal(readFileSync((await download.path())!, 'utf8'), UPLOAD);
+  });
+
+  test('the knowledge graph: click a node, read its panel, zoom', async () => {
+    const { page } = ada;
+    await page.getByRole('link', { name: 'Knowledge graph' }).click();
+    const picture = page.getByRole('application');
+    await picture.waitFor();
+    assert.match((await picture.getAttribute('aria-label')) ?? '', /^Knowledge graph of handbook: \d+ of \d+ nodes and \d+ relationships shown\.$/);
+    const node = picture.getByRole('button', { name: /^grace hopper \(Entity\)$/i }).first();
+    await node.click();
+    const panel = page.getByRole('region', { name: 'Node details' });
+    await panel.getByRole('heading', { level: 2, name: /grace hopper/i }).waitFor();
+    assert.ok((await panel.getByRole('list', { name: /^Neighbours of /i }).getByRole('listitem').count()) > 0);
+    const zoom = page.locator('.graph-zoom');
+    const before = await zoom.innerText();
+    await page.getByRole('button', { name: 'Zoom in' }).click();
+    assert.notEqual(await zoom.innerText(), before);
+    await page.getByRole('button', { name: 'Reset view' }).click();
+    assert.equal(await zoom.innerText(), before);
+    ada.assertClean();
+  });
+
+  test('search the dataset: chunks with their document, then an answer, and both in the history', async () => {
+    const { page } = ada;
+    await page.goto(datasetUrl);
+    await page.getByRole('link', { name: 'Search this dataset' }).click();
+    await page.getByRole('heading', { name: 'Search', level: 1 }).waitFor();
+    assert.equal(await page.getByRole('checkbox', { name: 'handbook' }).isChecked(), true);
+    await page.getByRole('textbox', { name: 'Query' }).fill('Who built the first compiler?');
+    await page.getByLabel('Search type').selectOption('CHUNKS');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    const results = page.getByRole('region', { name: 'Results from handbook' });
+    await results.getByRole('list', { name: 'Passages from handbook' }).waitFor();
+    assert.match(await results.innerText(), /Grace Hopper built the first compiler/);
+    assert.match(await results.innerText(), /hopper/);
+
+    await page.getByRole('textbox', { name: 'Query' }).fill('What did Ada Lovelace write?');
+    await page.getByLabel('Search type').selectOption('GRAPH_COMPLETION');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await announced(page, /Searched 1 dataset/).waitFor();
+    assert.match(await page.getByRole('region', { name: 'Results from handbook' }).innerText(), /Lovelace/i);
+    const history = page.getByRole('table', { name: 'Your past searches' });
+    await history.getByRole('row', { name: /What did Ada Lovelace write\?/ }).waitFor();
+    await history.getByRole('row', { name: /Who built the first compiler\?/ }).waitFor();
+    ada.assertClean();
+  });
+
+  test('share the dataset with a second user, who sees it and searches it', async () => {
+    const reg = await server.client().post('/api/v1/auth/register', { json: { email: bobEmail, password: bobPassword } });
+    assert.equal(reg.status, 201);
+    await signIn(bob.page, server.url, bobEmail, bobPassword);
+    await bob.page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+    assert.deepEqual(await datasetNames(bob.page), [], 'nothing is shared yet');
+
+    const { page } = ada;
+    await page.getByRole('link', { name: 'Tenants & roles' }).click();
+    await page.getByLabel('Dataset to share').selectOption({ label: 'handbook' });
+    await page.getByRole('radio', { name: 'A user' }).check();
+    await page.getByLabel('User e-mail').fill(bobEmail);
+    assert.equal(await page.getByRole('checkbox', { name: 'Read' }).isChecked(), true);
+    await page.getByRole('button', { name: 'Grant permissions' }).click();
+    await announced(page, `Granted read on handbook to ${bobEmail}.`).waitFor();
+    const who = page.getByRole('table', { name: 'Who has what on handbook' });
+    await who.getByRole('row', { name: new RegExp(bobEmail.replace(/[.+]/g, '\\$&')) }).waitFor();
+
+    await bob.page.reload();
+    await bob.page.getByRole('link', { name: 'handbook', exact: true }).waitFor();
+    await bob.page.getByRole('link', { name: 'Search' }).click();
+    await bob.page.getByRole('checkbox', { name: 'handbook' }).check();
+    await bob.page.getByRole('textbox', { name: 'Query' }).fill('compiler');
+    await bob.page.getByLabel('Search type').selectOption('CHUNKS');
+    await bob.page.getByRole('button', { name: 'Search', exact: true }).click();
+    await bob.page.getByRole('region', { name: 'Results from handbook' }).getByText(/Grace Hopper built the first compiler/).waitFor();
+    ada.assertClean();
+    bob.assertClean();
+  });
+
+  test('the first user revokes: the dataset is gone for the second', async () => {
+    const { page } = ada;
+    await page.getByRole('button', { name: 'Revoke permissions' }).click();
+    await announced(page, `Revoked read on handbook from ${bobEmail}.`).waitFor();
+
+    await bob.page.getByRole('link', { name: 'Datasets' }).click();
+    await bob.page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+    await bob.page.getByText('No datasets yet.', { exact: false }).waitFor();
+    assert.deepEqual(await datasetNames(bob.page), []);
+    await bob.page.goto(datasetUrl);
+    await bob.page.getByRole('heading', { name: 'Dataset not found', level: 1 }).waitFor();
+    ada.assertClean();
+    bob.assertClean();
+  });
+
+  test('sign out: the session is gone and the app asks to sign in again', async () => {
+    const { page } = ada;
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+    assert.deepEqual(
+      (await ada.context.cookies()).filter((c) => c.name === 'auth_token'),
+      [],
+      'the cookie is cleared',
+    );
+    await page.goto(datasetUrl);
+    await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+    assert.match(here(page), /^\/sign-in\?next=/);
+    ada.assertClean();
+  });
+});
+
+describe('sign-in messages, an expired session, the API key shown once', () => {
+  let server: TestServer;
+  const email = uniqueEmail('keys');
+  const password = strongPassword();
+
+  before(async () => {
+    server = await startTestServer({ env: { JWT_LIFETIME_SECONDS: '3', AUTH_CACHE_TTL_SECONDS: '0', RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_LOGIN: '4' } });
+    assert.equal((await server.client().post('/api/v1/auth/register', { json: { email, password } })).status, 201);
+  });
+  after(async () => server?.close());
+
+  test('a wrong password says so; too many attempts say when to try again', async () => {
+    const w = await openPage(browser);
+    await w.page.goto(server.url + '/sign-in');
+    await w.page.getByLabel('E-mail').fill(email);
+    await w.page.getByLabel('Password').fill('wrong password here');
+    await w.page.getByRole('button', { name: 'Sign in' }).click();
+    await announced(w.page, 'Wrong e-mail or password.', 'alert').waitFor();
+    for (let i = 0; i < 4; i++) await w.page.getByRole('button', { name: 'Sign in' }).click();
+    await announced(w.page, /^Too many attempts\. Try again in \d+ s\.$/, 'alert').waitFor();
+    assert.equal(here(w.page), '/sign-in');
+    w.assertClean();
+    await w.context.close();
+  });
+
+  test('an expired session sends the user to sign in, and back to the page afterwards', async () => {
+    const fresh = await startTestServer({ env: { JWT_LIFETIME_SECONDS: '2', AUTH_CACHE_TTL_SECONDS: '0' } });
+    try {
+      const user = uniqueEmail('expiry');
+      const secret = strongPassword();
+      assert.equal((await fresh.client().post('/api/v1/auth/register', { json: { email: user, password: secret } })).status, 201);
+      const w = await openPage(browser);
+      await signIn(w.page, fresh.url, user, secret);
+      await w.page.waitForTimeout(2500);
+      await w.page.getByRole('link', { name: 'Search' }).click();
+      await announced(w.page, 'Your session has ended. Sign in again.', 'status').waitFor();
+      assert.match(here(w.page), /^\/sign-in\?expired=1&next=%2Fsearch$/);
+      await w.page.getByLabel('E-mail').fill(user);
+      await w.page.getByLabel('Password').fill(secret);
+      await w.page.getByRole('button', { name: 'Sign in' }).click();
+      await w.page.getByRole('heading', { name: 'Search', level: 1 }).waitFor();
+      assert.equal(here(w.page), '/search');
+      w.assertClean();
+      await w.context.close();
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test('D21: a new API key is shown once, can be copied, works, and is never stored by the page', async () => {
+    const fresh = await startTestServer();
+    try {
+      const user = uniqueEmail('apikey');
+      const secret = strongPassword();
+      assert.equal((await fresh.client().post('/api/v1/auth/register', { json: { email: user, password: secret } })).status, 201);
+      const w = await openPage(browser);
+      await w.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: fresh.url });
+      await signIn(w.page, fresh.url, user, secret);
+      await w.page.getByRole('link', { name: 'API keys' }).click();
+      await w.page.getByLabel('Key name').fill('my-agent');
+      await w.page.getByRole('button', { name: 'Create API key' }).click();
+      const box = w.page.getByRole('region', { name: 'API key created' });
+      await box.waitFor();
+      const key = await box.getByLabel('New API key').inputValue();
+      assert.ok(key.length >= 32, key);
+      await box.getByRole('button', { name: 'Copy key' }).click();
+      await announced(w.page, 'Copied').waitFor();
+      assert.equal(await w.page.evaluate(() => navigator.clipboard.readText()), key);
+
+      const me = await fresh.client().get('/api/v1/users/me', { apiKey: key, cookies: false });
+      assert.deepEqual([me.status, me.body.email], [200, user], 'the key shown is the key that works');
+      const state = await scriptVisibleState(w.page);
+      assert.doesNotMatch(JSON.stringify(state), new RegExp(key), 'not in a cookie or storage');
+
+      await w.page.reload();
+      await w.page.getByRole('table', { name: 'Your API keys' }).getByRole('row', { name: /my-agent/ }).waitFor();
+      assert.equal(await w.page.getByRole('region', { name: 'API key created' }).count(), 0);
+      assert.doesNotMatch(await w.page.content(), new RegExp(key), 'never shown again');
+      w.assertClean();
+      await w.context.close();
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('forgot password: the link in the e-mail opens the reset page', () => {
+  let server: TestServer;
+  let smtp: Smtp;
+  const email = uniqueEmail('reset');
+  before(async () => {
+    smtp = await startSmtp();
+    server = await startTestServer({ env: { SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), SMTP_SECURE: 'false' } });
+    assert.equal((await server.client().post('/api/v1/auth/register', { json: { email, password: strongPassword() } })).status, 201);
+  });
+  after(async () => {
+    await server?.close();
+    await smtp?.close();
+  });
+
+  test('ask for the link, open it, set a new password, sign in with it', async () => {
+    const w = await openPage(browser);
+    await w.page.goto(server.url + '/sign-in');
+    await w.page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await w.page.getByLabel('E-mail').fill(email);
+    await w.page.getByRole('button', { name: 'Send reset link' }).click();
+    await announced(w.page, /If an account exists for that address/).waitFor();
+    const deadline = Date.now() + 10_000;
+    while (smtp.messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const link = /https?:\/\/\S+\/reset-password\?token=\S+/.exec(smtp.messages[0]?.body ?? '')?.[0];
+    assert.ok(link, 'the e-mail holds a link to the reset page');
+    const target = new URL(link);
+    await w.page.goto(server.url + target.pathname + target.search);
+    await w.page.getByRole('heading', { name: 'Reset your password', level: 1 }).waitFor();
+    const fresh = strongPassword();
+    await w.page.getByLabel('New password', { exact: true }).fill(fresh);
+    await w.page.getByLabel('Confirm new password').fill(fresh);
+    await w.page.getByRole('button', { name: 'Set new password' }).click();
+    await announced(w.page, 'Your password was changed. Sign in with the new one.').waitFor();
+    assert.equal(here(w.page), '/sign-in?reset=1');
+    await w.page.getByLabel('E-mail').fill(email);
+    await w.page.getByLabel('Password').fill(fresh);
+    await w.page.getByRole('button', { name: 'Sign in' }).click();
+    await w.page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+
+    // The same link a second time is refused.
+    await w.page.goto(server.url + target.pathname + target.search);
+    await w.page.getByLabel('New password', { exact: true }).fill(strongPassword());
+    await w.page.getByLabel('Confirm new password').fill(await w.page.getByLabel('New password', { exact: true }).inputValue());
+    await w.page.getByRole('button', { name: 'Set new password' }).click();
+    await announced(w.page, 'This reset link is not valid or has expired. Ask for a new one.', 'alert').waitFor();
+    await checkPage(w.page, 'reset-password-refused');
+    w.assertClean();
+    await w.context.close();
+  });
+});
