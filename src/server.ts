@@ -227,6 +227,13 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
       : `memory stores: one shared ${m.graphProvider} graph and one shared ${m.vectorProvider} vector store, partitioned by dataset`,
   );
   log.info(`local file paths: ${m.acceptLocalFilePath ? 'accepted within COGNEE_ALLOWED_LOCAL_FILE_ROOTS' : 'refused'} (ACCEPT_LOCAL_FILE_PATH, ${m.acceptLocalFilePathSource})`);
+  if (m.acceptLocalFilePath) {
+    log.info(
+      m.allowedLocalRoots.length > 0
+        ? `local file roots: ${m.allowedLocalRoots.join(', ')} (server state, data root and .env files always refused)`
+        : 'local file roots: none (COGNEE_ALLOWED_LOCAL_FILE_ROOTS is unset): no local file is read',
+    );
+  }
   log.info(`cypher search: ${m.allowCypherQuery ? 'allowed, read-only and confined to the dataset' : 'disabled'} (ALLOW_CYPHER_QUERY, ${m.allowCypherQuerySource})`);
   if (m.encryptionKeyIsDefault) {
     log.warn('NEO4J_ENCRYPTION_KEY is the well-known default "test_key": stored graph database passwords are not protected; set a random key');

@@ -1,5 +1,4 @@
 import { delimiter, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
 import { ConfigError, bool, int, oneOf, raw, str, type Env } from './parse.js';
 
 /**
@@ -68,6 +67,7 @@ export interface MemoryConfig {
   readonly uploadMaxBytes: number;
   readonly acceptLocalFilePath: boolean;
   readonly acceptLocalFilePathSource: 'explicit' | 'multi-tenant default';
+  /** COGNEE_ALLOWED_LOCAL_FILE_ROOTS, absolute; empty (no local file readable) when unset. */
   readonly allowedLocalRoots: readonly string[];
   readonly allowHttpRequests: boolean;
   readonly urlMaxBytes: number;
@@ -253,9 +253,10 @@ export function loadMemoryConfig(
   const explicitLocal = raw(env, 'ACCEPT_LOCAL_FILE_PATH');
   const explicitCypher = raw(env, 'ALLOW_CYPHER_QUERY');
   const rootsValue = raw(env, 'COGNEE_ALLOWED_LOCAL_FILE_ROOTS');
-  const allowedLocalRoots = rootsValue
-    ? rootsValue.split(delimiter).map((r) => r.trim()).filter(Boolean).map((r) => resolve(opts.cwd, r))
-    : [opts.cwd, tmpdir()];
+  // D17: only the roots an operator names. Unset means none (the reference's default of the working
+  // and temp directories would expose the .env and .engram/ of a working directory, and whatever
+  // other programs leave in the temp directory). Server state is refused whatever the roots.
+  const allowedLocalRoots = (rootsValue ?? '').split(delimiter).map((r) => r.trim()).filter(Boolean).map((r) => resolve(opts.cwd, r));
 
   const keys = (raw(env, 'NEO4J_ENCRYPTION_KEY') ?? 'test_key').split(',').map((k) => k.trim()).filter(Boolean);
   if (keys.length === 0) throw new ConfigError('NEO4J_ENCRYPTION_KEY', 'must name at least one key');
@@ -280,7 +281,7 @@ export function loadMemoryConfig(
     uploadMaxBytes: int(env, 'UPLOAD_MAX_BYTES', 50 * 1024 * 1024, { min: 1024 }),
     acceptLocalFilePath: bool(env, 'ACCEPT_LOCAL_FILE_PATH', !opts.multiTenant),
     acceptLocalFilePathSource: explicitLocal !== undefined ? 'explicit' : 'multi-tenant default',
-    allowedLocalRoots: [...allowedLocalRoots, opts.dataRoot],
+    allowedLocalRoots,
     allowHttpRequests: bool(env, 'ALLOW_HTTP_REQUESTS', true),
     urlMaxBytes: int(env, 'URL_MAX_BYTES', 10 * 1024 * 1024, { min: 1024 }),
     allowCypherQuery: bool(env, 'ALLOW_CYPHER_QUERY', !opts.multiTenant),

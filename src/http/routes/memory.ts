@@ -25,7 +25,7 @@ import {
   searchResultOf,
   type SearchType,
 } from '../../memory/search.js';
-import { classifyInput, IngestionError } from '../../security/local-paths.js';
+import { classifyInput, IngestionError, readLocalFile, serverStatePaths, type LocalFilePolicy } from '../../security/local-paths.js';
 import { fetchPublicUrl, SsrfProtectionError } from '../../security/outbound.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
@@ -221,6 +221,13 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
     );
   });
 
+  // D17: local paths in add_text; the server's own state is never readable, whatever the roots.
+  const localFiles: LocalFilePolicy = {
+    acceptLocalFilePath: config.memory.acceptLocalFilePath,
+    allowedRoots: [...config.memory.allowedLocalRoots],
+    protectedPaths: serverStatePaths(config),
+  };
+
   app.post(
     '/api/v1/add_text',
     {
@@ -248,7 +255,7 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
       const items: IngestItem[] = [];
       for (const entry of body.text_data) {
         try {
-          const kind = await classifyInput(entry, { acceptLocalFilePath: config.memory.acceptLocalFilePath, allowedRoots: [...config.memory.allowedLocalRoots] });
+          const kind = await classifyInput(entry, localFiles);
           if (kind.kind === 'text') items.push({ kind: 'text', text: kind.text });
           else if (kind.kind === 'url') {
             const fetched = await fetchPublicUrl(kind.url, { allowHttpRequests: config.memory.allowHttpRequests, maxBytes: config.memory.urlMaxBytes });
@@ -256,8 +263,7 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
             const name = (new URL(fetched.finalUrl).hostname + new URL(fetched.finalUrl).pathname).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
             items.push({ kind: 'file', filename: `${name}.${html ? 'html' : 'txt'}`, bytes: fetched.body, externalMetadata: { source_url: fetched.finalUrl } });
           } else {
-            const { readFile } = await import('node:fs/promises');
-            items.push({ kind: 'file', filename: kind.path, bytes: await readFile(kind.path) });
+            items.push({ kind: 'file', filename: kind.path, bytes: await readLocalFile(kind.path, localFiles, config.memory.uploadMaxBytes) });
           }
         } catch (error) {
           if (error instanceof SsrfProtectionError) throw ApiError.named(403, 'SSRFProtectionError', error.message);
