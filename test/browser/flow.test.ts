@@ -350,4 +350,91 @@ describe('forgot password: the link in the e-mail opens the reset page', () => {
     w.assertClean();
     await w.context.close();
   });
+
+  test('ask for a verification link, open it from the e-mail: the address is verified', async () => {
+    const user = uniqueEmail('verify');
+    assert.equal((await server.client().post('/api/v1/auth/register', { json: { email: user, password: strongPassword() } })).status, 201);
+    const before = smtp.messages.length;
+    const w = await openPage(browser);
+    await w.page.goto(server.url + '/verify');
+    await w.page.getByLabel('E-mail').fill(user);
+    await w.page.getByRole('button', { name: 'Send verification link' }).click();
+    await announced(w.page, /we sent it a new verification link/).waitFor();
+    const deadline = Date.now() + 10_000;
+    while (smtp.messages.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const link = /https?:\/\/\S+\/verify\?token=\S+/.exec(smtp.messages[before]?.body ?? '')?.[0];
+    assert.ok(link, 'the e-mail holds a link to the verification page');
+    const target = new URL(link);
+    await w.page.goto(server.url + target.pathname + target.search);
+    await announced(w.page, 'Your e-mail address is verified.').waitFor();
+    await w.page.goto(server.url + target.pathname + target.search);
+    await announced(w.page, /already verified|not valid or has expired/, 'status').or(announced(w.page, /not valid or has expired/, 'alert')).waitFor();
+    w.assertClean();
+    await w.context.close();
+  });
+});
+
+describe('tenants: members, a role, a dataset shared with the role', () => {
+  let server: TestServer;
+  const owner = { email: uniqueEmail('owner'), password: strongPassword() };
+  const member = { email: uniqueEmail('member'), password: strongPassword() };
+  before(async () => {
+    server = await startTestServer();
+    for (const u of [owner, member]) assert.equal((await server.client().post('/api/v1/auth/register', { json: u })).status, 201);
+  });
+  after(async () => server?.close());
+
+  test('create a tenant, add a member, create and assign a role, share with it; removing the member takes it away', async () => {
+    const o = await openPage(browser);
+    const m = await openPage(browser);
+    await signIn(o.page, server.url, owner.email, owner.password);
+    await o.page.getByRole('link', { name: 'Tenants & roles' }).click();
+    await o.page.getByLabel('Tenant name').fill('lab');
+    await o.page.getByRole('button', { name: 'Create tenant' }).click();
+    await announced(o.page, 'Tenant lab created. It is now your active tenant.').waitFor();
+    await o.page.getByLabel('Member e-mail').fill(member.email);
+    await o.page.getByRole('button', { name: 'Add member' }).click();
+    await announced(o.page, `${member.email} is now a member of lab.`).waitFor();
+    await o.page.getByLabel('Role name').fill('readers');
+    await o.page.getByRole('button', { name: 'Create role' }).click();
+    await announced(o.page, 'Role readers created.').waitFor();
+    await o.page.getByLabel('Member to assign').selectOption({ label: member.email });
+    await o.page.getByLabel('Role to assign').selectOption({ label: 'readers' });
+    await o.page.getByRole('button', { name: 'Assign role' }).click();
+    await announced(o.page, `${member.email} now has the role readers.`).waitFor();
+
+    // A dataset of the tenant, shared with the role only.
+    await o.page.getByRole('link', { name: 'Datasets' }).click();
+    await o.page.getByLabel('Dataset name').fill('lab_notes');
+    await o.page.getByRole('button', { name: 'Create dataset' }).click();
+    await announced(o.page, 'Dataset lab_notes was created.').waitFor();
+    await o.page.getByRole('link', { name: 'Tenants & roles' }).click();
+    await o.page.getByLabel('Dataset to share').selectOption({ label: 'lab_notes' });
+    await o.page.getByRole('radio', { name: 'A role' }).check();
+    await o.page.getByLabel('Role to share with').selectOption({ label: 'readers' });
+    await o.page.getByRole('button', { name: 'Grant permissions' }).click();
+    await announced(o.page, 'Granted read on lab_notes to the role readers.').waitFor();
+    await o.page.getByRole('table', { name: 'Who has what on lab_notes' }).getByRole('row', { name: /readers/ }).waitFor();
+
+    // The member sees nothing in their personal space, and the dataset once they switch to the tenant.
+    await signIn(m.page, server.url, member.email, member.password);
+    assert.deepEqual(await datasetNames(m.page), []);
+    await m.page.getByRole('link', { name: 'Tenants & roles' }).click();
+    await m.page.getByRole('button', { name: 'Switch to tenant lab' }).click();
+    await announced(m.page, 'You are now working in lab.').waitFor();
+    await m.page.getByRole('link', { name: 'Datasets' }).click();
+    await m.page.getByRole('link', { name: 'lab_notes', exact: true }).waitFor();
+
+    // Removed from the tenant: gone.
+    await o.page.getByRole('button', { name: `Remove member ${member.email}` }).click();
+    await o.page.getByRole('button', { name: `Yes, remove member ${member.email}` }).click();
+    await o.page.getByRole('table', { name: 'People in lab and their roles' }).getByRole('row', { name: new RegExp(member.email.replace(/[.+]/g, '\\$&')) }).waitFor({ state: 'detached' });
+    await m.page.reload();
+    await m.page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
+    await m.page.getByText('No datasets yet.', { exact: false }).waitFor();
+    o.assertClean();
+    m.assertClean();
+    await o.context.close();
+    await m.context.close();
+  });
 });
