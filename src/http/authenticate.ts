@@ -38,7 +38,7 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * D5: an unsafe request authenticated by the cookie alone must come from the server's own origin
  * or an allowed CORS origin, shown by `Origin` or else `Referer`.
  */
-export function checkCookieCsrf(request: FastifyRequest, config: Config) {
+export function checkCookieCsrf(request: FastifyRequest, config: Config, endsSession = false) {
   if (!UNSAFE.has(request.method)) return;
   const own = `${request.protocol}://${request.host}`;
   let origin = request.headers.origin;
@@ -55,12 +55,17 @@ export function checkCookieCsrf(request: FastifyRequest, config: Config) {
     }
   }
   if (origin !== undefined && (origin === own || config.http.corsOrigins.includes(origin))) return;
+  // Ending a session takes nothing from its holder, and a browser always names the origin of a
+  // write: a request that names none is a server forwarding the cookie (the reference frontend's
+  // sign-out route does), not a forged browser request. A foreign origin is still refused.
+  if (endsSession && request.headers.origin === undefined && request.headers.referer === undefined) return;
   throw ApiError.detail(403, 'CSRF check failed: a cookie-authenticated request must come from an allowed origin');
 }
 
-export function authenticate(auth: AuthService, config: Config, mode: AuthMode): preHandlerHookHandler {
+export function authenticate(auth: AuthService, config: Config, mode: AuthMode, options: { endsSession?: boolean } = {}): preHandlerHookHandler {
+  const endsSession = options.endsSession === true;
   const admit = (request: FastifyRequest, principal: AuthenticatedUser) => {
-    if (principal.via === 'cookie') checkCookieCsrf(request, config);
+    if (principal.via === 'cookie') checkCookieCsrf(request, config, endsSession);
     if (mode === 'superuser' && !principal.user.isSuperuser) throw ApiError.forbidden();
     request.principal = principal;
   };

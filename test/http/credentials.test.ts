@@ -304,6 +304,24 @@ describe('D5: CSRF protection of cookie-authenticated writes, and CORS', () => {
     assert.equal(await keyCount(), before, 'no key was created');
   });
 
+  it('D5: logout forwarded by a server with the cookie alone (no Origin, no Referer) ends the session; with a foreign origin it is refused', async () => {
+    // The reference frontend's sign-out route calls logout from its server, forwarding only the cookie.
+    const other = await account(server, 'csrf-logout');
+    for (const headers of [{ origin: EVIL }, { referer: `${EVIL}/page` }, { origin: 'null' }]) {
+      const refused = await other.client.post('/api/v1/auth/logout', { headers });
+      assert.deepEqual([refused.status, refused.body], [403, CSRF_FAILED], JSON.stringify(headers));
+      assert.equal((await other.client.get('/api/v1/auth/me')).status, 200, 'the session survived');
+    }
+    const cookie = `auth_token=${other.client.jar.get('auth_token')}`;
+    const forwarded = await server.client().post('/api/v1/auth/logout', { headers: { cookie } });
+    assert.deepEqual([forwarded.status, forwarded.body], [200, {}]);
+    const after = await server.client().get('/api/v1/auth/me', { headers: { cookie } });
+    assert.equal(after.status, 401, 'the token is revoked');
+    // Every other cookie-only write without an origin stays refused (the case above this one).
+    const write = await server.client().post('/api/v1/auth/api-keys', { json: {}, headers: { cookie: `auth_token=${a.client.jar.get('auth_token')}` } });
+    assert.deepEqual([write.status, write.body], [403, CSRF_FAILED]);
+  });
+
   it('D5: cookie-only PATCH and DELETE from a foreign origin are 403 too', async () => {
     const patch = await a.client.patch('/api/v1/users/me', { json: {}, headers: { origin: EVIL } });
     assert.deepEqual([patch.status, patch.body], [403, CSRF_FAILED]);

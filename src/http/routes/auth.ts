@@ -82,7 +82,7 @@ export function authRoutes(app: App, ctx: HttpContext) {
     '/api/v1/auth/logout',
     {
       schema: { tags: ['auth'], summary: 'End the session: revokes the presented token and clears the cookie', security: SECURED },
-      preHandler: authenticate(auth, config, 'auth'),
+      preHandler: authenticate(auth, config, 'auth', { endsSession: true }),
     },
     async (request, reply) => {
       await auth.logout(principalOf(request));
