@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { linkSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { IngestionError, classifyInput, parseAllowedRoots, type LocalFilePolicy } from '../../src/security/local-paths.js';
+import { loadConfig } from '../../src/config/index.js';
+import { IngestionError, classifyInput, parseAllowedRoots, readLocalFile, serverStatePaths, type LocalFilePolicy } from '../../src/security/local-paths.js';
 
 /**
  * D17: local file paths in ingestion input. Local files are read only when ACCEPT_LOCAL_FILE_PATH
@@ -198,5 +200,213 @@ describe('parseAllowedRoots', () => {
     const copy = parseAllowedRoots(undefined, defaults);
     copy.push('/z');
     assert.deepEqual(defaults, ['/x', '/y'], 'the defaults array is not shared');
+  });
+});
+
+/**
+ * D17: the server's own state is never read through the gate, whatever the allowed roots: here the
+ * one allowed root is the whole temporary directory holding the system root, the data root, a
+ * SQLite file placed elsewhere by DB_PATH and the working directory with its `.env`.
+ */
+describe('server state is never read, even inside an allowed root', () => {
+  const PROTECTED = 'Local file path holds server state or secrets and is never read.';
+  let base: string;
+  let cwd: string;
+  let systemRoot: string;
+  let dataRoot: string;
+  let dbFile: string;
+  let jwtSecret: string;
+  let upload: string;
+  let notes: string;
+  let ok: string;
+  let policy: LocalFilePolicy;
+  const MAX = 4096;
+
+  /** Refused as a bare path and as a file:// URI with `message`; and readLocalFile refuses it too. */
+  async function refusedEverywhere(target: string, message = PROTECTED): Promise<void> {
+    await assertRefused(classifyInput(target, policy), message);
+    await assertRefused(classifyInput(pathToFileURL(target).href, policy), message);
+    await assertRefused(readLocalFile(realpathSync(target), policy, MAX), message);
+  }
+
+  /** Fails instead of hanging when `work` does not settle within two seconds. */
+  function within2s<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('did not settle within 2 s (blocked on a read?)')), 2000);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  before(() => {
+    base = realpathSync(mkdtempSync(path.join(tmpdir(), 'engram-server-state-')));
+    cwd = path.join(base, 'work');
+    systemRoot = path.join(cwd, '.engram', 'system');
+    dataRoot = path.join(cwd, '.engram', 'data');
+    notes = path.join(base, 'notes');
+    for (const dir of [path.join(systemRoot, 'secrets'), path.join(systemRoot, 'databases'), dataRoot, notes, path.join(base, 'db'), path.join(notes, 'sub')]) {
+      mkdirSync(dir, { recursive: true });
+    }
+    jwtSecret = path.join(systemRoot, 'secrets', 'jwt_secret');
+    writeFileSync(jwtSecret, 'generated-jwt-secret-value-0123456789abcdef');
+    writeFileSync(path.join(systemRoot, 'databases', 'engram_db'), 'SQLite format 3\0 in the system root');
+    upload = path.join(dataRoot, 'text_0123456789abcdef0123456789abcdef.txt');
+    writeFileSync(upload, 'another user upload');
+    dbFile = path.join(base, 'db', 'engram_db');
+    writeFileSync(dbFile, 'SQLite format 3\0 placed by DB_PATH');
+    writeFileSync(`${dbFile}-wal`, 'write-ahead log');
+    writeFileSync(`${dbFile}-shm`, 'shared memory');
+    writeFileSync(path.join(cwd, '.env'), 'LLM_API_KEY=sk-fake-key-in-dotenv\n');
+    writeFileSync(path.join(notes, '.env'), 'LLM_API_KEY=sk-fake-key-elsewhere\n');
+    writeFileSync(path.join(notes, '.env.local'), 'FASTAPI_USERS_JWT_SECRET=fake\n');
+    writeFileSync(path.join(notes, '.ENV.Production'), 'FAKE=1\n');
+    ok = path.join(notes, 'ok.txt');
+    writeFileSync(ok, 'An ordinary note inside the allowed root.');
+    symlinkSync(jwtSecret, path.join(notes, 'innocent.txt'));
+    symlinkSync(systemRoot, path.join(notes, 'system-link'));
+    symlinkSync(path.join(notes, '.env'), path.join(notes, 'dotenv-link.txt'));
+    linkSync(dbFile, path.join(notes, 'hardlinked-db.txt'));
+    execFileSync('mkfifo', [path.join(notes, 'pipe')]);
+    policy = {
+      acceptLocalFilePath: true,
+      allowedRoots: [base],
+      protectedPaths: serverStatePaths({ cwd, systemRoot, dataRoot, db: { provider: 'sqlite', path: dbFile } }),
+    };
+  });
+
+  after(() => rmSync(base, { recursive: true, force: true }));
+
+  it('positive control: an ordinary file inside the allowed root is read, as a path and as a file:// URI', async () => {
+    assert.deepEqual(await classifyInput(ok, policy), { kind: 'file', path: ok });
+    assert.deepEqual(await classifyInput(pathToFileURL(ok).href, policy), { kind: 'file', path: ok });
+    assert.equal((await readLocalFile(ok, policy, MAX)).toString('utf8'), 'An ordinary note inside the allowed root.');
+    // A file named like a dotenv file only in a directory name is fine.
+    mkdirSync(path.join(notes, '.env.d'), { recursive: true });
+    writeFileSync(path.join(notes, '.env.d', 'readme.txt'), 'not a dotenv file');
+    assert.equal((await classifyInput(path.join(notes, '.env.d', 'readme.txt'), policy)).kind, 'file');
+  });
+
+  it('refuses the system root: generated secrets and the SQLite file kept there', async () => {
+    await refusedEverywhere(jwtSecret);
+    await refusedEverywhere(path.join(systemRoot, 'databases', 'engram_db'));
+  });
+
+  it('refuses the data root: stored uploads', async () => {
+    await refusedEverywhere(upload);
+  });
+
+  it('refuses the SQLite file placed elsewhere by DB_PATH and its -wal and -shm files', async () => {
+    await refusedEverywhere(dbFile);
+    await refusedEverywhere(`${dbFile}-wal`);
+    await refusedEverywhere(`${dbFile}-shm`);
+  });
+
+  it('refuses the .env the configuration reads and any .env or .env.* file anywhere', async () => {
+    await refusedEverywhere(path.join(cwd, '.env'));
+    await refusedEverywhere(path.join(notes, '.env'));
+    await refusedEverywhere(path.join(notes, '.env.local'));
+    await refusedEverywhere(path.join(notes, '.ENV.Production'));
+    // Also without any server-state locations configured.
+    const bare: LocalFilePolicy = { acceptLocalFilePath: true, allowedRoots: [base] };
+    await assertRefused(classifyInput(path.join(notes, '.env.local'), bare), PROTECTED);
+  });
+
+  it('refuses a symlink inside the allowed root pointing into the system root or at a .env file', async () => {
+    await assertRefused(classifyInput(path.join(notes, 'innocent.txt'), policy), PROTECTED);
+    await assertRefused(classifyInput(pathToFileURL(path.join(notes, 'innocent.txt')).href, policy), PROTECTED);
+    await assertRefused(classifyInput(path.join(notes, 'system-link', 'secrets', 'jwt_secret'), policy), PROTECTED);
+    await assertRefused(classifyInput(path.join(notes, 'dotenv-link.txt'), policy), PROTECTED);
+  });
+
+  it('refuses a hard link to the SQLite file when reading it', async () => {
+    const link = path.join(notes, 'hardlinked-db.txt');
+    // Its path is ordinary, so only the descriptor's identity gives it away.
+    await assertRefused(readLocalFile(link, policy, MAX), PROTECTED);
+  });
+
+  it('a system root reached through a symlinked configuration is still refused', async () => {
+    const linkedCwd = path.join(base, 'work-link');
+    symlinkSync(cwd, linkedCwd);
+    const viaLink: LocalFilePolicy = {
+      acceptLocalFilePath: true,
+      allowedRoots: [base],
+      protectedPaths: serverStatePaths({ cwd: linkedCwd, systemRoot: path.join(linkedCwd, '.engram', 'system'), dataRoot: path.join(linkedCwd, '.engram', 'data'), db: { provider: 'postgres' } }),
+    };
+    await assertRefused(classifyInput(jwtSecret, viaLink), PROTECTED);
+    await assertRefused(classifyInput(upload, viaLink), PROTECTED);
+  });
+
+  it('a directory is text as a bare path and refused as a file:// URI; never read', async () => {
+    assert.deepEqual(await classifyInput(path.join(notes, 'sub'), policy), { kind: 'text', text: path.join(notes, 'sub') });
+    await assertRefused(classifyInput(pathToFileURL(path.join(notes, 'sub')).href, policy), NOT_A_FILE);
+    await assertRefused(readLocalFile(path.join(notes, 'sub'), policy, MAX), NOT_A_FILE);
+  });
+
+  it('a FIFO is never opened in a way that blocks: text as a bare path, refused as a URI and when read', async () => {
+    const pipe = path.join(notes, 'pipe');
+    assert.deepEqual(await within2s(classifyInput(pipe, policy)), { kind: 'text', text: pipe });
+    await within2s(assertRefused(classifyInput(pathToFileURL(pipe).href, policy), NOT_A_FILE));
+    await within2s(assertRefused(readLocalFile(pipe, policy, MAX), NOT_A_FILE));
+  });
+
+  it('/dev/zero is never read, even with /dev as an allowed root', async () => {
+    const dev: LocalFilePolicy = { acceptLocalFilePath: true, allowedRoots: ['/dev'] };
+    assert.deepEqual(await within2s(classifyInput('/dev/zero', dev)), { kind: 'text', text: '/dev/zero' });
+    await within2s(assertRefused(classifyInput('file:///dev/zero', dev), NOT_A_FILE));
+    await within2s(assertRefused(readLocalFile('/dev/zero', dev, MAX), NOT_A_FILE));
+  });
+
+  it('a file swapped after the check for a symlink into the system root or a FIFO is not read', async () => {
+    const swapped = path.join(notes, 'swapped.txt');
+    writeFileSync(swapped, 'harmless at check time');
+    const classified = await classifyInput(swapped, policy);
+    assert.deepEqual(classified, { kind: 'file', path: swapped });
+    rmSync(swapped);
+    symlinkSync(jwtSecret, swapped);
+    await assertRefused(readLocalFile(swapped, policy, MAX), NOT_A_FILE);
+    rmSync(swapped);
+    execFileSync('mkfifo', [swapped]);
+    await within2s(assertRefused(readLocalFile(swapped, policy, MAX), NOT_A_FILE));
+  });
+
+  it('bounds the size read', async () => {
+    const big = path.join(notes, 'big.txt');
+    writeFileSync(big, 'x'.repeat(MAX + 1));
+    await assertRefused(readLocalFile(big, policy, MAX), `Local file exceeds ${MAX} bytes.`);
+    const exact = path.join(notes, 'exact.txt');
+    writeFileSync(exact, 'y'.repeat(MAX));
+    assert.equal((await readLocalFile(exact, policy, MAX)).length, MAX);
+  });
+
+  it('readLocalFile refuses outside the roots and when local files are not accepted', async () => {
+    await assertRefused(readLocalFile('/etc/passwd', policy, MAX), OUTSIDE);
+    await assertRefused(readLocalFile(ok, { ...policy, acceptLocalFilePath: false }, MAX), NOT_ACCEPTED);
+  });
+
+  it('serverStatePaths lists the roots, the SQLite file with its companions and the .env', () => {
+    assert.deepEqual(serverStatePaths({ cwd: '/srv/app', systemRoot: '/srv/app/.engram/system', dataRoot: '/data', db: { provider: 'sqlite', path: '/var/db/engram_db' } }), {
+      dirs: ['/srv/app/.engram/system', '/data'],
+      files: ['/srv/app/.env', '/var/db/engram_db', '/var/db/engram_db-wal', '/var/db/engram_db-shm', '/var/db/engram_db-journal'],
+    });
+    assert.deepEqual(serverStatePaths({ cwd: '/srv/app', systemRoot: '/s', dataRoot: '/d', db: { provider: 'postgres' } }), { dirs: ['/s', '/d'], files: ['/srv/app/.env'] });
+  });
+});
+
+describe('COGNEE_ALLOWED_LOCAL_FILE_ROOTS defaults (loadConfig)', () => {
+  let cwd: string;
+  before(() => {
+    cwd = realpathSync(mkdtempSync(path.join(tmpdir(), 'engram-roots-config-')));
+  });
+  after(() => rmSync(cwd, { recursive: true, force: true }));
+
+  it('unset: no allowed roots at all (neither the working nor the temp directory nor the data root)', () => {
+    const config = loadConfig({ ENABLE_BACKEND_ACCESS_CONTROL: 'false' }, cwd);
+    assert.equal(config.memory.acceptLocalFilePath, true);
+    assert.deepEqual(config.memory.allowedLocalRoots, []);
+  });
+
+  it('set: exactly the listed roots, resolved against the working directory; the data root is not added', () => {
+    const config = loadConfig({ ENABLE_BACKEND_ACCESS_CONTROL: 'false', COGNEE_ALLOWED_LOCAL_FILE_ROOTS: `/srv/docs${path.delimiter}incoming` }, cwd);
+    assert.deepEqual(config.memory.allowedLocalRoots, ['/srv/docs', path.join(cwd, 'incoming')]);
   });
 });
