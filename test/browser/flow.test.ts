@@ -199,6 +199,30 @@ describe('register → dataset → upload → cognify → search → share → r
     bob.assertClean();
   });
 
+  test('delete an item, then the dataset, each after confirming; cancelling keeps them', async () => {
+    const { page } = ada;
+    await page.goto(datasetUrl);
+    const items = page.getByRole('table', { name: 'Items in handbook' });
+    await items.getByRole('button', { name: 'Delete item hopper.txt' }).click();
+    await page.getByRole('button', { name: 'Cancel delete item hopper.txt' }).click();
+    assert.equal(await items.locator('tbody tr').count(), 2, 'cancel deletes nothing');
+    await items.getByRole('button', { name: 'Delete item hopper.txt' }).click();
+    await page.getByRole('button', { name: 'Yes, delete item hopper.txt' }).click();
+    await announced(page, 'hopper.txt was deleted.').waitFor();
+    await items.getByRole('link', { name: 'Download hopper.txt' }).waitFor({ state: 'detached' });
+    assert.equal(await items.locator('tbody tr').count(), 1);
+
+    await page.getByRole('link', { name: 'All datasets' }).click();
+    await page.getByRole('button', { name: 'Delete dataset handbook' }).click();
+    await page.getByText('Delete handbook and everything in it?').waitFor();
+    await page.getByRole('button', { name: 'Yes, delete dataset handbook' }).click();
+    await announced(page, 'Dataset handbook was deleted.').waitFor();
+    assert.deepEqual(await datasetNames(page), []);
+    const token = await server.client().login(adaEmail, adaPassword);
+    assert.deepEqual((await server.client().get('/api/v1/datasets', { bearer: token })).body, [], 'gone on the server too');
+    ada.assertClean();
+  });
+
   test('sign out: the session is gone and the app asks to sign in again', async () => {
     const { page } = ada;
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -293,6 +317,12 @@ describe('sign-in messages, an expired session, the API key shown once', () => {
       await w.page.getByRole('table', { name: 'Your API keys' }).getByRole('row', { name: /my-agent/ }).waitFor();
       assert.equal(await w.page.getByRole('region', { name: 'API key created' }).count(), 0);
       assert.doesNotMatch(await w.page.content(), new RegExp(key), 'never shown again');
+
+      await w.page.getByRole('button', { name: 'Delete API key my-agent' }).click();
+      await w.page.getByRole('button', { name: 'Yes, delete API key my-agent' }).click();
+      await announced(w.page, 'API key my-agent deleted.').waitFor();
+      const refused = await fresh.client().get('/api/v1/users/me', { apiKey: key, cookies: false });
+      assert.equal(refused.status, 401, 'the deleted key no longer works');
       w.assertClean();
       await w.context.close();
     } finally {

@@ -1,7 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { del, get, postJson } from '../api';
-import { Button, Field, Notice, Page, Table, useAction, useLoad } from '../components';
-import { ConfirmButton } from '../confirm';
+import { Button, ConfirmButton, Field, Notice, Page, Table, useAction, useLoad } from '../components';
 
 /** What `GET /api/v1/auth/api-keys` lists: `key` is masked when keys are hashed; `label` is its first characters. */
 interface ApiKey {

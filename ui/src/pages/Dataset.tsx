@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { api, ApiFailure, errorMessage, get, postJson } from '../api';
-import { Button, Notice, Page, Table, useLoad } from '../components';
+import { Button, ConfirmButton, Notice, Page, Table, useLoad } from '../components';
 import { Link } from '../router';
-import { ConfirmDelete, fetchStatuses, formatDate, isActive, RUN, statusLabel, type DatasetView } from './Datasets';
+import { fetchStatuses, formatDate, isActive, RUN, statusLabel, type DatasetView } from './Datasets';
 
 /** An item of a dataset as `GET /api/v1/datasets/{id}/data` answers it. */
 interface DataItem {
@@ -337,23 +337,23 @@ function Items({
   loading: boolean;
   reload: () => Promise<void>;
 }) {
-  const [confirming, setConfirming] = useState<string | undefined>(undefined);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState('');
   const [deleted, setDeleted] = useState('');
   const list = items ?? [];
   const withSize = list.some((i) => sizeOf(i) !== undefined);
 
-  const remove = async (item: DataItem) => {
+  /** Deletes the item; false (the question stays open with the reason) when the server refuses. */
+  const remove = async (item: DataItem): Promise<boolean> => {
     setDeleting(true);
     setDeleteError('');
     setDeleted('');
     try {
       // Not being allowed is a 401 here (as the reference answers); it must not end the session.
       await api('DELETE', `/api/v1/datasets/${dataset.id}/data/${item.id}`, undefined, { quiet401: true });
-      setConfirming(undefined);
       setDeleted(`${fileName(item)} was deleted.`);
       await reload();
+      return true;
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 401 && e.code !== 'UnauthorizedDataAccessError') {
         void get('/api/v1/users/me'); // the session is gone: the usual sign-in-again flow
@@ -363,6 +363,7 @@ function Items({
           ? `You are not allowed to delete items of ${dataset.name}. ${errorMessage(e)}`
           : errorMessage(e),
       );
+      return false;
     } finally {
       setDeleting(false);
     }
@@ -386,14 +387,15 @@ function Items({
         <a className="button button-quiet button-small" href={`/api/v1/datasets/${dataset.id}/data/${item.id}/raw`} download={name} aria-label={`Download ${name}`}>
           Download
         </a>
-        <ConfirmDelete
-          what={`item ${name}`}
+        <ConfirmButton
+          label="Delete"
+          name={`Delete item ${name}`}
           question={`Delete ${name}?`}
-          open={confirming === item.id}
+          className="button button-quiet button-small"
           busy={deleting}
-          onOpen={() => (setConfirming(item.id), setDeleteError(''), setDeleted(''))}
-          onCancel={() => (setConfirming(undefined), setDeleteError(''))}
-          onConfirm={() => void remove(item)}
+          onOpen={() => (setDeleteError(''), setDeleted(''))}
+          onCancel={() => setDeleteError('')}
+          onConfirm={() => remove(item)}
         />
       </div>,
     ];

@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, del, errorMessage, get, postJson } from '../api';
-import { Button, Field, Notice, Page, Table, useLoad } from '../components';
+import { Button, ConfirmButton, Field, Notice, Page, Table, useLoad } from '../components';
 import { Link } from '../router';
 import { useSession } from '../session';
 
@@ -64,55 +64,6 @@ export function formatDate(value: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? value : date.toLocaleString();
 }
 
-/**
- * A delete button that asks first, in place: "Delete" (named `Delete <what>`) shows the question with
- * "Yes, delete <what>" and "Cancel"; focus moves to the confirmation, and back to the button on cancel.
- */
-export function ConfirmDelete({
-  what,
-  question,
-  open,
-  busy,
-  onOpen,
-  onCancel,
-  onConfirm,
-}: {
-  what: string;
-  question: string;
-  open: boolean;
-  busy: boolean;
-  onOpen: () => void;
-  onCancel: () => void;
-  onConfirm: () => void;
-}) {
-  const trigger = useRef<HTMLButtonElement>(null);
-  const confirm = useRef<HTMLButtonElement>(null);
-  const wasOpen = useRef(false);
-  useEffect(() => {
-    if (open) confirm.current?.focus();
-    else if (wasOpen.current) trigger.current?.focus();
-    wasOpen.current = open;
-  }, [open]);
-  if (!open) {
-    return (
-      <button ref={trigger} type="button" className="button button-quiet button-small" aria-label={`Delete ${what}`} onClick={onOpen}>
-        Delete
-      </button>
-    );
-  }
-  return (
-    <span className="ds-confirm">
-      <span>{question}</span>
-      <button ref={confirm} type="button" className="button button-danger button-small" disabled={busy} aria-busy={busy || undefined} onClick={onConfirm}>
-        Yes, delete {what}
-      </button>
-      <button type="button" className="button button-quiet button-small" disabled={busy} onClick={onCancel}>
-        Cancel
-      </button>
-    </span>
-  );
-}
-
 export function DatasetsPage() {
   const { user } = useSession();
   const list = useLoad(() => get<DatasetView[]>('/api/v1/datasets'), []);
@@ -123,7 +74,6 @@ export function DatasetsPage() {
   const [creating, setCreating] = useState(false);
   const [createError, setCreateError] = useState('');
   const [message, setMessage] = useState<{ text: string; link?: DatasetView } | undefined>(undefined);
-  const [confirming, setConfirming] = useState<string | undefined>(undefined);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState('');
 
@@ -172,19 +122,21 @@ export function DatasetsPage() {
     }
   };
 
-  const remove = async (dataset: DatasetView) => {
+  /** Deletes the dataset; false (the question stays open with the reason) when the server refuses. */
+  const remove = async (dataset: DatasetView): Promise<boolean> => {
     setDeleting(true);
     setDeleteError('');
     setMessage(undefined);
     try {
       await del(`/api/v1/datasets/${dataset.id}`);
-      setConfirming(undefined);
       setMessage({ text: `Dataset ${dataset.name} was deleted.` });
       await list.reload();
+      return true;
     } catch (e) {
       setDeleteError(
         e instanceof ApiFailure && e.status === 403 ? `You are not allowed to delete dataset ${dataset.name}. ${errorMessage(e)}` : errorMessage(e),
       );
+      return false;
     } finally {
       setDeleting(false);
     }
@@ -199,15 +151,16 @@ export function DatasetsPage() {
     </time>,
     d.ownerId === user?.id ? 'You' : <span className="mono">{d.ownerId}</span>,
     <StatusBadge status={statuses[d.id]} key="status" />,
-    <ConfirmDelete
+    <ConfirmButton
       key="actions"
-      what={`dataset ${d.name}`}
+      label="Delete"
+      name={`Delete dataset ${d.name}`}
       question={`Delete ${d.name} and everything in it?`}
-      open={confirming === d.id}
+      className="button button-quiet button-small"
       busy={deleting}
-      onOpen={() => (setConfirming(d.id), setDeleteError(''))}
-      onCancel={() => (setConfirming(undefined), setDeleteError(''))}
-      onConfirm={() => void remove(d)}
+      onOpen={() => setDeleteError('')}
+      onCancel={() => setDeleteError('')}
+      onConfirm={() => remove(d)}
     />,
   ]);
 

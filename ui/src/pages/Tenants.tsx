@@ -1,7 +1,6 @@
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiFailure, api, del, errorMessage, get, postJson } from '../api';
-import { Button, Field, Notice, Page, Table, useAction, useLoad } from '../components';
-import { ConfirmButton } from '../confirm';
+import { Button, ConfirmButton, Field, Notice, Page, Table, useAction, useLoad } from '../components';
 import { useSession } from '../session';
 
 /** Tenants, their members and roles, and dataset sharing, through `/api/v1/permissions/…`. */
