@@ -11,7 +11,7 @@
  *   - no write, schema, transaction or extension keyword anywhere as a token (CREATE, MERGE, SET,
  *     DELETE, DETACH, REMOVE, DROP, ALTER, COPY, LOAD, INSTALL, ATTACH, USE, EXPORT, IMPORT,
  *     CHECKPOINT, BEGIN, COMMIT, ROLLBACK, FOREACH, ...), nor `PROJECT GRAPH` or `FROM '<file>'`;
- *   - CALL only as `CALL <known read-only procedure>(`;
+ *   - CALL only as `CALL <allowed procedure>(`: show_tables, table_info, show_connection, db_version;
  *   - no function whose name starts with read_, copy or load, and no mention of httpfs;
  *   - the query starts with MATCH, OPTIONAL, WITH, UNWIND, RETURN or an allowed CALL.
  *
@@ -65,15 +65,15 @@ const FORBIDDEN_KEYWORDS: ReadonlySet<string> = new Set([
   'FOREACH',
 ]);
 
-/** Procedures `CALL` may invoke; all of them only read catalogue or settings. */
-const READ_ONLY_PROCEDURES: ReadonlySet<string> = new Set([
-  'show_tables',
-  'table_info',
-  'show_connection',
-  'db_version',
-  'current_setting',
-  'show_functions',
-]);
+/**
+ * Procedures `CALL` may invoke: an allowlist of those that only describe the graph (its tables,
+ * their columns and connections) and the engine's version. Every other procedure of Kuzu 0.11 is
+ * refused, read-only or not: `current_setting` reveals the server's settings (its home
+ * directory), `show_warnings`, `show_attached_databases`, `show_loaded_extensions`,
+ * `storage_info`, `file_info`, `bm_info` and the like describe the server rather than the graph,
+ * and the graph algorithms and index procedures are not needed to read a dataset.
+ */
+const READ_ONLY_PROCEDURES: ReadonlySet<string> = new Set(['show_tables', 'table_info', 'show_connection', 'db_version']);
 
 const START_KEYWORDS: ReadonlySet<string> = new Set(['MATCH', 'OPTIONAL', 'WITH', 'UNWIND', 'RETURN', 'CALL']);
 

@@ -130,6 +130,39 @@ describe('cypher gate: refused clauses', () => {
     refused('CALL create_fts_index(\'Node\', \'idx\', [\'name\'])', /CALL/);
   });
 
+  it('refuses CALL of every procedure outside the allowlist, read-only or not (server settings, storage, extensions)', () => {
+    const reason = /^Cypher CALL is only allowed for the read-only procedures show_tables, table_info, show_connection, db_version$/;
+    refused("CALL current_setting('home_directory') RETURN *", reason);
+    refused("CALL CURRENT_SETTING('home_directory') RETURN *", reason);
+    refused("CALL current_setting ('file_search_path') RETURN *", reason);
+    refused("MATCH (n) CALL current_setting('home_directory') RETURN n", reason);
+    refused("RETURN 1 AS x UNION CALL current_setting('threads') RETURN *", reason);
+    for (const procedure of [
+      'show_functions()',
+      'show_warnings()',
+      'clear_warnings()',
+      'show_attached_databases()',
+      'show_loaded_extensions()',
+      'show_official_extensions()',
+      'show_indexes()',
+      'show_sequences()',
+      'show_projected_graphs()',
+      "projected_graph_info('g')",
+      "storage_info('Node')",
+      "stats_info('Node')",
+      "fsm_info()",
+      'bm_info()',
+      "file_info()",
+      'catalog_version()',
+      "page_rank('g')",
+      "wcc('g')",
+      "query_fts_index('Node', 'idx', 'x')",
+      "drop_projected_graph('g')",
+    ]) {
+      refused(`CALL ${procedure} RETURN *`, reason);
+    }
+  });
+
   it('refuses several statements', () => {
     refused('MATCH (n) RETURN n; MATCH (m) DETACH DELETE m', /single statement/);
     refused('MATCH (n) RETURN n; RETURN 1', /single statement/);
@@ -236,13 +269,11 @@ describe('cypher gate: accepted read queries', () => {
     accepted('MATCH (n:Nœud) WHERE n.größe > 1 RETURN n.größe');
   });
 
-  it('accepts CALL of the read-only procedures', () => {
+  it('accepts CALL of the procedures that describe the graph', () => {
     accepted('CALL show_tables() RETURN *');
     accepted("CALL table_info('Node') RETURN *");
     accepted('CALL SHOW_TABLES() RETURN *');
     accepted('call db_version() return *');
-    accepted("CALL current_setting('threads') RETURN *");
-    accepted('CALL show_functions() RETURN *');
     accepted('CALL show_connection(\'Rel\') RETURN *');
     accepted('CALL show_tables () RETURN *');
     accepted('MATCH (n) CALL show_tables() RETURN n LIMIT 1');
