@@ -44,6 +44,48 @@ export function Field({ label, hint, ...input }: InputHTMLAttributes<HTMLInputEl
   );
 }
 
+/** Said when a new password and its confirmation differ. */
+export const PASSWORDS_DIFFER = 'The two passwords do not match.';
+
+/** A new password and its confirmation ("Password" / "Confirm password"), with the policy hint. */
+export function NewPasswordFields({
+  label,
+  password,
+  confirm,
+  onPassword,
+  onConfirm,
+}: {
+  label: string;
+  password: string;
+  confirm: string;
+  onPassword: (value: string) => void;
+  onConfirm: (value: string) => void;
+}) {
+  return (
+    <>
+      <Field
+        label={label}
+        type="password"
+        name="password"
+        autoComplete="new-password"
+        required
+        hint="Use a long password that is not a common one and does not contain your e-mail address."
+        value={password}
+        onChange={(e) => onPassword(e.target.value)}
+      />
+      <Field
+        label={`Confirm ${label.charAt(0).toLowerCase()}${label.slice(1)}`}
+        type="password"
+        name="confirm"
+        autoComplete="new-password"
+        required
+        value={confirm}
+        onChange={(e) => onConfirm(e.target.value)}
+      />
+    </>
+  );
+}
+
 export function Button({ busy, children, className, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & { busy?: boolean }) {
   return (
     <button className={className ?? 'button'} disabled={busy || rest.disabled} aria-busy={busy || undefined} {...rest}>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiFailure, errorMessage, postJson } from '../api';
-import { Button, Field, Notice, Page } from '../components';
+import { Button, Field, NewPasswordFields, Notice, Page, PASSWORDS_DIFFER } from '../components';
 import { Link, navigate } from '../router';
 import { useSession } from '../session';
 
@@ -25,7 +25,7 @@ export function RegisterPage() {
     setDone(undefined);
     if (!email.trim()) return setError('Enter your e-mail address.');
     if (!password) return setError('Choose a password.');
-    if (password !== confirm) return setError('The two passwords do not match.');
+    if (password !== confirm) return setError(PASSWORDS_DIFFER);
     setBusy(true);
     try {
       await postJson('/api/v1/auth/register', { email: email.trim(), password });
@@ -71,25 +71,7 @@ export function RegisterPage() {
       ) : (
         <form className="card narrow" onSubmit={submit} noValidate>
           <Field label="E-mail" type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
-          <Field
-            label="Password"
-            type="password"
-            name="password"
-            autoComplete="new-password"
-            required
-            hint="Use a long password that is not a common one and does not contain your e-mail address."
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-          <Field
-            label="Confirm password"
-            type="password"
-            name="confirm"
-            autoComplete="new-password"
-            required
-            value={confirm}
-            onChange={(e) => setConfirm(e.target.value)}
-          />
+          <NewPasswordFields label="Password" password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} />
           <Notice kind="error">{error}</Notice>
           <Button type="submit" busy={busy}>
             Create account

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { ApiFailure, errorMessage, postJson } from '../api';
-import { Button, Field, Notice, Page } from '../components';
+import { Button, NewPasswordFields, Notice, Page, PASSWORDS_DIFFER } from '../components';
 import { Link, navigate, useLocation } from '../router';
 
 /** Opened from the link of the reset e-mail: `/reset-password?token=...`. */
@@ -17,7 +17,7 @@ export function ResetPasswordPage() {
     event.preventDefault();
     setError('');
     if (!password) return setError('Choose a new password.');
-    if (password !== confirm) return setError('The two passwords do not match.');
+    if (password !== confirm) return setError(PASSWORDS_DIFFER);
     setBusy(true);
     try {
       await postJson('/api/v1/auth/reset-password', { token, password });
@@ -46,25 +46,7 @@ export function ResetPasswordPage() {
   return (
     <Page title="Reset your password">
       <form className="card narrow" onSubmit={submit} noValidate>
-        <Field
-          label="New password"
-          type="password"
-          name="password"
-          autoComplete="new-password"
-          required
-          hint="Use a long password that is not a common one and does not contain your e-mail address."
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-        <Field
-          label="Confirm new password"
-          type="password"
-          name="confirm"
-          autoComplete="new-password"
-          required
-          value={confirm}
-          onChange={(e) => setConfirm(e.target.value)}
-        />
+        <NewPasswordFields label="New password" password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} />
         <Notice kind="error">{error}</Notice>
         <Button type="submit" busy={busy}>
           Set new password
