@@ -75,6 +75,10 @@ export interface MemoryConfig {
   readonly allowCypherQuerySource: 'explicit' | 'multi-tenant default';
   readonly cypherTimeoutMs: number;
   readonly cypherMaxRows: number;
+  /** Resident memory a Cypher query's sandbox process may use before it is killed (MB). */
+  readonly cypherMaxMemoryMb: number;
+  /** Cypher sandbox processes running at once; further queries wait (the wait counts in their time limit). */
+  readonly cypherMaxConcurrent: number;
   /** Comma-separated NEO4J_ENCRYPTION_KEY entries; the first encrypts, all decrypt (D20). */
   readonly encryptionKeys: readonly string[];
   readonly encryptionKeyIsDefault: boolean;
@@ -288,6 +292,8 @@ export function loadMemoryConfig(
     allowCypherQuerySource: explicitCypher !== undefined ? 'explicit' : 'multi-tenant default',
     cypherTimeoutMs: int(env, 'CYPHER_TIMEOUT_MS', 5000, { min: 10, max: 600_000 }),
     cypherMaxRows: int(env, 'CYPHER_MAX_ROWS', 1000, { min: 1, max: 1_000_000 }),
+    cypherMaxMemoryMb: int(env, 'CYPHER_MAX_MEMORY_MB', 512, { min: 128, max: 1_048_576 }),
+    cypherMaxConcurrent: int(env, 'CYPHER_MAX_CONCURRENT', 2, { min: 1, max: 64 }),
     encryptionKeys: keys,
     encryptionKeyIsDefault: keys.includes('test_key'),
     aura: {

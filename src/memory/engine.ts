@@ -8,6 +8,7 @@ import { uuid5 } from '../access/uuid5.js';
 import type { Config } from '../config/index.js';
 import type { Database } from '../storage/index.js';
 import { chunkText } from './chunker.js';
+import { CypherSandbox } from './cypher-sandbox.js';
 import type { DatasetDatabases, DatasetRef } from './databases.js';
 import { buildDocumentGraph, type ChunkExtraction } from './graph-builder.js';
 import { extractText, guessMimeType } from './ingest/text.js';
@@ -104,6 +105,8 @@ export class MemoryEngine {
   private orphanTimer?: NodeJS.Timeout;
   /** Run-time settings (the language model a superuser chose), shared by every instance. */
   readonly settings: MemorySettings;
+  /** Where user Cypher runs (D18): killable child processes within CYPHER_MAX_MEMORY_MB and CYPHER_MAX_CONCURRENT. */
+  readonly cypherSandbox: CypherSandbox;
 
   constructor(
     readonly config: Config,
@@ -114,6 +117,10 @@ export class MemoryEngine {
     readonly embedder: Embedder,
   ) {
     this.settings = new MemorySettings(db, config, log, (model) => (this.model = model));
+    this.cypherSandbox = new CypherSandbox({
+      maxMemoryMb: config.memory.cypherMaxMemoryMb,
+      maxConcurrent: config.memory.cypherMaxConcurrent,
+    });
   }
 
   /** Uploads live under the data root, per tenant (or per user without one) in multi-tenant mode. */

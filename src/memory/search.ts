@@ -2,6 +2,7 @@ import { ApiError } from '../errors.js';
 import { checkCypher } from '../security/cypher-gate.js';
 import type { DatasetInfo, MemoryEngine } from './engine.js';
 import type { StorePair } from './databases.js';
+import { GraphQueryLimitError } from './stores/common.js';
 import type { GraphEdge, GraphNode } from './stores/types.js';
 
 /**
@@ -248,9 +249,12 @@ export async function searchDataset(engine: MemoryEngine, dataset: DatasetInfo, 
           rows = await stores.graph.cypher(dataset.id, checked.query, {
             timeoutMs: engine.config.memory.cypherTimeoutMs,
             maxRows: engine.config.memory.cypherMaxRows,
+            sandbox: engine.cypherSandbox,
           });
-        } catch {
-          throw ApiError.named(400, 'CypherSearchError', 'An error occurred during the execution of the Cypher query.');
+        } catch (error) {
+          // A limit is named (never the query); any other failure stays the reference's message.
+          const limit = error instanceof GraphQueryLimitError ? `: it exceeded ${error.limit}` : '';
+          throw ApiError.named(400, 'CypherSearchError', `An error occurred during the execution of the Cypher query${limit}.`);
         }
         return { completion: null, context: rows, objects: rows };
       }

@@ -57,3 +57,42 @@ export class Mutex {
     return this.tail.then(() => undefined);
   }
 }
+
+/**
+ * A Cypher query stopped by one of its limits; `limit` says which, e.g. "its time limit of
+ * 1000 ms (CYPHER_TIMEOUT_MS)", and holds nothing of the query.
+ */
+export class GraphQueryLimitError extends Error {
+  constructor(
+    readonly limit: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'GraphQueryLimitError';
+  }
+}
+
+/** A Cypher query that ran past its time limit. */
+export class GraphQueryTimeoutError extends GraphQueryLimitError {
+  constructor(readonly timeoutMs: number) {
+    super(`its time limit of ${timeoutMs} ms (CYPHER_TIMEOUT_MS)`, `the Cypher query exceeded its time limit of ${timeoutMs} ms`);
+    this.name = 'GraphQueryTimeoutError';
+  }
+}
+
+/** A Cypher query whose sandbox process grew past its memory limit. */
+export class GraphQueryMemoryError extends GraphQueryLimitError {
+  constructor(readonly maxMemoryMb: number) {
+    super(`its memory limit of ${maxMemoryMb} MB (CYPHER_MAX_MEMORY_MB)`, `the Cypher query exceeded its memory limit of ${maxMemoryMb} MB`);
+    this.name = 'GraphQueryMemoryError';
+  }
+}
+
+/** A Cypher query whose answer is larger than the answer size limit. */
+export class GraphQueryAnswerTooLargeError extends GraphQueryLimitError {
+  constructor(readonly maxBytes: number) {
+    const shown = maxBytes >= 1024 * 1024 ? `${Math.round((maxBytes / (1024 * 1024)) * 10) / 10} MB` : `${maxBytes} bytes`;
+    super(`its answer size limit of ${shown}`, `the Cypher query's answer exceeded its size limit of ${shown}`);
+    this.name = 'GraphQueryAnswerTooLargeError';
+  }
+}

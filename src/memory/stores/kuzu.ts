@@ -13,19 +13,18 @@
  * mode) with the same node ids; every method filters on the dataset and never sees another
  * dataset's nodes or edges. Edges always join two nodes of the same dataset.
  *
- * Cypher queries see only their dataset: the dataset's subgraph is copied into a fresh in-memory
- * Kuzu database with the same schema and the query runs there; the copy is kept for the next
- * queries on the same dataset until a write to the dataset is made through this store (or it
- * has been unused for a minute). A store opened with `singleDataset: true` (its file holds one
- * dataset only, which the caller guarantees) runs the query directly on the file instead.
- * Either way the query runs as a single prepared statement inside a read-only transaction, under
- * the connection's query timeout, and at most `maxRows` rows are read from its result.
+ * Cypher queries never run in this process, nor on the file: the dataset's subgraph is read
+ * (every column, in the queue), then handed to a sandbox process (`../cypher-sandbox.ts`) that
+ * copies it into a fresh in-memory Kuzu database with the same schema (`openDatasetCopy`) and runs
+ * the query there as a single prepared statement inside a read-only transaction (`runReadOnly`),
+ * reading at most `maxRows` rows. The sandbox is killed when it exceeds its time, memory or answer
+ * size limit, so a query can neither see another dataset nor stall or exhaust the server; the
+ * dataset's connection is held only while its subgraph is read. Stores opened with
+ * `singleDataset: true` (their file holds one dataset only) run Cypher the same way.
  *
  * Every use of the file database goes through one serial queue (the Node.js binding does not
  * document concurrent use of a connection as safe, and a manual transaction needs the connection
- * to itself), and each call's writes run in one transaction: all of them are kept, or none. The kept copy is written and queried
- * through a second queue, so a long Cypher query does not hold the writes back. Other writers to
- * the same file (another store or process) are not seen by a kept copy.
+ * to itself), and each call's writes run in one transaction: all of them are kept, or none.
  *
  * Kuzu turns a JavaScript Date parameter into a DATE (the time of day is lost), so timestamps are
  * sent as ISO strings and converted with `timestamp(...)` in Cypher.
@@ -33,16 +32,17 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import kuzu from 'kuzu';
-import { Mutex } from './common.js';
+import { defaultCypherSandbox } from '../cypher-sandbox.js';
+import { GraphQueryTimeoutError, Mutex } from './common.js';
 import type { Connection, Database, KuzuValue, QueryResult } from 'kuzu';
 import type { CypherLimits, GraphEdge, GraphNode, GraphStore, Subgraph } from './types.js';
+
+export { GraphQueryTimeoutError } from './common.js';
 
 /** Rows (or ids) per UNWIND statement. */
 const BATCH = 1000;
 /** Rows per statement filling the in-memory database of a Cypher query. */
 const COPY_BATCH = 5000;
-/** An in-memory copy unused for this long is released. */
-const COPY_IDLE_MS = 60_000;
 /** Result rows read synchronously between two yields to the event loop. */
 const READ_CHUNK = 1000;
 
@@ -134,32 +134,14 @@ const COPY_EDGES = `
 
 export interface KuzuGraphStoreOptions {
   /**
-   * The database holds one dataset only (the caller guarantees it): Cypher queries run directly
-   * on it instead of on an in-memory copy of the dataset.
+   * The database holds one dataset only (the caller guarantees it). Cypher queries run in the
+   * sandbox on a copy of the dataset either way.
    */
   readonly singleDataset?: boolean;
 }
 
-/** A Cypher query that ran past its time limit. */
-export class GraphQueryTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`the Cypher query exceeded its time limit of ${timeoutMs} ms`);
-    this.name = 'GraphQueryTimeoutError';
-  }
-}
-
 type Row = Record<string, KuzuValue>;
 type Params = Record<string, KuzuValue>;
-
-/** An in-memory database holding one dataset's graph, for Cypher queries. */
-interface DatasetCopy {
-  readonly datasetId: string;
-  /** The dataset's write count when the copy was taken. */
-  readonly generation: number;
-  readonly db: Database;
-  readonly conn: Connection;
-  readonly timer: NodeJS.Timeout;
-}
 
 interface NodeRow {
   pk: string;
@@ -293,21 +275,12 @@ export function toJsonValue(value: unknown): unknown {
 export class KuzuGraphStore implements GraphStore {
   /** Every use of the connection, in call order. */
   private readonly queue = new Mutex();
-  /** In-memory copies for Cypher queries, one at a time (each is a whole database). */
-  private readonly cypherQueue = new Mutex();
-  /** Writes made through this store, by dataset: a kept in-memory copy older than them is stale. */
-  private readonly generations = new Map<string, number>();
-  /** The in-memory copy of the dataset last queried with Cypher, kept for the next queries. */
-  private copy: DatasetCopy | null = null;
-  /** The connection of Cypher queries in single-dataset mode (it keeps their time limit). */
-  private cypherConn: Connection | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
 
   private constructor(
     private readonly db: Database,
     private readonly conn: Connection,
-    private readonly singleDataset: boolean,
   ) {}
 
   /**
@@ -328,7 +301,8 @@ export class KuzuGraphStore implements GraphStore {
     return KuzuGraphStore.start(new kuzu.Database(':memory:'), options);
   }
 
-  private static async start(db: Database, options: KuzuGraphStoreOptions): Promise<KuzuGraphStore> {
+  // `options.singleDataset` changes nothing today: Cypher runs on a copy of the dataset either way.
+  private static async start(db: Database, _options: KuzuGraphStoreOptions): Promise<KuzuGraphStore> {
     const conn = new kuzu.Connection(db);
     try {
       await db.init();
@@ -339,7 +313,7 @@ export class KuzuGraphStore implements GraphStore {
       await db.close().catch(() => undefined);
       throw error;
     }
-    return new KuzuGraphStore(db, conn, options.singleDataset === true);
+    return new KuzuGraphStore(db, conn);
   }
 
   async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
@@ -360,7 +334,7 @@ export class KuzuGraphStore implements GraphStore {
     }
     if (rows.size === 0) return;
     const now = new Date().toISOString();
-    await this.write(datasetId, async () => {
+    await this.write(async () => {
       const present = await this.existingNodes([...rows.keys()]);
       const fresh = [...rows.values()].filter((row) => !present.has(row.pk));
       const old = [...rows.values()].filter((row) => present.has(row.pk));
@@ -403,7 +377,7 @@ export class KuzuGraphStore implements GraphStore {
     }
     if (rows.size === 0) return;
     const now = new Date().toISOString();
-    await this.write(datasetId, async () => {
+    await this.write(async () => {
       const wanted = [...rows.values()];
       // The properties of the edges that exist, by edge.
       const existing = new Map<string, string>();
@@ -532,7 +506,7 @@ export class KuzuGraphStore implements GraphStore {
     assertDatasetId(datasetId);
     const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
     if (unique.length === 0) return;
-    await this.write(datasetId, () =>
+    await this.write(() =>
       executeBatches(
         this.conn,
         'UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset DETACH DELETE n',
@@ -544,7 +518,7 @@ export class KuzuGraphStore implements GraphStore {
   async deleteDataset(datasetId: string): Promise<void> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    await this.write(datasetId, async () => {
+    await this.write(async () => {
       await this.read('MATCH (n:Node) WHERE n.dataset_id = $dataset DETACH DELETE n', { dataset: datasetId });
     });
   }
@@ -563,9 +537,11 @@ export class KuzuGraphStore implements GraphStore {
   }
 
   /**
-   * Runs a read-only Cypher query over the dataset only. `timeoutMs` bounds the query and the
-   * reading of its rows (not the copy of the dataset into the in-memory database); a query past
-   * it fails with GraphQueryTimeoutError. The query must be a single statement.
+   * Runs a read-only Cypher query over the dataset only, in a sandbox process (`limits.sandbox`,
+   * else the process-wide default one). `timeoutMs` bounds the wait for a sandbox, the query and
+   * the reading of its rows (not the reading and copying of the dataset); a query past it fails
+   * with GraphQueryTimeoutError, one past the sandbox's memory or answer size limit with
+   * GraphQueryMemoryError or GraphQueryAnswerTooLargeError. The query must be a single statement.
    */
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
     this.assertOpen();
@@ -577,17 +553,8 @@ export class KuzuGraphStore implements GraphStore {
     }
     if (!Number.isInteger(maxRows) || maxRows < 0) throw new Error(`invalid Cypher row limit: ${maxRows}`);
 
-    if (this.singleDataset) {
-      return this.queue.run(async () => {
-        this.cypherConn ??= new kuzu.Connection(this.db);
-        return runReadOnly(this.cypherConn, query, timeoutMs, maxRows);
-      });
-    }
-
-    return this.cypherQueue.run(async () => {
-      const copy = await this.datasetCopy(datasetId);
-      return runReadOnly(copy.conn, query, timeoutMs, maxRows);
-    });
+    const graph = await this.queue.run(() => this.copyRows(datasetId));
+    return (limits.sandbox ?? defaultCypherSandbox()).run(graph, query, { timeoutMs, maxRows });
   }
 
   /** Closes the store once every call under way has finished; later calls fail. */
@@ -595,10 +562,7 @@ export class KuzuGraphStore implements GraphStore {
     if (!this.closing) {
       this.closed = true;
       this.closing = (async () => {
-        await this.cypherQueue.idle();
         await this.queue.idle();
-        await this.dropCopy();
-        await this.cypherConn?.close();
         await this.conn.close();
         await this.db.close();
       })();
@@ -610,62 +574,21 @@ export class KuzuGraphStore implements GraphStore {
     if (this.closed) throw new Error('the Kuzu graph store is closed');
   }
 
-  /** Counts a write to the dataset (call it within the queue, once the write is done). */
-  private wrote(datasetId: string): void {
-    this.generations.set(datasetId, (this.generations.get(datasetId) ?? 0) + 1);
-  }
-
-  /**
-   * The in-memory copy of the dataset's graph: the kept one when no write to the dataset has been
-   * made since it was taken, else a new one (call it within the Cypher queue).
-   */
-  private async datasetCopy(datasetId: string): Promise<DatasetCopy> {
-    const kept = this.copy;
-    if (kept && kept.datasetId === datasetId && kept.generation === (this.generations.get(datasetId) ?? 0)) {
-      kept.timer.refresh();
-      return kept;
-    }
-    await this.dropCopy();
-    const { nodes, edges, generation } = await this.queue.run(async () => ({
-      generation: this.generations.get(datasetId) ?? 0,
-      nodes: await this.read(
-        `MATCH (n:Node) WHERE n.dataset_id = $dataset
-         RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
-                n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`,
-        { dataset: datasetId },
-      ),
-      edges: await this.read(
-        `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
-         RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
-                e.created_at AS created_at, e.updated_at AS updated_at`,
-        { dataset: datasetId },
-      ),
-    }));
-    const { db, conn } = await openDatasetCopy(nodes.map(copyRow) as unknown as CopyNodeRow[], edges.map(copyRow) as unknown as CopyEdgeRow[]);
-    const copy: DatasetCopy = {
-      datasetId,
-      generation,
-      db,
-      conn,
-      // Released once unused for a while; the timer does not keep the process alive.
-      timer: setTimeout(() => {
-        void this.cypherQueue.run(async () => {
-          if (this.copy === copy) await this.dropCopy();
-        });
-      }, COPY_IDLE_MS).unref(),
-    };
-    this.copy = copy;
-    return copy;
-  }
-
-  /** Closes the kept in-memory copy, if any (call it within the Cypher queue or at close). */
-  private async dropCopy(): Promise<void> {
-    const copy = this.copy;
-    if (!copy) return;
-    this.copy = null;
-    clearTimeout(copy.timer);
-    await copy.conn.close().catch(() => undefined);
-    await copy.db.close().catch(() => undefined);
+  /** The dataset's subgraph with every column, as a dataset copy takes it (call it within the queue). */
+  private async copyRows(datasetId: string): Promise<{ nodes: CopyNodeRow[]; edges: CopyEdgeRow[] }> {
+    const nodes = await this.read(
+      `MATCH (n:Node) WHERE n.dataset_id = $dataset
+       RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
+              n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`,
+      { dataset: datasetId },
+    );
+    const edges = await this.read(
+      `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
+       RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
+              e.created_at AS created_at, e.updated_at AS updated_at`,
+      { dataset: datasetId },
+    );
+    return { nodes: nodes.map(copyRow) as unknown as CopyNodeRow[], edges: edges.map(copyRow) as unknown as CopyEdgeRow[] };
   }
 
   /** The keys among `pks` that exist (call it within the queue). */
@@ -682,15 +605,9 @@ export class KuzuGraphStore implements GraphStore {
     return readAll(this.conn, statement, params);
   }
 
-  /** Runs `task` in the queue and in one transaction, as a write to the dataset. */
-  private write(datasetId: string, task: () => Promise<void>): Promise<void> {
-    return this.queue.run(async () => {
-      try {
-        await transaction(this.conn, task);
-      } finally {
-        this.wrote(datasetId);
-      }
-    });
+  /** Runs `task` in the queue and in one transaction. */
+  private write(task: () => Promise<void>): Promise<void> {
+    return this.queue.run(() => transaction(this.conn, task));
   }
 }
 
@@ -736,17 +653,26 @@ export interface CopyEdgeRow {
   updated_at: string | null;
 }
 
+/** Resources of a dataset copy; Kuzu's defaults when omitted (a buffer pool of 80% of the RAM). */
+export interface DatasetCopyOptions {
+  /** The in-memory database's buffer pool, which holds its data. */
+  readonly bufferPoolBytes?: number;
+  /** Threads a query on the copy may use. */
+  readonly threads?: number;
+}
+
 /**
  * A fresh in-memory Kuzu database with the store's schema, holding exactly `nodes` and `edges`
- * (one dataset's graph): Cypher run there can see nothing else. Used by this store's shared mode
- * and by the Neo4j store's shared mode. The caller closes `conn`, then `db`.
+ * (one dataset's graph): Cypher run there can see nothing else. The Cypher sandbox process runs
+ * user queries on it. The caller closes `conn`, then `db`.
  */
 export async function openDatasetCopy(
   nodes: readonly CopyNodeRow[],
   edges: readonly CopyEdgeRow[],
+  options: DatasetCopyOptions = {},
 ): Promise<{ db: Database; conn: Connection }> {
-  const db = new kuzu.Database(':memory:');
-  const conn = new kuzu.Connection(db);
+  const db = new kuzu.Database(':memory:', options.bufferPoolBytes ?? 0);
+  const conn = options.threads !== undefined ? new kuzu.Connection(db, options.threads) : new kuzu.Connection(db);
   try {
     for (const statement of SCHEMA) await run(conn, statement);
     const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;

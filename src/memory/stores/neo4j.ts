@@ -16,10 +16,11 @@
  * Two modes:
  * - shared (single-user mode, GRAPH_DATABASE_URL): many datasets in one database. A Cypher query
  *   must not see other datasets, and Neo4j cannot confine a query to a subgraph, so the dataset's
- *   subgraph is read and copied into a fresh in-memory Kuzu database (the Kuzu store's own
- *   `openDatasetCopy` and `runReadOnly`), where the query runs read-only within the limits. The
- *   copy is taken for every query (another Engram instance may write the same database, so a kept
- *   copy could be stale) and closed after it.
+ *   subgraph is read and handed to the Cypher sandbox (`../cypher-sandbox.ts`), a child process
+ *   that copies it into a fresh in-memory Kuzu database (the Kuzu store's `openDatasetCopy`) and
+ *   runs the query there read-only, killed past its time, memory or answer size limit. The copy
+ *   is taken for every query (another Engram instance may write the same database, so a kept copy
+ *   could be stale).
  * - single dataset (`singleDataset: true`, one Aura instance per dataset, the `neo4j_aura_dev`
  *   handler): the database is the dataset, so the query runs on the server, in a READ session
  *   through `executeRead` with the transaction timeout, reading at most `maxRows` rows (the rest
@@ -34,16 +35,15 @@
  */
 import neo4j from 'neo4j-driver';
 import type { Driver, ManagedTransaction, Session } from 'neo4j-driver';
+import { defaultCypherSandbox } from '../cypher-sandbox.js';
 import { Mutex } from './common.js';
 import {
   GraphQueryTimeoutError,
   assertDatasetId,
   assertId,
   chunks,
-  openDatasetCopy,
   parseProperties,
   pk,
-  runReadOnly,
   type CopyEdgeRow,
   type CopyNodeRow,
 } from './kuzu.js';
@@ -242,8 +242,6 @@ type Row = Record<string, unknown>;
 
 export class Neo4jGraphStore implements GraphStore {
   private readonly queues = new KeyedQueue();
-  /** In-memory copies for Cypher queries in shared mode, one at a time (each is a whole database). */
-  private readonly cypherQueue = new Mutex();
   private readonly bookmarks = neo4j.bookmarkManager();
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -504,7 +502,8 @@ export class Neo4jGraphStore implements GraphStore {
   /**
    * Runs a read-only Cypher query (already checked by the Cypher gate) over the dataset only,
    * within the limits; a query past its time limit fails with GraphQueryTimeoutError. In shared
-   * mode `timeoutMs` bounds the query on the dataset copy, not the copy itself.
+   * mode the query runs in the sandbox (`limits.sandbox`, else the process-wide default one) and
+   * `timeoutMs` bounds the wait for a sandbox and the query on the dataset copy, not the copy itself.
    */
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
     this.assertOpen();
@@ -516,49 +515,41 @@ export class Neo4jGraphStore implements GraphStore {
     }
     if (!Number.isInteger(maxRows) || maxRows < 0) throw new Error(`invalid Cypher row limit: ${maxRows}`);
     if (this.singleDataset) return this.queues.run(datasetId, () => this.cypherOnServer(query, timeoutMs, maxRows));
-    return this.cypherQueue.run(async () => {
-      const { nodes, edges } = await this.read(datasetId, async (tx) => ({
-        nodes: await records(
-          tx,
-          `MATCH (n:Node) WHERE n.dataset_id = $dataset
-           RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
-                  n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`,
-          { dataset: datasetId },
-        ),
-        edges: await records(
-          tx,
-          `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
-           RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
-                  e.created_at AS created_at, e.updated_at AS updated_at`,
-          { dataset: datasetId },
-        ),
-      }));
-      const nodeRows: CopyNodeRow[] = nodes.map((r) => ({
-        pk: text(r.pk),
-        id: text(r.id),
-        dataset_id: text(r.dataset_id),
-        name: text(r.name),
-        type: text(r.type),
-        properties: typeof r.properties === 'string' ? r.properties : '{}',
-        created_at: isoOrNull(r.created_at),
-        updated_at: isoOrNull(r.updated_at),
-      }));
-      const edgeRows: CopyEdgeRow[] = edges.map((r) => ({
-        source: text(r.source),
-        target: text(r.target),
-        relationship_name: text(r.relationship_name),
-        properties: typeof r.properties === 'string' ? r.properties : '{}',
-        created_at: isoOrNull(r.created_at),
-        updated_at: isoOrNull(r.updated_at),
-      }));
-      const copy = await openDatasetCopy(nodeRows, edgeRows);
-      try {
-        return await runReadOnly(copy.conn, query, timeoutMs, maxRows);
-      } finally {
-        await copy.conn.close().catch(() => undefined);
-        await copy.db.close().catch(() => undefined);
-      }
-    });
+    const { nodes, edges } = await this.read(datasetId, async (tx) => ({
+      nodes: await records(
+        tx,
+        `MATCH (n:Node) WHERE n.dataset_id = $dataset
+         RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
+                n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`,
+        { dataset: datasetId },
+      ),
+      edges: await records(
+        tx,
+        `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
+         RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
+                e.created_at AS created_at, e.updated_at AS updated_at`,
+        { dataset: datasetId },
+      ),
+    }));
+    const nodeRows: CopyNodeRow[] = nodes.map((r) => ({
+      pk: text(r.pk),
+      id: text(r.id),
+      dataset_id: text(r.dataset_id),
+      name: text(r.name),
+      type: text(r.type),
+      properties: typeof r.properties === 'string' ? r.properties : '{}',
+      created_at: isoOrNull(r.created_at),
+      updated_at: isoOrNull(r.updated_at),
+    }));
+    const edgeRows: CopyEdgeRow[] = edges.map((r) => ({
+      source: text(r.source),
+      target: text(r.target),
+      relationship_name: text(r.relationship_name),
+      properties: typeof r.properties === 'string' ? r.properties : '{}',
+      created_at: isoOrNull(r.created_at),
+      updated_at: isoOrNull(r.updated_at),
+    }));
+    return (limits.sandbox ?? defaultCypherSandbox()).run({ nodes: nodeRows, edges: edgeRows }, query, { timeoutMs, maxRows });
   }
 
   /** Closes the store once every call under way has finished; later calls fail. */
@@ -566,7 +557,6 @@ export class Neo4jGraphStore implements GraphStore {
     if (!this.closing) {
       this.closed = true;
       this.closing = (async () => {
-        await this.cypherQueue.idle();
         await this.queues.idle();
         await this.driver.close();
       })();

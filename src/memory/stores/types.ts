@@ -3,6 +3,7 @@
  * names the dataset it works on, and no call ever reads or writes another dataset's content, even
  * when several datasets share one physical store (single-user mode, D16).
  */
+import type { CypherSandbox } from '../cypher-sandbox.js';
 
 /** A node of the knowledge graph, as the reference's DataPoint: `id` is the reference's node id. */
 export interface GraphNode {
@@ -34,6 +35,11 @@ export interface CypherLimits {
   readonly timeoutMs: number;
   /** At most this many rows are returned. */
   readonly maxRows: number;
+  /**
+   * The sandbox the query runs in (its memory, answer size and concurrency limits); the
+   * process-wide default sandbox when omitted. Stores whose Cypher runs on a remote server ignore it.
+   */
+  readonly sandbox?: CypherSandbox;
 }
 
 export interface GraphStore {
