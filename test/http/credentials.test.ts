@@ -307,7 +307,8 @@ describe('D5: CSRF protection of cookie-authenticated writes, and CORS', () => {
   it('D5: logout forwarded by a server with the cookie alone (no Origin, no Referer) ends the session; with a foreign origin it is refused', async () => {
     // The reference frontend's sign-out route calls logout from its server, forwarding only the cookie.
     const other = await account(server, 'csrf-logout');
-    for (const headers of [{ origin: EVIL }, { referer: `${EVIL}/page` }, { origin: 'null' }]) {
+    const foreign: Record<string, string>[] = [{ origin: EVIL }, { referer: `${EVIL}/page` }, { origin: 'null' }];
+    for (const headers of foreign) {
       const refused = await other.client.post('/api/v1/auth/logout', { headers });
       assert.deepEqual([refused.status, refused.body], [403, CSRF_FAILED], JSON.stringify(headers));
       assert.equal((await other.client.get('/api/v1/auth/me')).status, 200, 'the session survived');
