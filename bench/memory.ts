@@ -134,12 +134,13 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
     const config = loadConfig(env, root);
     const store = openRelationalStore(config);
     const row = await store.db.selectFrom('dataset_database').selectAll().where('dataset_id', '=', datasetId).executeTakeFirstOrThrow();
-    const chunksTotal = Number((await store.db.selectFrom('data').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n) * PARAGRAPHS;
     await store.close();
     const embedder = new HashingEmbedder({ dimensions: config.memory.embedding.dimensions });
     const lance = await lancedb.connect(row.vector_database_url!);
     const tables = new Map<string, lancedb.Table>();
     for (const name of await lance.tableNames()) tables.set(name, await lance.openTable(name));
+    // The chunks the cognify run really wrote (not what the corpus was meant to give).
+    const chunksTotal = (await tables.get('DocumentChunk_text')?.countRows(`dataset_id = '${datasetId}'`)) ?? 0;
     const db = new kuzu.Database(join(config.systemRoot, 'databases', row.owner_id, row.graph_database_name!));
     const conn = new kuzu.Connection(db);
     const filter = `dataset_id = '${datasetId}'`;
