@@ -1,4 +1,5 @@
 /** Checks and helpers shared by the store implementations. */
+import type { CypherLimits, GraphEdge, GraphNode } from './types.js';
 
 export const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -96,3 +97,168 @@ export class GraphQueryAnswerTooLargeError extends GraphQueryLimitError {
     this.name = 'GraphQueryAnswerTooLargeError';
   }
 }
+
+/*
+ * The graph stores' shared layout (Kuzu's `kuzu.ts`, Neo4j's `neo4j.ts`): the same node and edge
+ * rows, the same keys, and the same read statements, which both engines run as written.
+ */
+
+export function assertDatasetId(datasetId: string): void {
+  // ':' would make `pk` ambiguous between datasets ("a:b" + "c" vs "a" + "b:c").
+  if (typeof datasetId !== 'string' || datasetId === '' || datasetId.includes(':')) {
+    throw new Error(`invalid dataset id: ${JSON.stringify(datasetId)}`);
+  }
+}
+
+export function assertId(id: unknown, what: string): asserts id is string {
+  if (typeof id !== 'string' || id === '') throw new Error(`${what} needs a non-empty string id`);
+}
+
+/** A node's key in a store of several datasets. */
+export function pk(datasetId: string, id: string): string {
+  return `${datasetId}:${id}`;
+}
+
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The ids asked for, each once, in their first order, without empty or non-string ones. */
+export function uniqueIds(ids: readonly string[]): string[] {
+  return [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+}
+
+/** A stored `properties` column (a JSON object) as an object; {} when it is anything else. */
+export function parseProperties(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'string' || value === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A string column as it is; '' for anything else. */
+export function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/** A node from a row of NODE_COLUMNS (or from a node value); `prefix` names its columns (`a_id`, ...). */
+export function nodeFromRow(row: Record<string, unknown>, prefix = ''): GraphNode {
+  return {
+    id: text(row[`${prefix}id`]),
+    name: text(row[`${prefix}name`]),
+    type: text(row[`${prefix}type`]),
+    properties: parseProperties(row[`${prefix}properties`]),
+  };
+}
+
+/** An edge from a row of GRAPH_EDGES. */
+export function edgeFromRow(row: Record<string, unknown>): GraphEdge {
+  return { source: text(row.source), target: text(row.target), relationship: text(row.relationship), properties: parseProperties(row.properties) };
+}
+
+/** A node to write. */
+export interface NodeRow {
+  pk: string;
+  id: string;
+  name: string;
+  type: string;
+  /** JSON */
+  properties: string;
+}
+
+/** An edge to write. */
+export interface EdgeRow {
+  /** pk of the source node */
+  source: string;
+  /** pk of the target node */
+  target: string;
+  relationship: string;
+  /** JSON */
+  properties: string;
+}
+
+/** The rows of an upsertNodes call, checked, by key: the last occurrence of an id in one call wins. */
+export function nodeRows(datasetId: string, nodes: readonly GraphNode[]): Map<string, NodeRow> {
+  const rows = new Map<string, NodeRow>();
+  for (const node of nodes) {
+    assertId(node?.id, 'a graph node');
+    const key = pk(datasetId, node.id);
+    rows.set(key, {
+      pk: key,
+      id: node.id,
+      name: typeof node.name === 'string' ? node.name : '',
+      type: typeof node.type === 'string' ? node.type : '',
+      properties: JSON.stringify(node.properties ?? {}),
+    });
+  }
+  return rows;
+}
+
+/**
+ * The rows of an upsertEdges call, checked, by edgeKey: one edge per (source, target,
+ * relationship), the last occurrence in one call wins.
+ */
+export function edgeRows(datasetId: string, edges: readonly GraphEdge[]): Map<string, EdgeRow> {
+  const rows = new Map<string, EdgeRow>();
+  for (const edge of edges) {
+    assertId(edge?.source, 'the source of a graph edge');
+    assertId(edge.target, 'the target of a graph edge');
+    if (typeof edge.relationship !== 'string' || edge.relationship === '') {
+      throw new Error('a graph edge needs a non-empty relationship name');
+    }
+    const row: EdgeRow = {
+      source: pk(datasetId, edge.source),
+      target: pk(datasetId, edge.target),
+      relationship: edge.relationship,
+      properties: JSON.stringify(edge.properties ?? {}),
+    };
+    rows.set(edgeKey(row), row);
+  }
+  return rows;
+}
+
+/** An edge's identity: its end node keys and relationship name. */
+export function edgeKey(edge: Pick<EdgeRow, 'source' | 'target' | 'relationship'>): string {
+  return JSON.stringify([edge.source, edge.target, edge.relationship]);
+}
+
+/** Checks a Cypher call's query and limits; the limits to run it with. */
+export function checkCypher(query: string, limits: CypherLimits): { timeoutMs: number; maxRows: number } {
+  if (typeof query !== 'string' || query.trim() === '') throw new Error('an empty Cypher query');
+  const { timeoutMs, maxRows } = limits;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new Error(`invalid Cypher timeout: ${timeoutMs}`);
+  }
+  if (!Number.isInteger(maxRows) || maxRows < 0) throw new Error(`invalid Cypher row limit: ${maxRows}`);
+  return { timeoutMs, maxRows };
+}
+
+/** The columns nodeFromRow reads, of a node `n`. */
+export const NODE_COLUMNS = 'n.id AS id, n.name AS name, n.type AS type, n.properties AS properties';
+
+/** The dataset's nodes by id (`$dataset`). */
+export const DATASET_NODES = `MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS} ORDER BY id`;
+/** The dataset's nodes of one of `$types`, by id. */
+export const DATASET_NODES_OF_TYPE = `MATCH (n:Node) WHERE n.dataset_id = $dataset AND n.type IN $types RETURN ${NODE_COLUMNS} ORDER BY id`;
+/** The nodes of `$pks` in `$dataset`. */
+export const NODES_BY_KEY = `UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS}`;
+/** The dataset's edges, for edgeFromRow. */
+export const GRAPH_EDGES = `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
+         RETURN a.id AS source, b.id AS target, e.relationship_name AS relationship, e.properties AS properties`;
+export const COUNT_NODES = 'MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN count(n) AS c';
+export const COUNT_EDGES = 'MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset RETURN count(e) AS c';
+export const DELETE_NODES_BY_KEY = 'UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset DETACH DELETE n';
+
+/** Every column of the dataset's nodes, as a dataset copy takes them (CopyNodeRow). */
+export const COPY_NODE_ROWS = `MATCH (n:Node) WHERE n.dataset_id = $dataset
+       RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
+              n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`;
+/** Every column of the dataset's edges, as a dataset copy takes them (CopyEdgeRow). */
+export const COPY_EDGE_ROWS = `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
+       RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
+              e.created_at AS created_at, e.updated_at AS updated_at`;

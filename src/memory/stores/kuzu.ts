@@ -33,7 +33,31 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import kuzu from 'kuzu';
 import { defaultCypherSandbox } from '../cypher-sandbox.js';
-import { GraphQueryTimeoutError, Mutex } from './common.js';
+import {
+  COPY_EDGE_ROWS,
+  COPY_NODE_ROWS,
+  COUNT_EDGES,
+  COUNT_NODES,
+  DATASET_NODES,
+  DATASET_NODES_OF_TYPE,
+  DELETE_NODES_BY_KEY,
+  GRAPH_EDGES,
+  GraphQueryTimeoutError,
+  Mutex,
+  NODES_BY_KEY,
+  assertDatasetId,
+  checkCypher,
+  chunks,
+  edgeFromRow,
+  edgeKey,
+  edgeRows,
+  nodeFromRow,
+  nodeRows,
+  parseProperties,
+  pk,
+  text,
+  uniqueIds,
+} from './common.js';
 import type { Connection, Database, KuzuValue, QueryResult } from 'kuzu';
 import type { CypherLimits, GraphEdge, GraphNode, GraphStore, Subgraph } from './types.js';
 
@@ -110,8 +134,6 @@ const UPDATE_EDGES = `
   WHERE b.pk = t AND e.relationship_name = relationship
   SET e.properties = properties, e.updated_at = timestamp($now)`;
 
-const NODE_COLUMNS = 'n.id AS id, n.name AS name, n.type AS type, n.properties AS properties';
-
 /** Fills the in-memory database of a Cypher query: every column as stored. */
 const COPY_NODES = `
   UNWIND range(1, size($pk)) AS i
@@ -142,47 +164,6 @@ export interface KuzuGraphStoreOptions {
 
 type Row = Record<string, KuzuValue>;
 type Params = Record<string, KuzuValue>;
-
-interface NodeRow {
-  pk: string;
-  id: string;
-  name: string;
-  type: string;
-  /** JSON */
-  properties: string;
-}
-
-interface EdgeRow {
-  /** pk of the source node */
-  source: string;
-  /** pk of the target node */
-  target: string;
-  relationship: string;
-  /** JSON */
-  properties: string;
-}
-
-
-export function assertDatasetId(datasetId: string): void {
-  // ':' would make `pk` ambiguous between datasets ("a:b" + "c" vs "a" + "b:c").
-  if (typeof datasetId !== 'string' || datasetId === '' || datasetId.includes(':')) {
-    throw new Error(`invalid dataset id: ${JSON.stringify(datasetId)}`);
-  }
-}
-
-export function assertId(id: unknown, what: string): asserts id is string {
-  if (typeof id !== 'string' || id === '') throw new Error(`${what} needs a non-empty string id`);
-}
-
-export function pk(datasetId: string, id: string): string {
-  return `${datasetId}:${id}`;
-}
-
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((done) => setImmediate(done));
@@ -217,27 +198,9 @@ async function readRows(result: QueryResult, max = Number.POSITIVE_INFINITY, dea
   return rows;
 }
 
-export function parseProperties(value: KuzuValue | undefined): Record<string, unknown> {
-  if (typeof value !== 'string' || value === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(value);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-function str(value: KuzuValue | undefined): string {
-  return typeof value === 'string' ? value : '';
-}
-
-function toNode(row: Row): GraphNode {
-  return { id: str(row.id), name: str(row.name), type: str(row.type), properties: parseProperties(row.properties) };
-}
-
 /** A node from a Kuzu node value (`RETURN n`). */
 function nodeOf(value: KuzuValue | undefined): GraphNode {
-  return toNode((value ?? {}) as Row);
+  return nodeFromRow((value ?? {}) as Row);
 }
 
 function timestampParam(value: KuzuValue | undefined): string | null {
@@ -319,19 +282,7 @@ export class KuzuGraphStore implements GraphStore {
   async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    // The last occurrence of an id in one call wins.
-    const rows = new Map<string, NodeRow>();
-    for (const node of nodes) {
-      assertId(node?.id, 'a graph node');
-      const key = pk(datasetId, node.id);
-      rows.set(key, {
-        pk: key,
-        id: node.id,
-        name: typeof node.name === 'string' ? node.name : '',
-        type: typeof node.type === 'string' ? node.type : '',
-        properties: JSON.stringify(node.properties ?? {}),
-      });
-    }
+    const rows = nodeRows(datasetId, nodes);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
     await this.write(async () => {
@@ -359,22 +310,7 @@ export class KuzuGraphStore implements GraphStore {
   async upsertEdges(datasetId: string, edges: readonly GraphEdge[]): Promise<void> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    // One edge per (source, target, relationship); the last occurrence in one call wins.
-    const rows = new Map<string, EdgeRow>();
-    for (const edge of edges) {
-      assertId(edge?.source, 'the source of a graph edge');
-      assertId(edge.target, 'the target of a graph edge');
-      if (typeof edge.relationship !== 'string' || edge.relationship === '') {
-        throw new Error('a graph edge needs a non-empty relationship name');
-      }
-      const row: EdgeRow = {
-        source: pk(datasetId, edge.source),
-        target: pk(datasetId, edge.target),
-        relationship: edge.relationship,
-        properties: JSON.stringify(edge.properties ?? {}),
-      };
-      rows.set(edgeKey(row), row);
-    }
+    const rows = edgeRows(datasetId, edges);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
     await this.write(async () => {
@@ -383,7 +319,7 @@ export class KuzuGraphStore implements GraphStore {
       const existing = new Map<string, string>();
       for (const pks of chunks([...new Set(wanted.map((row) => row.source))], BATCH)) {
         for (const row of await readAll(this.conn, EDGES_FROM, { pks })) {
-          existing.set(edgeKey({ source: str(row.source), target: str(row.target), relationship: str(row.relationship) }), str(row.properties));
+          existing.set(edgeKey({ source: text(row.source), target: text(row.target), relationship: text(row.relationship) }), text(row.properties));
         }
       }
       const fresh = wanted.filter((row) => !existing.has(edgeKey(row)));
@@ -408,16 +344,13 @@ export class KuzuGraphStore implements GraphStore {
   async getNodes(datasetId: string, ids: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+    const unique = uniqueIds(ids);
     if (unique.length === 0) return [];
     const found = new Map<string, GraphNode>();
     await this.queue.run(async () => {
       for (const batch of chunks(unique, BATCH)) {
-        const rows = await this.read(
-          `UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS}`,
-          { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId },
-        );
-        for (const row of rows) found.set(str(row.id), toNode(row));
+        const rows = await this.read(NODES_BY_KEY, { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId });
+        for (const row of rows) found.set(text(row.id), nodeFromRow(row));
       }
     });
     // In the order of `ids`.
@@ -431,36 +364,19 @@ export class KuzuGraphStore implements GraphStore {
     if (types !== undefined && types.length === 0) return [];
     const rows = await this.queue.run(() =>
       types === undefined
-        ? this.read(`MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS} ORDER BY id`, { dataset: datasetId })
-        : this.read(`MATCH (n:Node) WHERE n.dataset_id = $dataset AND n.type IN $types RETURN ${NODE_COLUMNS} ORDER BY id`, {
-            dataset: datasetId,
-            types: [...new Set(types)],
-          }),
+        ? this.read(DATASET_NODES, { dataset: datasetId })
+        : this.read(DATASET_NODES_OF_TYPE, { dataset: datasetId, types: [...new Set(types)] }),
     );
-    return rows.map(toNode);
+    return rows.map((row) => nodeFromRow(row));
   }
 
   async getGraph(datasetId: string): Promise<Subgraph> {
     this.assertOpen();
     assertDatasetId(datasetId);
     return this.queue.run(async () => {
-      const nodes = await this.read(`MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS} ORDER BY id`, {
-        dataset: datasetId,
-      });
-      const edges = await this.read(
-        `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
-         RETURN a.id AS source, b.id AS target, e.relationship_name AS relationship, e.properties AS properties`,
-        { dataset: datasetId },
-      );
-      return {
-        nodes: nodes.map(toNode),
-        edges: edges.map((row) => ({
-          source: str(row.source),
-          target: str(row.target),
-          relationship: str(row.relationship),
-          properties: parseProperties(row.properties),
-        })),
-      };
+      const nodes = await this.read(DATASET_NODES, { dataset: datasetId });
+      const edges = await this.read(GRAPH_EDGES, { dataset: datasetId });
+      return { nodes: nodes.map((row) => nodeFromRow(row)), edges: edges.map(edgeFromRow) };
     });
   }
 
@@ -470,7 +386,7 @@ export class KuzuGraphStore implements GraphStore {
   ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    const unique = [...new Set(nodeIds)].filter((id) => typeof id === 'string' && id !== '');
+    const unique = uniqueIds(nodeIds);
     if (unique.length === 0) return [];
     const returned = 'ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b';
     // Outgoing, then incoming edges, each joined on the node keys; an edge between two of the
@@ -495,7 +411,7 @@ export class KuzuGraphStore implements GraphStore {
       const target = nodeOf(row.b);
       return {
         source,
-        edge: { source: source.id, target: target.id, relationship: str(row.relationship), properties: parseProperties(row.properties) },
+        edge: { source: source.id, target: target.id, relationship: text(row.relationship), properties: parseProperties(row.properties) },
         target,
       };
     });
@@ -504,12 +420,12 @@ export class KuzuGraphStore implements GraphStore {
   async deleteNodes(datasetId: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+    const unique = uniqueIds(ids);
     if (unique.length === 0) return;
     await this.write(() =>
       executeBatches(
         this.conn,
-        'UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset DETACH DELETE n',
+        DELETE_NODES_BY_KEY,
         chunks(unique.map((id) => pk(datasetId, id)), BATCH).map((pks) => ({ pks, dataset: datasetId })),
       ),
     );
@@ -527,11 +443,8 @@ export class KuzuGraphStore implements GraphStore {
     this.assertOpen();
     assertDatasetId(datasetId);
     return this.queue.run(async () => {
-      const [nodes] = await this.read('MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN count(n) AS c', { dataset: datasetId });
-      const [edges] = await this.read(
-        'MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset RETURN count(e) AS c',
-        { dataset: datasetId },
-      );
+      const [nodes] = await this.read(COUNT_NODES, { dataset: datasetId });
+      const [edges] = await this.read(COUNT_EDGES, { dataset: datasetId });
       return { nodes: Number(nodes?.c ?? 0), edges: Number(edges?.c ?? 0) };
     });
   }
@@ -546,13 +459,7 @@ export class KuzuGraphStore implements GraphStore {
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    if (typeof query !== 'string' || query.trim() === '') throw new Error('an empty Cypher query');
-    const { timeoutMs, maxRows } = limits;
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new Error(`invalid Cypher timeout: ${timeoutMs}`);
-    }
-    if (!Number.isInteger(maxRows) || maxRows < 0) throw new Error(`invalid Cypher row limit: ${maxRows}`);
-
+    const { timeoutMs, maxRows } = checkCypher(query, limits);
     const graph = await this.queue.run(() => this.copyRows(datasetId));
     return (limits.sandbox ?? defaultCypherSandbox()).run(graph, query, { timeoutMs, maxRows });
   }
@@ -576,18 +483,8 @@ export class KuzuGraphStore implements GraphStore {
 
   /** The dataset's subgraph with every column, as a dataset copy takes it (call it within the queue). */
   private async copyRows(datasetId: string): Promise<{ nodes: CopyNodeRow[]; edges: CopyEdgeRow[] }> {
-    const nodes = await this.read(
-      `MATCH (n:Node) WHERE n.dataset_id = $dataset
-       RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
-              n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`,
-      { dataset: datasetId },
-    );
-    const edges = await this.read(
-      `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
-       RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
-              e.created_at AS created_at, e.updated_at AS updated_at`,
-      { dataset: datasetId },
-    );
+    const nodes = await this.read(COPY_NODE_ROWS, { dataset: datasetId });
+    const edges = await this.read(COPY_EDGE_ROWS, { dataset: datasetId });
     return { nodes: nodes.map(copyRow) as unknown as CopyNodeRow[], edges: edges.map(copyRow) as unknown as CopyEdgeRow[] };
   }
 
@@ -595,7 +492,7 @@ export class KuzuGraphStore implements GraphStore {
   private async existingNodes(pks: readonly string[]): Promise<Set<string>> {
     const present = new Set<string>();
     for (const batch of chunks(pks, BATCH)) {
-      for (const row of await readAll(this.conn, EXISTING_NODES, { pks: batch })) present.add(str(row.pk));
+      for (const row of await readAll(this.conn, EXISTING_NODES, { pks: batch })) present.add(text(row.pk));
     }
     return present;
   }
@@ -609,10 +506,6 @@ export class KuzuGraphStore implements GraphStore {
   private write(task: () => Promise<void>): Promise<void> {
     return this.queue.run(() => transaction(this.conn, task));
   }
-}
-
-function edgeKey(edge: Pick<EdgeRow, 'source' | 'target' | 'relationship'>): string {
-  return JSON.stringify([edge.source, edge.target, edge.relationship]);
 }
 
 /** Rows as parallel lists, one per column (far cheaper to pass to Kuzu than a list of structs). */

@@ -36,17 +36,31 @@
 import neo4j from 'neo4j-driver';
 import type { Driver, ManagedTransaction, Session } from 'neo4j-driver';
 import { defaultCypherSandbox } from '../cypher-sandbox.js';
-import { Mutex } from './common.js';
 import {
+  COPY_EDGE_ROWS,
+  COPY_NODE_ROWS,
+  COUNT_EDGES,
+  COUNT_NODES,
+  DATASET_NODES,
+  DATASET_NODES_OF_TYPE,
+  DELETE_NODES_BY_KEY,
+  GRAPH_EDGES,
   GraphQueryTimeoutError,
+  Mutex,
+  NODES_BY_KEY,
   assertDatasetId,
-  assertId,
+  checkCypher,
   chunks,
+  edgeFromRow,
+  edgeRows,
+  nodeFromRow,
+  nodeRows,
   parseProperties,
   pk,
-  type CopyEdgeRow,
-  type CopyNodeRow,
-} from './kuzu.js';
+  text,
+  uniqueIds,
+} from './common.js';
+import type { CopyEdgeRow, CopyNodeRow } from './kuzu.js';
 import type { CypherLimits, GraphEdge, GraphNode, GraphStore, Subgraph } from './types.js';
 
 /** Rows (or keys) per UNWIND statement. */
@@ -80,7 +94,6 @@ const UPSERT_EDGES = `
   ON CREATE SET e.properties = r.properties, e.created_at = $now, e.updated_at = $now
   ON MATCH SET e.updated_at = CASE WHEN e.properties = r.properties THEN e.updated_at ELSE $now END, e.properties = r.properties`;
 
-const NODE_COLUMNS = 'n.id AS id, n.name AS name, n.type AS type, n.properties AS properties';
 const AROUND_COLUMNS = `a.id AS a_id, a.name AS a_name, a.type AS a_type, a.properties AS a_properties,
   e.relationship_name AS relationship, e.properties AS properties,
   b.id AS b_id, b.name AS b_name, b.type AS b_type, b.properties AS b_properties`;
@@ -130,23 +143,6 @@ const TIMEOUT_CODES = new Set([
 /** A string as an ISO timestamp for the in-memory copy's TIMESTAMP columns, else null. */
 function isoOrNull(value: unknown): string | null {
   return typeof value === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value) ? value : null;
-}
-
-function text(value: unknown): string {
-  return typeof value === 'string' ? value : '';
-}
-
-function propertiesOf(value: unknown): Record<string, unknown> {
-  return parseProperties(typeof value === 'string' ? value : undefined);
-}
-
-function nodeFrom(record: Record<string, unknown>, prefix = ''): GraphNode {
-  return {
-    id: text(record[`${prefix}id`]),
-    name: text(record[`${prefix}name`]),
-    type: text(record[`${prefix}type`]),
-    properties: propertiesOf(record[`${prefix}properties`]),
-  };
 }
 
 /**
@@ -305,19 +301,7 @@ export class Neo4jGraphStore implements GraphStore {
   async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    // The last occurrence of an id in one call wins.
-    const rows = new Map<string, { pk: string; id: string; name: string; type: string; properties: string }>();
-    for (const node of nodes) {
-      assertId(node?.id, 'a graph node');
-      const key = pk(datasetId, node.id);
-      rows.set(key, {
-        pk: key,
-        id: node.id,
-        name: typeof node.name === 'string' ? node.name : '',
-        type: typeof node.type === 'string' ? node.type : '',
-        properties: JSON.stringify(node.properties ?? {}),
-      });
-    }
+    const rows = nodeRows(datasetId, nodes);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
     await this.write(datasetId, async (tx) => {
@@ -333,22 +317,7 @@ export class Neo4jGraphStore implements GraphStore {
   async upsertEdges(datasetId: string, edges: readonly GraphEdge[]): Promise<void> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    // One edge per (source, target, relationship); the last occurrence in one call wins.
-    const rows = new Map<string, { source: string; target: string; relationship: string; properties: string }>();
-    for (const edge of edges) {
-      assertId(edge?.source, 'the source of a graph edge');
-      assertId(edge.target, 'the target of a graph edge');
-      if (typeof edge.relationship !== 'string' || edge.relationship === '') {
-        throw new Error('a graph edge needs a non-empty relationship name');
-      }
-      const row = {
-        source: pk(datasetId, edge.source),
-        target: pk(datasetId, edge.target),
-        relationship: edge.relationship,
-        properties: JSON.stringify(edge.properties ?? {}),
-      };
-      rows.set(JSON.stringify([row.source, row.target, row.relationship]), row);
-    }
+    const rows = edgeRows(datasetId, edges);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
     await this.write(datasetId, async (tx) => {
@@ -359,16 +328,13 @@ export class Neo4jGraphStore implements GraphStore {
   async getNodes(datasetId: string, ids: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+    const unique = uniqueIds(ids);
     if (unique.length === 0) return [];
     const found = new Map<string, GraphNode>();
     await this.read(datasetId, async (tx) => {
       for (const batch of chunks(unique, BATCH)) {
-        const rows = await records(tx, `UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS}`, {
-          pks: batch.map((id) => pk(datasetId, id)),
-          dataset: datasetId,
-        });
-        for (const row of rows) found.set(text(row.id), nodeFrom(row));
+        const rows = await records(tx, NODES_BY_KEY, { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId });
+        for (const row of rows) found.set(text(row.id), nodeFromRow(row));
       }
     });
     // In the order of `ids`.
@@ -382,35 +348,19 @@ export class Neo4jGraphStore implements GraphStore {
     if (types !== undefined && types.length === 0) return [];
     const rows = await this.read(datasetId, (tx) =>
       types === undefined
-        ? records(tx, `MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS} ORDER BY id`, { dataset: datasetId })
-        : records(tx, `MATCH (n:Node) WHERE n.dataset_id = $dataset AND n.type IN $types RETURN ${NODE_COLUMNS} ORDER BY id`, {
-            dataset: datasetId,
-            types: [...new Set(types)],
-          }),
+        ? records(tx, DATASET_NODES, { dataset: datasetId })
+        : records(tx, DATASET_NODES_OF_TYPE, { dataset: datasetId, types: [...new Set(types)] }),
     );
-    return rows.map((row) => nodeFrom(row));
+    return rows.map((row) => nodeFromRow(row));
   }
 
   async getGraph(datasetId: string): Promise<Subgraph> {
     this.assertOpen();
     assertDatasetId(datasetId);
     return this.read(datasetId, async (tx) => {
-      const nodes = await records(tx, `MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN ${NODE_COLUMNS} ORDER BY id`, { dataset: datasetId });
-      const edges = await records(
-        tx,
-        `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
-         RETURN a.id AS source, b.id AS target, e.relationship_name AS relationship, e.properties AS properties`,
-        { dataset: datasetId },
-      );
-      return {
-        nodes: nodes.map((row) => nodeFrom(row)),
-        edges: edges.map((row) => ({
-          source: text(row.source),
-          target: text(row.target),
-          relationship: text(row.relationship),
-          properties: propertiesOf(row.properties),
-        })),
-      };
+      const nodes = await records(tx, DATASET_NODES, { dataset: datasetId });
+      const edges = await records(tx, GRAPH_EDGES, { dataset: datasetId });
+      return { nodes: nodes.map((row) => nodeFromRow(row)), edges: edges.map(edgeFromRow) };
     });
   }
 
@@ -420,7 +370,7 @@ export class Neo4jGraphStore implements GraphStore {
   ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    const unique = [...new Set(nodeIds)].filter((id) => typeof id === 'string' && id !== '');
+    const unique = uniqueIds(nodeIds);
     if (unique.length === 0) return [];
     // Outgoing, then incoming edges, each joined on the node keys; an edge between two of the
     // nodes comes back from both and is kept once (source, target and relationship name identify
@@ -435,11 +385,11 @@ export class Neo4jGraphStore implements GraphStore {
       }
     });
     return [...found.values()].map((row) => {
-      const source = nodeFrom(row, 'a_');
-      const target = nodeFrom(row, 'b_');
+      const source = nodeFromRow(row, 'a_');
+      const target = nodeFromRow(row, 'b_');
       return {
         source,
-        edge: { source: source.id, target: target.id, relationship: text(row.relationship), properties: propertiesOf(row.properties) },
+        edge: { source: source.id, target: target.id, relationship: text(row.relationship), properties: parseProperties(row.properties) },
         target,
       };
     });
@@ -448,14 +398,11 @@ export class Neo4jGraphStore implements GraphStore {
   async deleteNodes(datasetId: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    const unique = [...new Set(ids)].filter((id) => typeof id === 'string' && id !== '');
+    const unique = uniqueIds(ids);
     if (unique.length === 0) return;
     await this.write(datasetId, async (tx) => {
       for (const batch of chunks(unique, BATCH)) {
-        await tx.run('UNWIND $pks AS k MATCH (n:Node {pk: k}) WHERE n.dataset_id = $dataset DETACH DELETE n', {
-          pks: batch.map((id) => pk(datasetId, id)),
-          dataset: datasetId,
-        });
+        await tx.run(DELETE_NODES_BY_KEY, { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId });
       }
     });
   }
@@ -489,12 +436,8 @@ export class Neo4jGraphStore implements GraphStore {
     this.assertOpen();
     assertDatasetId(datasetId);
     return this.read(datasetId, async (tx) => {
-      const [nodes] = await records(tx, 'MATCH (n:Node) WHERE n.dataset_id = $dataset RETURN count(n) AS c', { dataset: datasetId });
-      const [edges] = await records(
-        tx,
-        'MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset RETURN count(e) AS c',
-        { dataset: datasetId },
-      );
+      const [nodes] = await records(tx, COUNT_NODES, { dataset: datasetId });
+      const [edges] = await records(tx, COUNT_EDGES, { dataset: datasetId });
       return { nodes: Number(fromNeo4jValue(nodes?.c) ?? 0), edges: Number(fromNeo4jValue(edges?.c) ?? 0) };
     });
   }
@@ -508,28 +451,11 @@ export class Neo4jGraphStore implements GraphStore {
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
     this.assertOpen();
     assertDatasetId(datasetId);
-    if (typeof query !== 'string' || query.trim() === '') throw new Error('an empty Cypher query');
-    const { timeoutMs, maxRows } = limits;
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new Error(`invalid Cypher timeout: ${timeoutMs}`);
-    }
-    if (!Number.isInteger(maxRows) || maxRows < 0) throw new Error(`invalid Cypher row limit: ${maxRows}`);
+    const { timeoutMs, maxRows } = checkCypher(query, limits);
     if (this.singleDataset) return this.queues.run(datasetId, () => this.cypherOnServer(query, timeoutMs, maxRows));
     const { nodes, edges } = await this.read(datasetId, async (tx) => ({
-      nodes: await records(
-        tx,
-        `MATCH (n:Node) WHERE n.dataset_id = $dataset
-         RETURN n.pk AS pk, n.id AS id, n.dataset_id AS dataset_id, n.name AS name, n.type AS type,
-                n.properties AS properties, n.created_at AS created_at, n.updated_at AS updated_at`,
-        { dataset: datasetId },
-      ),
-      edges: await records(
-        tx,
-        `MATCH (a:Node)-[e:EDGE]->(b:Node) WHERE a.dataset_id = $dataset AND b.dataset_id = $dataset
-         RETURN a.pk AS source, b.pk AS target, e.relationship_name AS relationship_name, e.properties AS properties,
-                e.created_at AS created_at, e.updated_at AS updated_at`,
-        { dataset: datasetId },
-      ),
+      nodes: await records(tx, COPY_NODE_ROWS, { dataset: datasetId }),
+      edges: await records(tx, COPY_EDGE_ROWS, { dataset: datasetId }),
     }));
     const nodeRows: CopyNodeRow[] = nodes.map((r) => ({
       pk: text(r.pk),
