@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
-import { loadConfig } from '../../src/config/index.js';
-import { DatasetDatabases } from '../../src/memory/databases.js';
-import { MemoryEngine, type DatasetInfo } from '../../src/memory/engine.js';
-import { HashingEmbedder, OfflineModel } from '../../src/memory/providers/offline.js';
+import type { DatasetInfo } from '../../src/memory/engine.js';
 import { LocalJobQueue } from '../../src/memory/jobs.js';
 import { RunStatus, latestRunStatus, latestRuns, recordRunStatus } from '../../src/memory/runs.js';
 import { searchDataset, searchResultOf, type SearchType } from '../../src/memory/search.js';
-import { openRelationalStore } from '../../src/storage/index.js';
+import { DOC, removeEngineRoots, searchRequest, setupEngine } from '../helpers/engine.js';
 
 /**
  * The engine below the HTTP layer, on SQLite + Kuzu + LanceDB with the offline providers, in both
@@ -19,62 +13,11 @@ import { openRelationalStore } from '../../src/storage/index.js';
  * document (D16), and re-running an interrupted cognify without duplicating anything.
  */
 
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+after(removeEngineRoots);
 
-const DOC = [
-  'Ada Lovelace worked with Charles Babbage in London in 1843.',
-  'Babbage designed the Analytical Engine, a mechanical computer.',
-  '',
-  'Lovelace wrote the first published algorithm for the Analytical Engine.',
-].join('\n');
-
-async function setup(multiTenant: boolean, extraEnv: Record<string, string> = {}) {
-  const root = mkdtempSync(join(tmpdir(), 'engram-engine-'));
-  dirs.push(root);
-  const config = loadConfig(
-    {
-      ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant),
-      REQUIRE_AUTHENTICATION: 'true',
-      SYSTEM_ROOT_DIRECTORY: join(root, 'system'),
-      DATA_ROOT_DIRECTORY: join(root, 'data'),
-      ALLOW_CYPHER_QUERY: 'true',
-      ...extraEnv,
-    },
-    root,
-  );
-  const store = openRelationalStore(config);
-  await store.migrate();
-  const databases = DatasetDatabases.create(config, store.db, undefined);
-  const engine = new MemoryEngine(config, store.db, pino({ level: 'silent' }), databases, new OfflineModel(), new HashingEmbedder());
-  const now = new Date().toISOString();
-  const datasets: DatasetInfo[] = [];
-  for (const [id, owner] of [
-    ['11111111-1111-4111-8111-111111111111', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa'],
-    ['22222222-2222-4222-8222-222222222222', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb'],
-  ] as const) {
-    await store.db.insertInto('datasets').values({ id, name: `ds_${id.slice(0, 4)}`, owner_id: owner, tenant_id: null, created_at: now, updated_at: now }).execute();
-    datasets.push({ id, ownerId: owner, name: `ds_${id.slice(0, 4)}`, tenantId: null });
-  }
-  return {
-    config,
-    store,
-    engine,
-    datasets,
-    async close() {
-      await databases.close();
-      await store.close();
-    },
-  };
-}
-
-const request = (type: SearchType, query: string, onlyContext = false) => ({
-  type,
-  query,
-  topK: 5,
-  systemPrompt: 'Answer briefly.',
-  onlyContext,
-});
+const setup = (multiTenant: boolean, extraEnv: Record<string, string> = {}) =>
+  setupEngine({ ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), ...extraEnv });
+const request = searchRequest;
 
 for (const multiTenant of [true, false]) {
   describe(`memory engine, ${multiTenant ? 'per-dataset stores' : 'shared stores'}`, () => {

@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import pino from 'pino';
-import { loadConfig } from '../../src/config/index.js';
-import { DatasetDatabases } from '../../src/memory/databases.js';
-import { MemoryEngine, type DatasetInfo } from '../../src/memory/engine.js';
-import { HashingEmbedder, OfflineModel } from '../../src/memory/providers/offline.js';
+import type { DatasetInfo } from '../../src/memory/engine.js';
 import { searchDataset, searchResultOf } from '../../src/memory/search.js';
 import { FernetKeyring, isFernetToken } from '../../src/security/fernet.js';
-import { openRelationalStore } from '../../src/storage/index.js';
 import { startAuraStandIn } from '../helpers/aura-standin.js';
 import { BoltStandIn } from '../helpers/bolt-standin.js';
+import { DOC, removeEngineRoots, searchRequest, setupEngine } from '../helpers/engine.js';
 
 /**
  * GRAPH_DATABASE_PROVIDER=neo4j end to end below HTTP, in both storage modes:
@@ -23,53 +16,21 @@ import { BoltStandIn } from '../helpers/bolt-standin.js';
  * - single-user: the shared Neo4j at GRAPH_DATABASE_URL holds two datasets apart.
  */
 
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+after(removeEngineRoots);
 
-const DOC = [
-  'Ada Lovelace worked with Charles Babbage in London in 1843.',
-  'Babbage designed the Analytical Engine, a mechanical computer.',
-  '',
-  'Lovelace wrote the first published algorithm for the Analytical Engine.',
-].join('\n');
+const setup = (env: Record<string, string>) => setupEngine(env, { captureLogs: true });
+const request = searchRequest;
 
-const DATASETS = [
-  ['11111111-1111-4111-8111-111111111111', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa'],
-  ['22222222-2222-4222-8222-222222222222', 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb'],
-] as const;
-
-async function setup(env: Record<string, string>) {
-  const root = mkdtempSync(join(tmpdir(), 'engram-neo4j-engine-'));
-  dirs.push(root);
-  const logs: string[] = [];
-  const config = loadConfig(
-    { REQUIRE_AUTHENTICATION: 'true', SYSTEM_ROOT_DIRECTORY: join(root, 'system'), DATA_ROOT_DIRECTORY: join(root, 'data'), ALLOW_CYPHER_QUERY: 'true', ...env },
-    root,
-  );
-  const store = openRelationalStore(config);
-  await store.migrate();
-  const databases = DatasetDatabases.create(config, store.db, undefined);
-  const logger = pino({ level: 'trace' }, { write: (line: string) => void logs.push(line) });
-  const engine = new MemoryEngine(config, store.db, logger, databases, new OfflineModel(), new HashingEmbedder());
-  const now = new Date().toISOString();
-  const datasets: DatasetInfo[] = [];
-  for (const [id, owner] of DATASETS) {
-    await store.db.insertInto('datasets').values({ id, name: `ds_${id.slice(0, 4)}`, owner_id: owner, tenant_id: null, created_at: now, updated_at: now }).execute();
-    datasets.push({ id, ownerId: owner, name: `ds_${id.slice(0, 4)}`, tenantId: null });
-  }
-  return {
-    store,
-    engine,
-    datasets,
-    logs,
-    async close() {
-      await databases.close();
-      await store.close();
-    },
-  };
-}
-
-const request = (type: 'CHUNKS' | 'GRAPH_COMPLETION', query: string, onlyContext: boolean) => ({ type, query, topK: 5, systemPrompt: 'Answer briefly.', onlyContext });
+/** Multi-tenant mode with the neo4j_aura_dev handler on the Aura API stand-in at `auraUrl`. */
+const auraEnv = (auraUrl: string): Record<string, string> => ({
+  ENABLE_BACKEND_ACCESS_CONTROL: 'true',
+  GRAPH_DATABASE_PROVIDER: 'neo4j',
+  NEO4J_CLIENT_ID: 'client-id',
+  NEO4J_CLIENT_SECRET: 'client-secret',
+  NEO4J_TENANT_ID: 'tenant-1',
+  NEO4J_AURA_API_URL: auraUrl,
+  NEO4J_AURA_POLL_INTERVAL_MS: '5',
+});
 
 describe('neo4j_aura_dev: a dataset on its own (stand-in) Aura instance, through the engine', () => {
   it('add → cognify → search → delete; the graph lands in the instance; the row holds a Fernet token', async () => {
@@ -84,16 +45,7 @@ describe('neo4j_aura_dev: a dataset on its own (stand-in) Aura instance, through
         await bolt.query('MATCH (n) DETACH DELETE n');
       },
     });
-    const t = await setup({
-      ENABLE_BACKEND_ACCESS_CONTROL: 'true',
-      GRAPH_DATABASE_PROVIDER: 'neo4j',
-      NEO4J_CLIENT_ID: 'client-id',
-      NEO4J_CLIENT_SECRET: 'client-secret',
-      NEO4J_TENANT_ID: 'tenant-1',
-      NEO4J_AURA_API_URL: aura.url,
-      NEO4J_AURA_POLL_INTERVAL_MS: '5',
-      NEO4J_ENCRYPTION_KEY: 'engine-test-key',
-    });
+    const t = await setup({ ...auraEnv(aura.url), NEO4J_ENCRYPTION_KEY: 'engine-test-key' });
     try {
       const [a] = t.datasets as [DatasetInfo];
       const rows = await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
@@ -154,15 +106,7 @@ describe('neo4j_aura_dev: a dataset on its own (stand-in) Aura instance, through
   it('an instance refusing the stored credentials is a clear error, never showing the password', async () => {
     const bolt = await BoltStandIn.start({ username: 'neo4j', password: 'the-real-one' });
     const aura = await startAuraStandIn({ instance: () => ({ id: '127', connection_url: bolt.url, username: 'neo4j', password: 'a-stale-password' }) });
-    const t = await setup({
-      ENABLE_BACKEND_ACCESS_CONTROL: 'true',
-      GRAPH_DATABASE_PROVIDER: 'neo4j',
-      NEO4J_CLIENT_ID: 'client-id',
-      NEO4J_CLIENT_SECRET: 'client-secret',
-      NEO4J_TENANT_ID: 'tenant-1',
-      NEO4J_AURA_API_URL: aura.url,
-      NEO4J_AURA_POLL_INTERVAL_MS: '5',
-    });
+    const t = await setup(auraEnv(aura.url));
     try {
       const [a] = t.datasets as [DatasetInfo];
       await assert.rejects(t.engine.databases.with(a, ({ graph }) => graph.counts(a.id)), (error: Error) => {
