@@ -61,34 +61,36 @@ function rowsOf(body: any, multiTenant: boolean): any[] {
   return multiTenant ? body[0].search_result : body;
 }
 
+/** Within a describe: a server started on `env` before its tests, a signed-up owner and their cognified dataset. */
+function limitsServer(env: Record<string, string>): { readonly owner: Actor; readonly ds: string } {
+  const s = {} as { server: TestServer; owner: Actor; ds: string };
+  before(async () => {
+    s.server = await startTestServer({ env });
+    s.owner = await actor(s.server);
+    s.ds = await dataset(s.owner);
+  });
+  after(async () => {
+    await s.server.close();
+  });
+  return s;
+}
+
 for (const multiTenant of [true, false]) {
   const mode = multiTenant ? 'multi-tenant, a Kuzu file per dataset' : 'single-user, one shared Kuzu file';
 
   describe(`Cypher limits over HTTP (${mode})`, () => {
-    let server: TestServer;
-    let owner: Actor;
-    let ds: string;
-
-    before(async () => {
-      server = await startTestServer({
-        env: {
-          ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant),
-          REQUIRE_AUTHENTICATION: 'true',
-          ALLOW_CYPHER_QUERY: 'true',
-          CYPHER_TIMEOUT_MS: '1000',
-          // Far above what the range query reaches in a second: time is the limit it hits.
-          CYPHER_MAX_MEMORY_MB: '4096',
-          CYPHER_MAX_ROWS: '200000',
-        },
-      });
-      owner = await actor(server);
-      ds = await dataset(owner);
-    });
-    after(async () => {
-      await server.close();
+    const s = limitsServer({
+      ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant),
+      REQUIRE_AUTHENTICATION: 'true',
+      ALLOW_CYPHER_QUERY: 'true',
+      CYPHER_TIMEOUT_MS: '1000',
+      // Far above what the range query reaches in a second: time is the limit it hits.
+      CYPHER_MAX_MEMORY_MB: '4096',
+      CYPHER_MAX_ROWS: '200000',
     });
 
     it('D18: the range query is stopped at CYPHER_TIMEOUT_MS while the dataset keeps answering', async () => {
+      const { owner, ds } = s;
       const graph = await owner.c.get(`/api/v1/datasets/${ds}/graph`, as(owner));
       assert.equal(graph.status, 200, graph.text);
       assert.ok(graph.body.nodes.length > 0);
@@ -126,6 +128,7 @@ for (const multiTenant of [true, false]) {
     });
 
     it('D18: an answer above the size limit is refused; rows within it are answered', async () => {
+      const { owner, ds } = s;
       const padding = 'p'.repeat(100);
       const big = await cypher(owner, ds, `UNWIND range(1, 150000) AS x RETURN x, '${padding}' AS padding`);
       assert.deepEqual([big.status, big.body], [400, detail('its answer size limit of 8 MB')]);
@@ -137,27 +140,15 @@ for (const multiTenant of [true, false]) {
 }
 
 describe('Cypher limits over HTTP (multi-tenant, CYPHER_MAX_MEMORY_MB=256)', () => {
-  let server: TestServer;
-  let owner: Actor;
-  let ds: string;
-
-  before(async () => {
-    server = await startTestServer({
-      env: {
-        ENABLE_BACKEND_ACCESS_CONTROL: 'true',
-        ALLOW_CYPHER_QUERY: 'true',
-        CYPHER_TIMEOUT_MS: '30000',
-        CYPHER_MAX_MEMORY_MB: '256',
-      },
-    });
-    owner = await actor(server);
-    ds = await dataset(owner);
-  });
-  after(async () => {
-    await server.close();
+  const s = limitsServer({
+    ENABLE_BACKEND_ACCESS_CONTROL: 'true',
+    ALLOW_CYPHER_QUERY: 'true',
+    CYPHER_TIMEOUT_MS: '30000',
+    CYPHER_MAX_MEMORY_MB: '256',
   });
 
   it('D18: a query allocating fast is killed at the memory limit and the server does not grow', async () => {
+    const { owner, ds } = s;
     const before = process.memoryUsage().rss;
     const started = Date.now();
     const killed = await cypher(owner, ds, ALLOCATE);
