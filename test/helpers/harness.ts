@@ -268,3 +268,31 @@ export async function spawnServer(env: Record<string, string>, cwd: string, time
   });
   return { url, child };
 }
+
+/** A signed-up user: their own client (and cookie jar), id, bearer token and e-mail. */
+export interface Actor {
+  c: Client;
+  id: string;
+  token: string;
+  email: string;
+}
+
+/** Registers and logs in a new user on `server` with a unique e-mail starting with `prefix`. */
+export async function signUpActor(server: TestServer, prefix: string): Promise<Actor> {
+  const c = server.client();
+  const email = uniqueEmail(prefix);
+  const { id, token } = await c.signUp(email);
+  return { c, id, token, email };
+}
+
+/** Request options that send the actor's bearer token and no cookies. */
+export const asActor = (a: Actor) => ({ bearer: a.token, cookies: false as const });
+
+/** POST /api/v1/add as multipart form data: `fields`, then each file as `data`, with the actor's token. */
+export async function upload(server: TestServer, a: Actor, fields: Record<string, string>, files: { name: string; text: string }[]) {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  for (const f of files) form.append('data', new Blob([f.text], { type: 'text/plain' }), f.name);
+  const response = await fetch(`${server.url}/api/v1/add`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
+  return { status: response.status, body: (await response.json()) as any };
+}

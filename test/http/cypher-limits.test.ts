@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * D18 over real HTTP: user Cypher runs in a sandbox process the server kills at its limits, so a
@@ -24,30 +24,19 @@ const RANGE_DOS = 'UNWIND range(1, 30000000) AS x WITH x WHERE x % 7 = 10 RETURN
 const ALLOCATE = 'UNWIND range(1, 200000000) AS x RETURN collect(x)';
 const detail = (limit: string) => ({ detail: `An error occurred during the execution of the Cypher query: it exceeded ${limit}. [CypherSearchError]` });
 
-interface Actor {
-  c: Client;
-  token: string;
-}
-
-const as = (a: Actor) => ({ bearer: a.token, cookies: false as const });
-
-async function actor(server: TestServer): Promise<Actor> {
-  const c = server.client();
-  const { token } = await c.signUp(uniqueEmail('cypher-limits'));
-  return { c, token };
-}
+const actor = (server: TestServer) => signUpActor(server, 'cypher-limits');
 
 async function dataset(a: Actor): Promise<string> {
-  const added = await a.c.post('/api/v1/add_text', { json: { textData: [DOC], datasetName: 'limits' }, ...as(a) });
+  const added = await a.c.post('/api/v1/add_text', { json: { textData: [DOC], datasetName: 'limits' }, ...asActor(a) });
   assert.equal(added.status, 200, added.text);
   const ds = added.body.dataset_id as string;
-  const cognified = await a.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...as(a) });
+  const cognified = await a.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...asActor(a) });
   assert.equal(cognified.status, 200, cognified.text);
   return ds;
 }
 
 function cypher(a: Actor, ds: string, query: string) {
-  return a.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query, datasetIds: [ds] }, ...as(a) });
+  return a.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query, datasetIds: [ds] }, ...asActor(a) });
 }
 
 /** A graph answer in a stable order (the route does not order nodes and edges). */
@@ -91,7 +80,7 @@ for (const multiTenant of [true, false]) {
 
     it('D18: the range query is stopped at CYPHER_TIMEOUT_MS while the dataset keeps answering', async () => {
       const { owner, ds } = s;
-      const graph = await owner.c.get(`/api/v1/datasets/${ds}/graph`, as(owner));
+      const graph = await owner.c.get(`/api/v1/datasets/${ds}/graph`, asActor(owner));
       assert.equal(graph.status, 200, graph.text);
       assert.ok(graph.body.nodes.length > 0);
 
@@ -106,7 +95,7 @@ for (const multiTenant of [true, false]) {
       const reads: number[] = [];
       for (let i = 0; i < 4 && finished === 0; i++) {
         const t = Date.now();
-        const again = await owner.c.get(`/api/v1/datasets/${ds}/graph`, as(owner));
+        const again = await owner.c.get(`/api/v1/datasets/${ds}/graph`, asActor(owner));
         reads.push(Date.now() - t);
         assert.equal(again.status, 200, again.text);
         assert.deepEqual(sorted(again.body), sorted(graph.body));

@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * `GET /api/v1/permissions/datasets/{dataset_id}/principals` (an Engram addition): who holds which
  * permission on one dataset. Only a caller holding `share` on it in their active tenant may ask; the
  * refusal is the same 403 as any other sharing refusal; another tenant's grants never appear.
  */
-
-interface Actor {
-  c: Client;
-  id: string;
-  token: string;
-  email: string;
-}
 
 interface Holder {
   principal_id: string;
@@ -32,30 +25,24 @@ describe('who holds which permission on a dataset', () => {
   });
   after(() => server.close());
 
-  async function actor(prefix: string): Promise<Actor> {
-    const c = server.client();
-    const email = uniqueEmail(prefix);
-    const { id, token } = await c.signUp(email);
-    return { c, id, token, email };
-  }
-  const as = (a: Actor) => ({ bearer: a.token, cookies: false as const });
-  const dataset = async (a: Actor, name: string) => (await a.c.post('/api/v1/datasets', { json: { name }, ...as(a) })).body as { id: string };
+  const actor = (prefix: string) => signUpActor(server, prefix);
+  const dataset = async (a: Actor, name: string) => (await a.c.post('/api/v1/datasets', { json: { name }, ...asActor(a) })).body as { id: string };
   const share = async (a: Actor, principal: string, permission: string, ids: string[]) => {
-    const res = await a.c.post(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...as(a) });
+    const res = await a.c.post(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
     assert.equal(res.status, 200, res.text);
   };
   const revoke = async (a: Actor, principal: string, permission: string, ids: string[]) => {
-    const res = await a.c.delete(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...as(a) });
+    const res = await a.c.delete(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
     assert.equal(res.status, 200, res.text);
   };
   const newTenant = async (a: Actor, name: string) =>
-    (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, as(a))).body.tenant_id as string;
-  const newRole = async (a: Actor, name: string) => (await a.c.post(`/api/v1/permissions/roles?role_name=${name}`, as(a))).body.role_id as string;
+    (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a))).body.tenant_id as string;
+  const newRole = async (a: Actor, name: string) => (await a.c.post(`/api/v1/permissions/roles?role_name=${name}`, asActor(a))).body.role_id as string;
   const addMember = async (owner: Actor, member: Actor, tenantId: string) => {
-    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, as(owner))).status, 200);
-    assert.equal((await member.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenantId }, ...as(member) })).status, 200);
+    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner))).status, 200);
+    assert.equal((await member.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenantId }, ...asActor(member) })).status, 200);
   };
-  const holders = (a: Actor, datasetId: string) => a.c.get<Holder[]>(`/api/v1/permissions/datasets/${datasetId}/principals`, as(a));
+  const holders = (a: Actor, datasetId: string) => a.c.get<Holder[]>(`/api/v1/permissions/datasets/${datasetId}/principals`, asActor(a));
 
   it('lists every principal with its permissions: users by e-mail, roles and tenants by name', async () => {
     const owner = await actor('dp-owner');
@@ -102,7 +89,7 @@ describe('who holds which permission on a dataset', () => {
 
     const refused = await holders(reader, d.id);
     assert.deepEqual([refused.status, refused.body], [403, DENIED], 'read, write and delete do not let you see the grants');
-    const grantRefused = await reader.c.post(`/api/v1/permissions/datasets/${reader.id}?permission_name=share`, { json: [d.id], ...as(reader) });
+    const grantRefused = await reader.c.post(`/api/v1/permissions/datasets/${reader.id}?permission_name=share`, { json: [d.id], ...asActor(reader) });
     assert.deepEqual([grantRefused.status, grantRefused.body], [refused.status, refused.body], 'the same envelope as a refused grant');
     const ghost = await holders(owner, randomUUID());
     assert.deepEqual([ghost.status, ghost.body], [403, DENIED], 'an unknown dataset is refused like a foreign one');
@@ -151,7 +138,7 @@ describe('who holds which permission on a dataset', () => {
     assert.deepEqual([(await holders(bob, dA.id)).status, (await holders(bob, dA.id)).body], [403, DENIED]);
     assert.deepEqual([(await holders(alice, dB.id)).status, (await holders(alice, dB.id)).body], [403, DENIED]);
     // Alice's own dataset is refused too once she leaves tenant A for her personal space.
-    assert.equal((await alice.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: null }, ...as(alice) })).status, 200);
+    assert.equal((await alice.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: null }, ...asActor(alice) })).status, 200);
     assert.deepEqual((await holders(alice, dA.id)).body, DENIED);
   });
 });

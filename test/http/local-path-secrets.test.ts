@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { TEST_DB, startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+import { TEST_DB, asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * D17 over real HTTP: the server's own state is never readable through `add_text`, whatever the
@@ -25,19 +25,7 @@ const FAKE_KEY = `sk-engram-fake-${randomBytes(12).toString('hex')}`;
 const VICTIM_MARK = `The victim's private ledger code is Vermilion-${randomBytes(6).toString('hex')}.`;
 const CONTROL = 'An ordinary note about the harbour tides, kept inside the allowed root.';
 
-interface Actor {
-  c: Client;
-  id: string;
-  token: string;
-}
-
-const as = (a: Actor) => ({ bearer: a.token, cookies: false as const });
-
-async function actor(server: TestServer, prefix: string): Promise<Actor> {
-  const c = server.client();
-  const { id, token } = await c.signUp(uniqueEmail(prefix));
-  return { c, id, token };
-}
+const actor = signUpActor;
 
 /** Every regular file below `dir` (symlinks not followed). */
 function regularFilesUnder(dir: string): string[] {
@@ -91,12 +79,12 @@ describe('D17: server state is never readable through add_text (single-user, aut
     const uploaded = await fetch(`${server.url}/api/v1/add`, { method: 'POST', body: form, headers: { authorization: `Bearer ${victim.token}` } });
     const body = (await uploaded.json()) as any;
     assert.equal(uploaded.status, 200, JSON.stringify(body));
-    const listed = await victim.c.get(`/api/v1/datasets/${body.dataset_id}/data`, as(victim));
+    const listed = await victim.c.get(`/api/v1/datasets/${body.dataset_id}/data`, asActor(victim));
     assert.equal(listed.status, 200, listed.text);
     victimUpload = fileURLToPath(listed.body[0].rawDataLocation);
     assert.equal(readFileSync(victimUpload, 'utf8'), VICTIM_MARK);
 
-    const created = await attacker.c.post('/api/v1/add_text', { json: { textData: ['The attacker keeps a harmless note here.'], datasetName: 'loot' }, ...as(attacker) });
+    const created = await attacker.c.post('/api/v1/add_text', { json: { textData: ['The attacker keeps a harmless note here.'], datasetName: 'loot' }, ...asActor(attacker) });
     assert.equal(created.status, 200, created.text);
     loot = created.body.dataset_id;
 
@@ -119,7 +107,7 @@ describe('D17: server state is never readable through add_text (single-user, aut
   });
 
   it('the database, the generated secrets, the .env and another user\'s upload are refused as paths and file:// URIs, and nothing is stored', async () => {
-    const baseline = (await attacker.c.get(`/api/v1/datasets/${loot}/data`, as(attacker))).body;
+    const baseline = (await attacker.c.get(`/api/v1/datasets/${loot}/data`, asActor(attacker))).body;
     assert.equal(baseline.length, 1);
 
     const named = [
@@ -136,7 +124,7 @@ describe('D17: server state is never readable through add_text (single-user, aut
 
     for (const file of everything) {
       for (const input of [file, pathToFileURL(file).href, `file://${file}`]) {
-        const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: loot }, ...as(attacker) });
+        const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: loot }, ...asActor(attacker) });
         assert.deepEqual([r.status, r.body], [415, PROTECTED], input);
       }
     }
@@ -153,24 +141,24 @@ describe('D17: server state is never readable through add_text (single-user, aut
       `file://${root}/notes/sys/secrets/jwt_secret`,
       `  ${root}/.env  `,
     ]) {
-      const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: loot }, ...as(attacker) });
+      const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: loot }, ...asActor(attacker) });
       assert.deepEqual([r.status, r.body], [415, PROTECTED], input);
     }
-    const mixed = await attacker.c.post('/api/v1/add_text', { json: { textData: ['a harmless sentence', join(root, '.env')], datasetId: loot }, ...as(attacker) });
+    const mixed = await attacker.c.post('/api/v1/add_text', { json: { textData: ['a harmless sentence', join(root, '.env')], datasetId: loot }, ...asActor(attacker) });
     assert.deepEqual([mixed.status, mixed.body], [415, PROTECTED]);
 
-    assert.deepEqual((await attacker.c.get(`/api/v1/datasets/${loot}/data`, as(attacker))).body, baseline, 'nothing was ingested');
+    assert.deepEqual((await attacker.c.get(`/api/v1/datasets/${loot}/data`, asActor(attacker))).body, baseline, 'nothing was ingested');
   });
 
   it('positive control: an ordinary file inside the allowed root is read', async () => {
-    const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [join(root, 'notes', 'ok.txt')], datasetId: loot }, ...as(attacker) });
+    const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [join(root, 'notes', 'ok.txt')], datasetId: loot }, ...asActor(attacker) });
     assert.equal(r.status, 200, r.text);
-    const raw = await attacker.c.get(`/api/v1/datasets/${loot}/data/${r.body.data_ingestion_info[0].data_id}/raw`, as(attacker));
+    const raw = await attacker.c.get(`/api/v1/datasets/${loot}/data/${r.body.data_ingestion_info[0].data_id}/raw`, asActor(attacker));
     assert.equal(raw.text, CONTROL);
   });
 
   it('afterwards no search and no raw download shows a byte of those files', async () => {
-    const cognified = await attacker.c.post('/api/v1/cognify', { json: { datasetIds: [loot] }, ...as(attacker) });
+    const cognified = await attacker.c.post('/api/v1/cognify', { json: { datasetIds: [loot] }, ...asActor(attacker) });
     assert.equal(cognified.status, 200, cognified.text);
 
     // The graph and vector stores now exist under the system root: refused as well.
@@ -178,7 +166,7 @@ describe('D17: server state is never readable through add_text (single-user, aut
     assert.ok(stores.length > 0, 'cognify wrote store files');
     for (const file of stores) {
       for (const input of [file, pathToFileURL(file).href]) {
-        const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: loot }, ...as(attacker) });
+        const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: loot }, ...asActor(attacker) });
         assert.deepEqual([r.status, r.body], [415, PROTECTED], input);
       }
     }
@@ -192,7 +180,7 @@ describe('D17: server state is never readable through add_text (single-user, aut
         { searchType: 'CHUNKS', query, datasetIds: [loot], onlyContext: true, topK: 100 },
         { searchType: 'CHUNKS', query, onlyContext: true, topK: 100 },
       ]) {
-        const r = await attacker.c.post('/api/v1/search', { json, ...as(attacker) });
+        const r = await attacker.c.post('/api/v1/search', { json, ...asActor(attacker) });
         assert.equal(r.status, 200, r.text);
         assert.deepEqual(leaks(r.text), [], `${JSON.stringify(json)}: ${r.text.slice(0, 500)}`);
         if (r.text.includes('harbour tides')) sawControl = true;
@@ -200,10 +188,10 @@ describe('D17: server state is never readable through add_text (single-user, aut
     }
     assert.ok(sawControl, 'search does return the content of files that were read, so the checks above are not vacuous');
 
-    const items = (await attacker.c.get(`/api/v1/datasets/${loot}/data`, as(attacker))).body as { id: string }[];
+    const items = (await attacker.c.get(`/api/v1/datasets/${loot}/data`, asActor(attacker))).body as { id: string }[];
     assert.equal(items.length, 2, 'the note and the control file only');
     for (const item of items) {
-      const raw = await attacker.c.get(`/api/v1/datasets/${loot}/data/${item.id}/raw`, as(attacker));
+      const raw = await attacker.c.get(`/api/v1/datasets/${loot}/data/${item.id}/raw`, asActor(attacker));
       assert.equal(raw.status, 200);
       assert.deepEqual(leaks(raw.text), [], raw.text.slice(0, 300));
     }
@@ -222,7 +210,7 @@ describe('D17: with COGNEE_ALLOWED_LOCAL_FILE_ROOTS unset no local file is read 
     writeFileSync(join(root, 'note.txt'), CONTROL);
     server = await startTestServer({ root, env: { ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'true', LLM_PROVIDER: 'offline' } });
     user = await actor(server, 'default-roots');
-    const created = await user.c.post('/api/v1/add_text', { json: { textData: ['A first note.'], datasetName: 'notes' }, ...as(user) });
+    const created = await user.c.post('/api/v1/add_text', { json: { textData: ['A first note.'], datasetName: 'notes' }, ...asActor(user) });
     assert.equal(created.status, 200, created.text);
     ds = created.body.dataset_id;
   });
@@ -236,11 +224,11 @@ describe('D17: with COGNEE_ALLOWED_LOCAL_FILE_ROOTS unset no local file is read 
     assert.ok(server.logs.messages().includes('local file roots: none (COGNEE_ALLOWED_LOCAL_FILE_ROOTS is unset): no local file is read'), server.logs.messages().join('\n'));
     const outside = { detail: 'Local file path is outside allowed roots. [IngestionError]' };
     for (const file of [join(root, '.env'), join(root, 'note.txt'), join(root, 'system', 'secrets', 'jwt_secret')]) {
-      const uri = await user.c.post('/api/v1/add_text', { json: { textData: [pathToFileURL(file).href], datasetId: ds }, ...as(user) });
+      const uri = await user.c.post('/api/v1/add_text', { json: { textData: [pathToFileURL(file).href], datasetId: ds }, ...asActor(user) });
       assert.deepEqual([uri.status, uri.body], [415, outside], file);
-      const bare = await user.c.post('/api/v1/add_text', { json: { textData: [file], datasetId: ds }, ...as(user) });
+      const bare = await user.c.post('/api/v1/add_text', { json: { textData: [file], datasetId: ds }, ...asActor(user) });
       assert.equal(bare.status, 200, bare.text);
-      const raw = await user.c.get(`/api/v1/datasets/${ds}/data/${bare.body.data_ingestion_info[0].data_id}/raw`, as(user));
+      const raw = await user.c.get(`/api/v1/datasets/${ds}/data/${bare.body.data_ingestion_info[0].data_id}/raw`, asActor(user));
       assert.equal(raw.text, file, 'the path string is stored, never the file');
     }
   });

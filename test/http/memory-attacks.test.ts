@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fetchPublicUrl, SsrfProtectionError, type FetchPublicUrlOptions } from '../../src/security/outbound.js';
-import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+import { asActor, signUpActor, startTestServer, upload, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * The memory engine's data security controls attacked over real HTTP, on the real server:
@@ -103,40 +103,18 @@ function installFakeDns(): () => void {
 // ------------------------------------------------------------------------------------------------
 // Actors and small helpers
 
-interface Actor {
-  c: Client;
-  id: string;
-  token: string;
-  email: string;
-}
-
-const as = (a: Actor) => ({ bearer: a.token, cookies: false as const });
-
-async function actor(server: TestServer, prefix: string): Promise<Actor> {
-  const c = server.client();
-  const email = uniqueEmail(prefix);
-  const { id, token } = await c.signUp(email);
-  return { c, id, token, email };
-}
-
-async function upload(server: TestServer, a: Actor, fields: Record<string, string>, files: { name: string; text: string }[]) {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) form.append(k, v);
-  for (const f of files) form.append('data', new Blob([f.text], { type: 'text/plain' }), f.name);
-  const response = await fetch(`${server.url}/api/v1/add`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
-  return { status: response.status, body: (await response.json()) as any };
-}
+const actor = signUpActor;
 
 /** A graph as the API shows it, sorted, for exact before/after comparison. */
 async function graphOf(a: Actor, datasetId: string): Promise<{ nodes: any[]; edges: any[] }> {
-  const r = await a.c.get(`/api/v1/datasets/${datasetId}/graph`, as(a));
+  const r = await a.c.get(`/api/v1/datasets/${datasetId}/graph`, asActor(a));
   assert.equal(r.status, 200, r.text);
   const key = (x: unknown) => JSON.stringify(x);
   return { nodes: [...r.body.nodes].sort((x, y) => key(x).localeCompare(key(y))), edges: [...r.body.edges].sort((x, y) => key(x).localeCompare(key(y))) };
 }
 
 async function dataOf(a: Actor, datasetId: string): Promise<any[]> {
-  const r = await a.c.get(`/api/v1/datasets/${datasetId}/data`, as(a));
+  const r = await a.c.get(`/api/v1/datasets/${datasetId}/data`, asActor(a));
   assert.equal(r.status, 200, r.text);
   return r.body;
 }
@@ -215,7 +193,7 @@ for (const multiTenant of [true, false]) {
       memberB = await actor(server, 'member-b');
       both = await actor(server, 'both');
       const newTenant = async (a: Actor, name: string) => {
-        const r = await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, as(a));
+        const r = await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a));
         assert.equal(r.status, 200, r.text);
         return r.body.tenant_id as string;
       };
@@ -226,7 +204,7 @@ for (const multiTenant of [true, false]) {
         [ownerB, tenantB, [memberB, both]],
       ] as const) {
         for (const m of members) {
-          const added = await owner.c.post(`/api/v1/permissions/users/${m.id}/tenants?tenant_id=${tenant}`, as(owner));
+          const added = await owner.c.post(`/api/v1/permissions/users/${m.id}/tenants?tenant_id=${tenant}`, asActor(owner));
           assert.equal(added.status, 200, added.text);
         }
       }
@@ -235,18 +213,18 @@ for (const multiTenant of [true, false]) {
         [memberB, tenantB],
         [both, tenantA],
       ] as const) {
-        const selected = await m.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenant }, ...as(m) });
+        const selected = await m.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenant }, ...asActor(m) });
         assert.equal(selected.status, 200, selected.text);
       }
 
       const fill = async (owner: Actor, tenant: string, texts: string[]) => {
-        const added = await owner.c.post('/api/v1/add_text', { json: { textData: texts, datasetName: 'shared' }, ...as(owner) });
+        const added = await owner.c.post('/api/v1/add_text', { json: { textData: texts, datasetName: 'shared' }, ...asActor(owner) });
         assert.equal(added.status, 200, added.text);
         const ds = added.body.dataset_id as string;
-        const cognified = await owner.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...as(owner) });
+        const cognified = await owner.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...asActor(owner) });
         assert.equal(cognified.status, 200, cognified.text);
         // The tenant's members may read it.
-        const shared = await owner.c.post(`/api/v1/permissions/datasets/${tenant}?permission_name=read`, { json: [ds], ...as(owner) });
+        const shared = await owner.c.post(`/api/v1/permissions/datasets/${tenant}?permission_name=read`, { json: [ds], ...asActor(owner) });
         assert.equal(shared.status, 200, shared.text);
         return { ds, data: (added.body.data_ingestion_info as { data_id: string }[]).map((d) => d.data_id) };
       };
@@ -361,7 +339,7 @@ for (const multiTenant of [true, false]) {
       const hitsBefore = counting.hits.length;
 
       for (const [query, expected] of attacks) {
-        const r = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query, datasetIds: [dsA] }, ...as(ownerA) });
+        const r = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query, datasetIds: [dsA] }, ...asActor(ownerA) });
         const label = JSON.stringify(query);
         assert.equal(r.status, 400, `${label}: ${r.text}`);
         assert.deepEqual(Object.keys(r.body), ['detail'], `${label}: ${r.text}`);
@@ -374,14 +352,14 @@ for (const multiTenant of [true, false]) {
       }
 
       // A NUL character never gets as far as the gate: the request guard refuses it.
-      const nul = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node)\u0000 DETACH DELETE n', datasetIds: [dsA] }, ...as(ownerA) });
+      const nul = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node)\u0000 DETACH DELETE n', datasetIds: [dsA] }, ...asActor(ownerA) });
       assert.deepEqual([nul.status, nul.body], [400, { detail: [{ type: 'string_nul', loc: ['body', 'query'], msg: 'NUL characters are not allowed' }], body: null }]);
 
       // Not run: the graph (as the API shows it and as Cypher sees it) is unchanged, no file was
       // written, nothing reached the network.
       assert.deepEqual(await graphOf(ownerA, dsA), before);
       assert.deepEqual(await graphOf(ownerB, dsB), beforeB, "another tenant's graph is untouched too");
-      const names = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN n.name AS name', datasetIds: [dsA] }, ...as(ownerA) });
+      const names = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN n.name AS name', datasetIds: [dsA] }, ...asActor(ownerA) });
       assert.equal(names.status, 200, names.text);
       const rows = rowsOf(names.body, multiTenant, dsA);
       assert.equal(rows.length, before.nodes.length, 'Cypher still sees every node');
@@ -390,10 +368,10 @@ for (const multiTenant of [true, false]) {
       assert.equal(counting.hits.length, hitsBefore, 'no request reached the loopback server');
 
       // Recall routes Cypher-looking text to CYPHER and passes the same gate.
-      const recalled = await ownerA.c.post('/api/v1/recall', { json: { query: 'MATCH (n:Node) DETACH DELETE n', searchType: null, datasetIds: [dsA] }, ...as(ownerA) });
+      const recalled = await ownerA.c.post('/api/v1/recall', { json: { query: 'MATCH (n:Node) DETACH DELETE n', searchType: null, datasetIds: [dsA] }, ...asActor(ownerA) });
       assert.equal(recalled.status, 400, recalled.text);
       assert.match(recalled.body.detail, /clause DETACH.*\[CypherSearchError\]$/);
-      const lucky = await ownerA.c.post('/api/v1/search', { json: { search_type: 'FEELING_LUCKY', query: "CREATE (:Node {pk: 'pwned'})", datasetIds: [dsA] }, ...as(ownerA) });
+      const lucky = await ownerA.c.post('/api/v1/search', { json: { search_type: 'FEELING_LUCKY', query: "CREATE (:Node {pk: 'pwned'})", datasetIds: [dsA] }, ...asActor(ownerA) });
       assert.equal(lucky.status, 400, lucky.text);
       assert.match(lucky.body.detail, /clause CREATE.*\[CypherSearchError\]$/);
       assert.deepEqual(await graphOf(ownerA, dsA), before);
@@ -404,7 +382,7 @@ for (const multiTenant of [true, false]) {
       const graphB = await graphOf(ownerB, dsB);
       assert.notEqual(graphA.nodes.length, graphB.nodes.length, 'the two graphs can be told apart by size');
       const cypher = (a: Actor, query: string, datasetIds?: string[]) =>
-        a.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query, ...(datasetIds ? { datasetIds } : {}) }, ...as(a) });
+        a.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query, ...(datasetIds ? { datasetIds } : {}) }, ...asActor(a) });
 
       const all = await cypher(ownerA, 'MATCH (n) RETURN n.name', [dsA]);
       assert.equal(all.status, 200, all.text);
@@ -447,7 +425,7 @@ for (const multiTenant of [true, false]) {
     });
 
     it('D18: a read query is cut at the row limit and stopped at the time limit (CYPHER_MAX_ROWS, CYPHER_TIMEOUT_MS)', async () => {
-      const many = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'UNWIND range(1, 5000) AS x RETURN x', datasetIds: [dsA] }, ...as(ownerA) });
+      const many = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'UNWIND range(1, 5000) AS x RETURN x', datasetIds: [dsA] }, ...asActor(ownerA) });
       assert.equal(many.status, 200, many.text);
       const rows = rowsOf(many.body, multiTenant, dsA);
       assert.equal(rows.length, 100);
@@ -456,14 +434,14 @@ for (const multiTenant of [true, false]) {
       const slow = await ownerA.c.post('/api/v1/search', {
         // Ten billion rows streamed in little memory: minutes of work unless the limit stops it.
         json: { search_type: 'CYPHER', query: 'UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 10 RETURN count(*) AS c', datasetIds: [dsA] },
-        ...as(ownerA),
+        ...asActor(ownerA),
       });
       const elapsed = Date.now() - started;
       // The sandbox names the limit hit (test/http/cypher-limits.test.ts covers the others).
       assert.deepEqual([slow.status, slow.body], [400, { detail: 'An error occurred during the execution of the Cypher query: it exceeded its time limit of 1000 ms (CYPHER_TIMEOUT_MS). [CypherSearchError]' }]);
       assert.ok(elapsed >= 900 && elapsed < 8000, `stopped by the 1000 ms limit after ${elapsed} ms`);
       // The store is usable afterwards.
-      const after = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] }, ...as(ownerA) });
+      const after = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] }, ...asActor(ownerA) });
       assert.equal(after.status, 200, after.text);
     });
 
@@ -471,7 +449,7 @@ for (const multiTenant of [true, false]) {
     // D17
 
     it('D17: file:// paths outside the allowed root are refused with 415 IngestionError and nothing is ingested; bare paths outside it stay text', async () => {
-      const created = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['A note kept for the local path checks.'], datasetName: 'paths' }, ...as(ownerA) });
+      const created = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['A note kept for the local path checks.'], datasetName: 'paths' }, ...asActor(ownerA) });
       assert.equal(created.status, 200, created.text);
       const ds = created.body.dataset_id as string;
       const baseline = await dataOf(ownerA, ds);
@@ -499,7 +477,7 @@ for (const multiTenant of [true, false]) {
       ];
       for (const [input, detail] of refused) {
         const textData = Array.isArray(input) ? input : [input];
-        const r = await ownerA.c.post('/api/v1/add_text', { json: { textData, datasetId: ds }, ...as(ownerA) });
+        const r = await ownerA.c.post('/api/v1/add_text', { json: { textData, datasetId: ds }, ...asActor(ownerA) });
         assert.deepEqual([r.status, r.body], [415, { detail }], JSON.stringify(input));
       }
       assert.deepEqual(await dataOf(ownerA, ds), baseline, 'nothing was ingested');
@@ -515,10 +493,10 @@ for (const multiTenant of [true, false]) {
         `${allowed}/../../../../../../../../etc/passwd`,
       ];
       for (const input of bare) {
-        const r = await ownerA.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: ds }, ...as(ownerA) });
+        const r = await ownerA.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: ds }, ...asActor(ownerA) });
         assert.equal(r.status, 200, `${input}: ${r.text}`);
         const dataId = r.body.data_ingestion_info[0].data_id as string;
-        const raw = await ownerA.c.get(`/api/v1/datasets/${ds}/data/${dataId}/raw`, as(ownerA));
+        const raw = await ownerA.c.get(`/api/v1/datasets/${ds}/data/${dataId}/raw`, asActor(ownerA));
         assert.equal(raw.text, input, 'the stored item is the text itself');
       }
       const items = await dataOf(ownerA, ds);
@@ -526,16 +504,16 @@ for (const multiTenant of [true, false]) {
       for (const item of items) {
         assert.equal(item.extension, 'txt');
         assert.match(item.name, /^text_[0-9a-f]{32}$/, 'stored as text, not as a file');
-        const raw = await ownerA.c.get(`/api/v1/datasets/${ds}/data/${item.id}/raw`, as(ownerA));
+        const raw = await ownerA.c.get(`/api/v1/datasets/${ds}/data/${item.id}/raw`, asActor(ownerA));
         assert.ok(!raw.text.includes('OUTSIDE-SECRET') && !raw.text.includes('root:'), 'no outside file content');
       }
 
       // Positive control: files inside the allowed root are read (as a path and as a file:// URI).
-      const inside = await ownerA.c.post('/api/v1/add_text', { json: { textData: [join(allowed, 'inside.txt'), `file://${allowed}/inside-uri.txt`], datasetId: ds }, ...as(ownerA) });
+      const inside = await ownerA.c.post('/api/v1/add_text', { json: { textData: [join(allowed, 'inside.txt'), `file://${allowed}/inside-uri.txt`], datasetId: ds }, ...asActor(ownerA) });
       assert.equal(inside.status, 200, inside.text);
       const [viaPath, viaUri] = inside.body.data_ingestion_info.map((d: { data_id: string }) => d.data_id) as [string, string];
-      assert.equal((await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaPath}/raw`, as(ownerA))).text, 'Inside the allowed root the lighthouse keeper logs the tide.');
-      assert.equal((await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaUri}/raw`, as(ownerA))).text, 'Inside the allowed root the ferry leaves at dawn.');
+      assert.equal((await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaPath}/raw`, asActor(ownerA))).text, 'Inside the allowed root the lighthouse keeper logs the tide.');
+      assert.equal((await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaUri}/raw`, asActor(ownerA))).text, 'Inside the allowed root the ferry leaves at dawn.');
       const names = (await dataOf(ownerA, ds)).map((d) => d.name);
       assert.ok(names.includes('inside') && names.includes('inside-uri'), names.join(','));
     });
@@ -553,15 +531,15 @@ for (const multiTenant of [true, false]) {
       const ids = (r.body.data_ingestion_info as { data_id: string }[]).map((d) => d.data_id);
       const expected = ['uploaded bytes named like a system file', 'uploaded bytes with a traversing name', 'file:///etc/passwd', join(fsRoot, 'outside', 'secret.txt')];
       for (const [i, id] of ids.entries()) {
-        const raw = await ownerA.c.get(`/api/v1/datasets/${ds}/data/${id}/raw`, as(ownerA));
+        const raw = await ownerA.c.get(`/api/v1/datasets/${ds}/data/${id}/raw`, asActor(ownerA));
         assert.equal(raw.text, expected[i]);
       }
       assert.ok(!existsSync(join(fsRoot, 'outside', 'escaped.txt')), 'a traversing file name writes nothing outside the data root');
       for (const item of await dataOf(ownerA, ds)) assert.ok(String(item.rawDataLocation).startsWith(`file://${server.root}/data/`), item.rawDataLocation);
       // Cognify reads the stored copies only.
-      const cognified = await ownerA.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...as(ownerA) });
+      const cognified = await ownerA.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...asActor(ownerA) });
       assert.equal(cognified.status, 200, cognified.text);
-      const chunks = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CHUNKS_LEXICAL', query: 'root secret passwd', datasetIds: [ds], topK: 50 }, ...as(ownerA) });
+      const chunks = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CHUNKS_LEXICAL', query: 'root secret passwd', datasetIds: [ds], topK: 50 }, ...asActor(ownerA) });
       assert.equal(chunks.status, 200, chunks.text);
       assert.ok(!chunks.text.includes('root:') && !chunks.text.includes('OUTSIDE-SECRET'), chunks.text);
     });
@@ -570,7 +548,7 @@ for (const multiTenant of [true, false]) {
     // D19
 
     it('D19: URL ingestion refuses loopback, private and link-local hosts in every spelling with 403 SSRFProtectionError, before connecting', async () => {
-      const created = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['A note kept for the outbound checks.'], datasetName: 'urls' }, ...as(ownerA) });
+      const created = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['A note kept for the outbound checks.'], datasetName: 'urls' }, ...asActor(ownerA) });
       assert.equal(created.status, 200, created.text);
       const ds = created.body.dataset_id as string;
       const baseline = await dataOf(ownerA, ds);
@@ -624,11 +602,11 @@ for (const multiTenant of [true, false]) {
         ['http://100.64.0.1/', blocked('100.64.0.1')],
       ];
       for (const [url, detail] of [...loopback, ...privateRanges]) {
-        const r = await ownerA.c.post('/api/v1/add_text', { json: { textData: [url], datasetId: ds }, ...as(ownerA) });
+        const r = await ownerA.c.post('/api/v1/add_text', { json: { textData: [url], datasetId: ds }, ...asActor(ownerA) });
         assert.deepEqual([r.status, r.body], [403, { detail }], url);
       }
       // A refused URL in a batch refuses the whole batch.
-      const batch = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['harmless text in a batch', `http://127.0.0.1:${p}/`], datasetId: ds }, ...as(ownerA) });
+      const batch = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['harmless text in a batch', `http://127.0.0.1:${p}/`], datasetId: ds }, ...asActor(ownerA) });
       assert.equal(batch.status, 403, batch.text);
 
       assert.deepEqual(counting.hits, [], 'no request reached the loopback server');
@@ -655,7 +633,7 @@ for (const multiTenant of [true, false]) {
       };
 
       // Datasets list.
-      const list = await m.c.get('/api/v1/datasets', as(m));
+      const list = await m.c.get('/api/v1/datasets', asActor(m));
       assert.equal(list.status, 200, list.text);
       assert.deepEqual(list.body.map((d: { id: string }) => d.id), [dsA]);
       assert.equal(list.body[0].tenantId, tenantA);
@@ -674,7 +652,7 @@ for (const multiTenant of [true, false]) {
       ];
       for (const [searchType, query] of types) {
         for (const scope of [{}, { datasetIds: [dsA] }, { datasets: ['shared'] }]) {
-          const r = await m.c.post('/api/v1/search', { json: { searchType, query, onlyContext: true, topK: 50, ...scope }, ...as(m) });
+          const r = await m.c.post('/api/v1/search', { json: { searchType, query, onlyContext: true, topK: 50, ...scope }, ...asActor(m) });
           const label = `${searchType} ${JSON.stringify(scope)}`;
           if ('datasets' in scope) {
             // By name, only the caller's own datasets count: the member owns none.
@@ -688,56 +666,56 @@ for (const multiTenant of [true, false]) {
             assert.ok(r.text.toLowerCase().includes('aquamarine'), `${label}: tenant A's own content is found: ${r.text.slice(0, 300)}`);
           }
         }
-        await foreignAndUnknown((id) => m.c.post('/api/v1/search', { json: { searchType, query, onlyContext: true, datasetIds: [id] }, ...as(m) }));
+        await foreignAndUnknown((id) => m.c.post('/api/v1/search', { json: { searchType, query, onlyContext: true, datasetIds: [id] }, ...asActor(m) }));
       }
-      const natural = await m.c.post('/api/v1/search', { json: { searchType: 'NATURAL_LANGUAGE', query: 'What is the vault code?', datasetIds: [dsA] }, ...as(m) });
+      const natural = await m.c.post('/api/v1/search', { json: { searchType: 'NATURAL_LANGUAGE', query: 'What is the vault code?', datasetIds: [dsA] }, ...asActor(m) });
       assert.deepEqual([natural.status, natural.body], [400, { detail: 'NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY. [SearchTypeNotSupported]' }]);
 
       // Recall.
       for (const scope of [{}, { datasetIds: [dsA] }]) {
-        const r = await m.c.post('/api/v1/recall', { json: { query: 'What is the vault code?', onlyContext: true, ...scope }, ...as(m) });
+        const r = await m.c.post('/api/v1/recall', { json: { query: 'What is the vault code?', onlyContext: true, ...scope }, ...asActor(m) });
         assert.equal(r.status, 200, r.text);
         assert.ok(r.body.length > 0);
         assert.deepEqual([...new Set(r.body.map((e: { dataset_id: string }) => e.dataset_id))], [dsA]);
         leakFree(r.text, `recall ${JSON.stringify(scope)}`);
       }
-      await foreignAndUnknown((id) => m.c.post('/api/v1/recall', { json: { query: 'What is the vault code?', datasetIds: [id] }, ...as(m) }));
+      await foreignAndUnknown((id) => m.c.post('/api/v1/recall', { json: { query: 'What is the vault code?', datasetIds: [id] }, ...asActor(m) }));
 
       // Data list, raw download, graph.
-      const data = await m.c.get(`/api/v1/datasets/${dsA}/data`, as(m));
+      const data = await m.c.get(`/api/v1/datasets/${dsA}/data`, asActor(m));
       assert.equal(data.status, 200, data.text);
       assert.deepEqual(data.body.map((d: { id: string }) => d.id).sort(), [...dataA].sort());
       leakFree(data.text, 'data');
-      await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/${id}/data`, as(m)));
-      const raws = await Promise.all(dataA.map((id) => m.c.get(`/api/v1/datasets/${dsA}/data/${id}/raw`, as(m))));
+      await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/${id}/data`, asActor(m)));
+      const raws = await Promise.all(dataA.map((id) => m.c.get(`/api/v1/datasets/${dsA}/data/${id}/raw`, asActor(m))));
       assert.deepEqual(raws.map((r) => r.text).sort(), [DOC, MARK_A].sort());
-      await foreignAndUnknown((id, dataId) => m.c.get(`/api/v1/datasets/${id}/data/${dataId}/raw`, as(m)));
-      const mixed = await m.c.get(`/api/v1/datasets/${dsA}/data/${dataB[0]}/raw`, as(m));
+      await foreignAndUnknown((id, dataId) => m.c.get(`/api/v1/datasets/${id}/data/${dataId}/raw`, asActor(m)));
+      const mixed = await m.c.get(`/api/v1/datasets/${dsA}/data/${dataB[0]}/raw`, asActor(m));
       assert.deepEqual([mixed.status, mixed.body], [404, { detail: `Data ${dataB[0]} not found in dataset ${dsA}. [DataNotFoundError]` }], "tenant B's item is not reachable through tenant A's dataset");
-      const graph = await m.c.get(`/api/v1/datasets/${dsA}/graph`, as(m));
+      const graph = await m.c.get(`/api/v1/datasets/${dsA}/graph`, asActor(m));
       assert.equal(graph.status, 200, graph.text);
       assert.ok(graph.body.nodes.length > 0);
       leakFree(graph.text, 'graph');
       assert.deepEqual(await graphOf(m, dsA), await graphOf(ownerA, dsA));
-      await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/${id}/graph`, as(m)));
+      await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/${id}/graph`, asActor(m)));
 
       // Graph summary and status.
-      const summary = await m.c.get('/api/v1/datasets/graph-summary', as(m));
+      const summary = await m.c.get('/api/v1/datasets/graph-summary', asActor(m));
       assert.equal(summary.status, 200, summary.text);
       assert.deepEqual(summary.body.map((s: { datasetId: string }) => s.datasetId), [dsA]);
       assert.equal(summary.body[0].numNodes, graph.body.nodes.length);
-      await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/graph-summary?dataset_ids=${id}`, as(m)));
-      const status = await m.c.get('/api/v1/datasets/status', as(m));
+      await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/graph-summary?dataset_ids=${id}`, asActor(m)));
+      const status = await m.c.get('/api/v1/datasets/status', asActor(m));
       assert.deepEqual([status.status, status.body], [200, { [dsA]: 'DATASET_PROCESSING_COMPLETED' }]);
       // The status route answers every failure with the reference's 409.
-      const statusForeign = await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/status?dataset=${id}`, as(m)), 409);
+      const statusForeign = await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/status?dataset=${id}`, asActor(m)), 409);
       assert.deepEqual(statusForeign.body, { error: 'Unable to retrieve dataset statuses.' });
 
       // Search history: the member's own queries only, and nothing of tenant B in it.
       const marker = `bravo-only-query-${randomBytes(4).toString('hex')}`;
-      assert.equal((await ownerB.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: marker, datasetIds: [dsB] }, ...as(ownerB) })).status, 200);
+      assert.equal((await ownerB.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: marker, datasetIds: [dsB] }, ...asActor(ownerB) })).status, 200);
       for (const path of ['/api/v1/search', '/api/v1/recall']) {
-        const history = await m.c.get(path, as(m));
+        const history = await m.c.get(path, asActor(m));
         assert.equal(history.status, 200, history.text);
         assert.ok(history.body.some((h: { text: string }) => h.text === 'What is the vault code?'), 'the own queries are there');
         assert.ok(!history.text.includes(marker), "another user's query is not");
@@ -746,25 +724,25 @@ for (const multiTenant of [true, false]) {
       }
 
       // And the other way round: tenant B's member sees tenant B only.
-      const listB = await memberB.c.get('/api/v1/datasets', as(memberB));
+      const listB = await memberB.c.get('/api/v1/datasets', asActor(memberB));
       assert.deepEqual(listB.body.map((d: { id: string }) => d.id), [dsB]);
-      const chunksB = await memberB.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 }, ...as(memberB) });
+      const chunksB = await memberB.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 }, ...asActor(memberB) });
       assert.ok(chunksB.text.toLowerCase().includes('burgundy') && !chunksB.text.toLowerCase().includes('aquamarine'), chunksB.text);
-      assert.equal((await memberB.c.get(`/api/v1/datasets/${dsA}/graph`, as(memberB))).status, 403);
+      assert.equal((await memberB.c.get(`/api/v1/datasets/${dsA}/graph`, asActor(memberB))).status, 403);
     });
 
     it('D16: a user in both tenants sees only the active tenant; selecting the other switches what every read route shows', async () => {
       const u = both;
       const select = async (tenant: string | null) => {
-        const r = await u.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenant }, ...as(u) });
+        const r = await u.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenant }, ...asActor(u) });
         assert.equal(r.status, 200, r.text);
       };
       const view = async () => {
-        const list = await u.c.get('/api/v1/datasets', as(u));
-        const chunks = await u.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 }, ...as(u) });
-        const recall = await u.c.post('/api/v1/recall', { json: { query: 'What is the vault code?', onlyContext: true }, ...as(u) });
-        const summary = await u.c.get('/api/v1/datasets/graph-summary', as(u));
-        const status = await u.c.get('/api/v1/datasets/status', as(u));
+        const list = await u.c.get('/api/v1/datasets', asActor(u));
+        const chunks = await u.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 }, ...asActor(u) });
+        const recall = await u.c.post('/api/v1/recall', { json: { query: 'What is the vault code?', onlyContext: true }, ...asActor(u) });
+        const summary = await u.c.get('/api/v1/datasets/graph-summary', asActor(u));
+        const status = await u.c.get('/api/v1/datasets/status', asActor(u));
         for (const r of [list, chunks, recall, summary, status]) assert.equal(r.status, 200, r.text);
         return {
           datasets: list.body.map((d: { id: string }) => d.id),
@@ -778,15 +756,15 @@ for (const multiTenant of [true, false]) {
       const inA = await view();
       assert.deepEqual([inA.datasets, inA.summary, inA.status], [[dsA], [dsA], [dsA]]);
       assert.ok(inA.content.includes('aquamarine') && !inA.content.includes('burgundy'), inA.content.slice(0, 500));
-      assert.deepEqual((await u.c.get(`/api/v1/datasets/${dsB}/data`, as(u))).body, { detail: denied });
+      assert.deepEqual((await u.c.get(`/api/v1/datasets/${dsB}/data`, asActor(u))).body, { detail: denied });
 
       await select(tenantB);
       const inB = await view();
       assert.deepEqual([inB.datasets, inB.summary, inB.status], [[dsB], [dsB], [dsB]]);
       assert.ok(inB.content.includes('burgundy') && !inB.content.includes('aquamarine'), inB.content.slice(0, 500));
-      const back = await u.c.get(`/api/v1/datasets/${dsA}/graph`, as(u));
+      const back = await u.c.get(`/api/v1/datasets/${dsA}/graph`, asActor(u));
       assert.deepEqual([back.status, back.body], [403, { detail: denied }], "tenant A's dataset is out of reach while tenant B is active");
-      assert.equal((await u.c.get(`/api/v1/datasets/${dsB}/graph`, as(u))).status, 200);
+      assert.equal((await u.c.get(`/api/v1/datasets/${dsB}/graph`, asActor(u))).status, 200);
 
       await select(null);
       const personal = await view();
@@ -812,10 +790,10 @@ describe('memory attacks over HTTP (multi-tenant defaults)', () => {
     writeFileSync(join(fsRoot, 'inside.txt'), 'A file inside the configured root.');
     server = await startTestServer({ env: { ENABLE_BACKEND_ACCESS_CONTROL: 'true', REQUIRE_AUTHENTICATION: 'true', COGNEE_ALLOWED_LOCAL_FILE_ROOTS: fsRoot } });
     a = await actor(server, 'defaults');
-    const added = await a.c.post('/api/v1/add_text', { json: { textData: [DOC], datasetName: 'notes' }, ...as(a) });
+    const added = await a.c.post('/api/v1/add_text', { json: { textData: [DOC], datasetName: 'notes' }, ...asActor(a) });
     assert.equal(added.status, 200, added.text);
     ds = added.body.dataset_id;
-    assert.equal((await a.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...as(a) })).status, 200);
+    assert.equal((await a.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...asActor(a) })).status, 200);
   });
   after(async () => {
     await server.close();
@@ -835,11 +813,11 @@ describe('memory attacks over HTTP (multi-tenant defaults)', () => {
       { path: '/api/v1/recall', json: { query: 'MATCH (n) RETURN n', searchType: 'CYPHER', datasetIds: [ds] } },
     ];
     for (const { path, json } of requests) {
-      const r = await a.c.post(path, { json, ...as(a) });
+      const r = await a.c.post(path, { json, ...asActor(a) });
       assert.deepEqual([r.status, r.body], [400, CYPHER_DISABLED], `${path} ${JSON.stringify(json)}`);
     }
     assert.deepEqual(await graphOf(a, ds), before, 'nothing ran');
-    const chunks = await a.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'Babbage', datasetIds: [ds] }, ...as(a) });
+    const chunks = await a.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'Babbage', datasetIds: [ds] }, ...asActor(a) });
     assert.equal(chunks.status, 200, 'other search types still work');
   });
 
@@ -848,14 +826,14 @@ describe('memory attacks over HTTP (multi-tenant defaults)', () => {
     const baseline = await dataOf(a, ds);
     const notAccepted = { detail: 'Local files are not accepted. [IngestionError]' };
     for (const input of [join(fsRoot, 'inside.txt'), `file://${fsRoot}/inside.txt`, 'file:///etc/passwd', `file://${fsRoot}/missing.txt`, `file://${fsRoot}/../../etc/passwd`]) {
-      const r = await a.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: ds }, ...as(a) });
+      const r = await a.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: ds }, ...asActor(a) });
       assert.deepEqual([r.status, r.body], [415, notAccepted], input);
     }
     assert.deepEqual(await dataOf(a, ds), baseline, 'nothing was ingested');
     // A bare path outside the roots is text, as everywhere.
-    const text = await a.c.post('/api/v1/add_text', { json: { textData: ['/etc/passwd'], datasetId: ds }, ...as(a) });
+    const text = await a.c.post('/api/v1/add_text', { json: { textData: ['/etc/passwd'], datasetId: ds }, ...asActor(a) });
     assert.equal(text.status, 200, text.text);
-    const raw = await a.c.get(`/api/v1/datasets/${ds}/data/${text.body.data_ingestion_info[0].data_id}/raw`, as(a));
+    const raw = await a.c.get(`/api/v1/datasets/${ds}/data/${text.body.data_ingestion_info[0].data_id}/raw`, asActor(a));
     assert.equal(raw.text, '/etc/passwd');
   });
 });

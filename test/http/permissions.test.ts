@@ -2,20 +2,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createJwt } from '../../src/auth/tokens.js';
-import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
+import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * Tenants, roles and dataset permissions over HTTP: the reference's behaviours (its tests that can be
  * expressed over HTTP) and the decisions that change them (D2, D14, D15).
  */
 const SECRET = 'permissions-suite-secret-0123456789-abcdefghij';
-
-interface Actor {
-  c: Client;
-  id: string;
-  token: string;
-  email: string;
-}
 
 describe('tenants, roles and dataset permissions', () => {
   let server: TestServer;
@@ -24,20 +17,14 @@ describe('tenants, roles and dataset permissions', () => {
   });
   after(() => server.close());
 
-  async function actor(prefix: string): Promise<Actor> {
-    const c = server.client();
-    const email = uniqueEmail(prefix);
-    const { id, token } = await c.signUp(email);
-    return { c, id, token, email };
-  }
-  const as = (a: Actor) => ({ bearer: a.token, cookies: false as const });
-  const dataset = async (a: Actor, name: string) => (await a.c.post('/api/v1/datasets', { json: { name }, ...as(a) })).body;
-  const list = async (a: Actor) => ((await a.c.get('/api/v1/datasets', as(a))).body as { name: string }[]).map((d) => d.name).sort();
+  const actor = (prefix: string) => signUpActor(server, prefix);
+  const dataset = async (a: Actor, name: string) => (await a.c.post('/api/v1/datasets', { json: { name }, ...asActor(a) })).body;
+  const list = async (a: Actor) => ((await a.c.get('/api/v1/datasets', asActor(a))).body as { name: string }[]).map((d) => d.name).sort();
   const share = (a: Actor, principal: string, permission: string, ids: string[]) =>
-    a.c.post(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...as(a) });
+    a.c.post(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
   const newTenant = async (a: Actor, name: string) =>
-    (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, as(a))).body.tenant_id as string;
-  const select = (a: Actor, tenantId: string | null) => a.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenantId }, ...as(a) });
+    (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a))).body.tenant_id as string;
+  const select = (a: Actor, tenantId: string | null) => a.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenantId }, ...asActor(a) });
 
   it('each user sees only their own datasets; sharing read makes one visible (multi-tenant e2e)', async () => {
     const a = await actor('a');
@@ -48,11 +35,11 @@ describe('tenants, roles and dataset permissions', () => {
     assert.deepEqual(await list(b), ['beta']);
     assert.deepEqual(Object.keys(da).sort(), ['createdAt', 'id', 'name', 'ownerId', 'tenantId', 'updatedAt']);
 
-    const del = await b.c.delete(`/api/v1/datasets/${da.id}`, as(b));
+    const del = await b.c.delete(`/api/v1/datasets/${da.id}`, asActor(b));
     assert.equal(del.status, 403);
     assert.deepEqual(await list(a), ['alpha'], 'the dataset survives');
 
-    const found = await a.c.post('/api/v1/users/get-user-id', { json: { email: b.email }, ...as(a) });
+    const found = await a.c.post('/api/v1/users/get-user-id', { json: { email: b.email }, ...asActor(a) });
     assert.equal(found.body.user_id, b.id);
     const granted = await share(a, b.id, 'read', [da.id]);
     assert.deepEqual([granted.status, granted.body], [200, { message: 'Permission assigned to principal' }]);
@@ -67,12 +54,12 @@ describe('tenants, roles and dataset permissions', () => {
     await share(a, b.id, 'write', [d.id]);
     await share(a, b.id, 'share', [d.id]);
     assert.deepEqual(await list(b), [], 'write and share do not imply read');
-    assert.equal((await b.c.delete(`/api/v1/datasets/${d.id}`, as(b))).status, 403, 'nor delete');
+    assert.equal((await b.c.delete(`/api/v1/datasets/${d.id}`, asActor(b))).status, 403, 'nor delete');
     // With share, b may grant itself read.
     assert.equal((await share(b, b.id, 'read', [d.id])).status, 200);
     assert.deepEqual(await list(b), ['independent']);
     // The owner can lose its own read.
-    assert.equal((await a.c.delete(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: [d.id], ...as(a) })).status, 200);
+    assert.equal((await a.c.delete(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: [d.id], ...asActor(a) })).status, 200);
     assert.deepEqual(await list(a), []);
   });
 
@@ -92,9 +79,9 @@ describe('tenants, roles and dataset permissions', () => {
     assert.match(bogusForeign.body.detail, /\[share\]/, 'the share check comes first');
     assert.equal((await share(a, b.id, 'read', [mine.id])).status, 200);
     assert.equal((await share(a, b.id, 'read', [mine.id])).status, 200, 'grants are idempotent');
-    const revoke = await a.c.delete(`/api/v1/permissions/datasets/${b.id}?permission_name=read`, { json: [mine.id], ...as(a) });
+    const revoke = await a.c.delete(`/api/v1/permissions/datasets/${b.id}?permission_name=read`, { json: [mine.id], ...asActor(a) });
     assert.deepEqual([revoke.status, revoke.body], [200, { message: 'Permission revoked from principal' }]);
-    const again = await a.c.delete(`/api/v1/permissions/datasets/${b.id}?permission_name=read`, { json: [mine.id], ...as(a) });
+    const again = await a.c.delete(`/api/v1/permissions/datasets/${b.id}?permission_name=read`, { json: [mine.id], ...asActor(a) });
     assert.equal(again.status, 200, 'revoking what was never granted succeeds');
   });
 
@@ -108,29 +95,29 @@ describe('tenants, roles and dataset permissions', () => {
     const unknown = await share(a, randomUUID(), 'read', [d.id]);
     assert.equal(unknown.status, 404);
     assert.match(unknown.body.detail, /EntityNotFoundError/);
-    assert.equal((await a.c.post('/api/v1/permissions/datasets/not-a-uuid?permission_name=read', { json: [d.id], ...as(a) })).status, 400);
-    assert.equal((await a.c.post(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: { ids: [d.id] }, ...as(a) })).status, 400, 'the body is a bare array');
+    assert.equal((await a.c.post('/api/v1/permissions/datasets/not-a-uuid?permission_name=read', { json: [d.id], ...asActor(a) })).status, 400);
+    assert.equal((await a.c.post(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: { ids: [d.id] }, ...asActor(a) })).status, 400, 'the body is a bare array');
   });
 
   it('tenants: create selects it; datasets belong to the active tenant; switching changes what is visible', async () => {
     const a = await actor('tenant-owner');
     await dataset(a, 'personal');
-    const created = await a.c.post('/api/v1/permissions/tenants?tenant_name=acme', as(a));
+    const created = await a.c.post('/api/v1/permissions/tenants?tenant_name=acme', asActor(a));
     assert.equal(created.body.message, 'Tenant created.');
     const tenantId = created.body.tenant_id;
-    assert.deepEqual((await a.c.get('/api/v1/users/me', as(a))).body.tenant_id, tenantId, 'the new tenant is active');
+    assert.deepEqual((await a.c.get('/api/v1/users/me', asActor(a))).body.tenant_id, tenantId, 'the new tenant is active');
     assert.deepEqual(await list(a), [], 'personal datasets are invisible in the tenant');
     const inTenant = await dataset(a, 'personal');
     assert.equal(inTenant.tenantId, tenantId, 'the same name in a tenant is another dataset');
     assert.deepEqual(await list(a), ['personal']);
     const back = await select(a, null);
     assert.deepEqual(back.body, { message: 'Tenant selected.', tenant_id: null }, 'D15: null, not "None"');
-    const personal = (await a.c.get('/api/v1/datasets', as(a))).body;
+    const personal = (await a.c.get('/api/v1/datasets', asActor(a))).body;
     assert.equal(personal.length, 1);
     assert.notEqual(personal[0].id, inTenant.id);
-    assert.deepEqual((await a.c.get('/api/v1/permissions/tenants/me', as(a))).body, [{ id: tenantId, name: 'acme' }]);
-    assert.equal((await a.c.post('/api/v1/permissions/tenants/select', { json: {}, ...as(a) })).body.tenant_id, null, '{} means null');
-    const camel = await a.c.post('/api/v1/permissions/tenants/select', { json: { tenantId }, ...as(a) });
+    assert.deepEqual((await a.c.get('/api/v1/permissions/tenants/me', asActor(a))).body, [{ id: tenantId, name: 'acme' }]);
+    assert.equal((await a.c.post('/api/v1/permissions/tenants/select', { json: {}, ...asActor(a) })).body.tenant_id, null, '{} means null');
+    const camel = await a.c.post('/api/v1/permissions/tenants/select', { json: { tenantId }, ...asActor(a) });
     assert.equal(camel.body.tenant_id, tenantId, 'camelCase is accepted');
   });
 
@@ -139,15 +126,15 @@ describe('tenants, roles and dataset permissions', () => {
     const member = await actor('t-member');
     const outsider = await actor('t-outsider');
     const tenantId = await newTenant(owner, 'org');
-    const notOwner = await outsider.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, as(outsider));
+    const notOwner = await outsider.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(outsider));
     assert.deepEqual([notOwner.status, notOwner.body], [403, { detail: 'Only tenant owner can add other users to organization. [PermissionDeniedError]' }]);
     const notMember = await select(member, tenantId);
     assert.deepEqual([notMember.status, notMember.body], [404, { detail: 'User is not part of the tenant. [TenantNotFoundError]' }]);
-    const added = await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, as(owner));
+    const added = await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
     assert.deepEqual([added.status, added.body], [200, { message: 'User added to tenant' }]);
-    const dup = await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, as(owner));
+    const dup = await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
     assert.deepEqual([dup.status, dup.body], [409, { detail: 'User is already part of group. [EntityAlreadyExistsError]' }]);
-    assert.equal((await member.c.get('/api/v1/users/me', as(member))).body.tenant_id, null, 'adding does not switch the tenant');
+    assert.equal((await member.c.get('/api/v1/users/me', asActor(member))).body.tenant_id, null, 'adding does not switch the tenant');
     assert.equal((await select(member, tenantId)).status, 200);
     const unknownTenant = await select(member, randomUUID());
     assert.equal(unknownTenant.status, 404);
@@ -158,57 +145,57 @@ describe('tenants, roles and dataset permissions', () => {
     const owner = await actor('r-owner');
     const member = await actor('r-member');
     const other = await actor('r-other');
-    const noTenant = await owner.c.post('/api/v1/permissions/roles?role_name=x', as(member));
+    const noTenant = await owner.c.post('/api/v1/permissions/roles?role_name=x', asActor(member));
     assert.deepEqual([noTenant.status, noTenant.body], [404, { detail: 'Could not find tenant: None [TenantNotFoundError]' }]);
     const tenantId = await newTenant(owner, 'roles-org');
-    const role = await owner.c.post('/api/v1/permissions/roles?role_name=analyst', as(owner));
+    const role = await owner.c.post('/api/v1/permissions/roles?role_name=analyst', asActor(owner));
     assert.equal(role.body.message, 'Role created for tenant');
     assert.equal(role.body.tenant_id, tenantId);
     const roleId = role.body.role_id;
-    const dup = await owner.c.post('/api/v1/permissions/roles?role_name=analyst', as(owner));
+    const dup = await owner.c.post('/api/v1/permissions/roles?role_name=analyst', asActor(owner));
     assert.equal(dup.status, 409);
 
-    const notInTenant = await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, as(owner));
+    const notInTenant = await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(owner));
     assert.deepEqual([notInTenant.status, notInTenant.body], [404, { detail: 'User tenant does not match role tenant. User cannot be added to role. [TenantNotFoundError]' }]);
-    await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, as(owner));
-    await owner.c.post(`/api/v1/permissions/users/${other.id}/tenants?tenant_id=${tenantId}`, as(owner));
+    await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
+    await owner.c.post(`/api/v1/permissions/users/${other.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
     await select(member, tenantId);
     await select(other, tenantId);
-    const byMember = await member.c.post('/api/v1/permissions/roles?role_name=mine', as(member));
+    const byMember = await member.c.post('/api/v1/permissions/roles?role_name=mine', asActor(member));
     assert.deepEqual([byMember.status, byMember.body], [403, { detail: 'User submitting request does not have permission to create role for tenant. [PermissionDeniedError]' }]);
-    const addByMember = await member.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, as(member));
+    const addByMember = await member.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(member));
     assert.deepEqual([addByMember.status, addByMember.body], [403, { detail: 'User submitting request does not have permission to add user to role. [PermissionDeniedError]' }]);
-    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, as(owner))).body.message, 'User added to role');
-    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, as(owner))).status, 409);
-    assert.equal((await owner.c.post(`/api/v1/permissions/users/${randomUUID()}/roles?role_id=${roleId}`, as(owner))).status, 404, 'D14: unknown user');
-    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${randomUUID()}`, as(owner))).status, 404, 'D14: unknown role');
+    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(owner))).body.message, 'User added to role');
+    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(owner))).status, 409);
+    assert.equal((await owner.c.post(`/api/v1/permissions/users/${randomUUID()}/roles?role_id=${roleId}`, asActor(owner))).status, 404, 'D14: unknown user');
+    assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${randomUUID()}`, asActor(owner))).status, 404, 'D14: unknown role');
 
     // Visibility: managers see every role, members their own, others none.
-    const ownerView = (await owner.c.get(`/api/v1/permissions/tenants/${tenantId}/roles`, as(owner))).body;
+    const ownerView = (await owner.c.get(`/api/v1/permissions/tenants/${tenantId}/roles`, asActor(owner))).body;
     assert.deepEqual(ownerView, [{ id: roleId, name: 'analyst', description: null, user_count: 1 }]);
-    assert.deepEqual((await member.c.get(`/api/v1/permissions/tenants/${tenantId}/roles`, as(member))).body, ownerView);
-    assert.deepEqual((await other.c.get(`/api/v1/permissions/tenants/${tenantId}/roles`, as(other))).body, []);
-    const members = await member.c.get(`/api/v1/permissions/tenants/${tenantId}/roles/${roleId}/users`, as(member));
+    assert.deepEqual((await member.c.get(`/api/v1/permissions/tenants/${tenantId}/roles`, asActor(member))).body, ownerView);
+    assert.deepEqual((await other.c.get(`/api/v1/permissions/tenants/${tenantId}/roles`, asActor(other))).body, []);
+    const members = await member.c.get(`/api/v1/permissions/tenants/${tenantId}/roles/${roleId}/users`, asActor(member));
     assert.deepEqual(members.body, [{ id: member.id, name: member.email }]);
-    assert.equal((await other.c.get(`/api/v1/permissions/tenants/${tenantId}/roles/${roleId}/users`, as(other))).status, 403);
-    const users = (await owner.c.get(`/api/v1/permissions/tenants/${tenantId}/users`, as(owner))).body as { id: string; roles: unknown[] }[];
+    assert.equal((await other.c.get(`/api/v1/permissions/tenants/${tenantId}/roles/${roleId}/users`, asActor(other))).status, 403);
+    const users = (await owner.c.get(`/api/v1/permissions/tenants/${tenantId}/users`, asActor(owner))).body as { id: string; roles: unknown[] }[];
     assert.equal(users.length, 3);
     assert.deepEqual(users.find((u) => u.id === member.id)!.roles, [{ id: roleId, name: 'analyst' }]);
-    assert.equal((await other.c.get(`/api/v1/permissions/tenants/${tenantId}/users`, as(other))).status, 403);
+    assert.equal((await other.c.get(`/api/v1/permissions/tenants/${tenantId}/users`, asActor(other))).status, 403);
   });
 
   it('D15: a user\'s roles in a tenant are only that tenant\'s roles', async () => {
     const owner = await actor('d15-owner');
     const user = await actor('d15-user');
     const t1 = await newTenant(owner, 'one');
-    const r1 = (await owner.c.post('/api/v1/permissions/roles?role_name=admin', as(owner))).body.role_id;
-    await owner.c.post(`/api/v1/permissions/users/${user.id}/tenants?tenant_id=${t1}`, as(owner));
-    await owner.c.post(`/api/v1/permissions/users/${user.id}/roles?role_id=${r1}`, as(owner));
+    const r1 = (await owner.c.post('/api/v1/permissions/roles?role_name=admin', asActor(owner))).body.role_id;
+    await owner.c.post(`/api/v1/permissions/users/${user.id}/tenants?tenant_id=${t1}`, asActor(owner));
+    await owner.c.post(`/api/v1/permissions/users/${user.id}/roles?role_id=${r1}`, asActor(owner));
     const t2 = await newTenant(owner, 'two');
-    const r2 = (await owner.c.post('/api/v1/permissions/roles?role_name=viewer', as(owner))).body.role_id;
-    await owner.c.post(`/api/v1/permissions/users/${user.id}/tenants?tenant_id=${t2}`, as(owner));
-    await owner.c.post(`/api/v1/permissions/users/${user.id}/roles?role_id=${r2}`, as(owner));
-    const inT2 = await owner.c.get(`/api/v1/permissions/tenants/${t2}/roles/users/${user.id}`, as(owner));
+    const r2 = (await owner.c.post('/api/v1/permissions/roles?role_name=viewer', asActor(owner))).body.role_id;
+    await owner.c.post(`/api/v1/permissions/users/${user.id}/tenants?tenant_id=${t2}`, asActor(owner));
+    await owner.c.post(`/api/v1/permissions/users/${user.id}/roles?role_id=${r2}`, asActor(owner));
+    const inT2 = await owner.c.get(`/api/v1/permissions/tenants/${t2}/roles/users/${user.id}`, asActor(owner));
     assert.deepEqual(inT2.body, [{ id: r2, name: 'viewer' }]);
   });
 
@@ -217,44 +204,44 @@ describe('tenants, roles and dataset permissions', () => {
     const admin = await actor('m-admin');
     const member = await actor('m-member');
     const tenantId = await newTenant(owner, 'managed');
-    const adminRole = (await owner.c.post('/api/v1/permissions/roles?role_name=admin', as(owner))).body.role_id;
+    const adminRole = (await owner.c.post('/api/v1/permissions/roles?role_name=admin', asActor(owner))).body.role_id;
     for (const u of [admin, member]) {
-      await owner.c.post(`/api/v1/permissions/users/${u.id}/tenants?tenant_id=${tenantId}`, as(owner));
+      await owner.c.post(`/api/v1/permissions/users/${u.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
       await select(u, tenantId);
     }
-    await owner.c.post(`/api/v1/permissions/users/${admin.id}/roles?role_id=${adminRole}`, as(owner));
+    await owner.c.post(`/api/v1/permissions/users/${admin.id}/roles?role_id=${adminRole}`, asActor(owner));
     const d = await dataset(owner, 'tenant-data');
     await share(owner, member.id, 'read', [d.id]);
     assert.deepEqual(await list(member), ['tenant-data']);
 
-    const byMember = await member.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${admin.id}`, as(member));
+    const byMember = await member.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${admin.id}`, asActor(member));
     assert.deepEqual([byMember.status, byMember.body], [403, { detail: 'User is not authorized to manage users for this tenant [PermissionDeniedError]' }]);
-    const ownerRemoval = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${owner.id}`, as(admin));
+    const ownerRemoval = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${owner.id}`, asActor(admin));
     assert.deepEqual([ownerRemoval.status, ownerRemoval.body], [400, { detail: 'Cannot remove the tenant owner from their own tenant. [CogneeValidationError]' }]);
     const stranger = await actor('m-stranger');
-    const notMember = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${stranger.id}`, as(admin));
+    const notMember = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${stranger.id}`, asActor(admin));
     assert.deepEqual([notMember.status, notMember.body], [404, { detail: 'User not found in this tenant. [EntityNotFoundError]' }]);
-    const removed = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${member.id}`, as(admin));
+    const removed = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${member.id}`, asActor(admin));
     assert.deepEqual([removed.status, removed.body], [200, { message: 'User removed from tenant' }]);
-    assert.equal((await member.c.get('/api/v1/users/me', as(member))).body.tenant_id, null, 'D15: moved out of the tenant');
+    assert.equal((await member.c.get('/api/v1/users/me', asActor(member))).body.tenant_id, null, 'D15: moved out of the tenant');
     await select(member, tenantId).then((r) => assert.equal(r.status, 404));
     // Back in the tenant, the old direct grant is gone.
-    await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, as(owner));
+    await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
     await select(member, tenantId);
     assert.deepEqual(await list(member), []);
 
-    const delRole = await admin.c.delete(`/api/v1/permissions/roles/${adminRole}`, as(admin));
+    const delRole = await admin.c.delete(`/api/v1/permissions/roles/${adminRole}`, asActor(admin));
     assert.deepEqual([delRole.status, delRole.body], [200, { message: 'Role deleted' }]);
-    assert.deepEqual((await admin.c.delete(`/api/v1/permissions/roles/${adminRole}`, as(admin))).body, { detail: 'Role not found. [EntityNotFoundError]' });
+    assert.deepEqual((await admin.c.delete(`/api/v1/permissions/roles/${adminRole}`, asActor(admin))).body, { detail: 'Role not found. [EntityNotFoundError]' });
   });
 
   it('role and tenant grants reach members, kept to the active tenant; a grant outside it does not count', async () => {
     const owner = await actor('g-owner');
     const member = await actor('g-member');
     const tenantId = await newTenant(owner, 'grants');
-    const role = (await owner.c.post('/api/v1/permissions/roles?role_name=readers', as(owner))).body.role_id;
-    await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, as(owner));
-    await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${role}`, as(owner));
+    const role = (await owner.c.post('/api/v1/permissions/roles?role_name=readers', asActor(owner))).body.role_id;
+    await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
+    await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${role}`, asActor(owner));
     const viaRole = await dataset(owner, 'via-role');
     const viaTenant = await dataset(owner, 'via-tenant');
     await share(owner, role, 'read', [viaRole.id]);
@@ -262,14 +249,14 @@ describe('tenants, roles and dataset permissions', () => {
     assert.deepEqual(await list(member), [], 'in the personal space, tenant datasets are invisible');
     await select(member, tenantId);
     assert.deepEqual(await list(member), ['via-role', 'via-tenant']);
-    const roleDatasets = await member.c.get(`/api/v1/permissions/principals/${role}/datasets`, as(member));
+    const roleDatasets = await member.c.get(`/api/v1/permissions/principals/${role}/datasets`, asActor(member));
     assert.deepEqual(roleDatasets.body.map((d: { name: string }) => d.name), ['via-role']);
     assert.deepEqual(roleDatasets.body[0].data, []);
-    const tenantDatasets = await member.c.get(`/api/v1/permissions/principals/${tenantId}/datasets`, as(member));
+    const tenantDatasets = await member.c.get(`/api/v1/permissions/principals/${tenantId}/datasets`, asActor(member));
     assert.deepEqual(tenantDatasets.body.map((d: { name: string }) => d.name), ['via-tenant']);
-    const otherTenant = await member.c.get(`/api/v1/permissions/principals/${randomUUID()}/datasets`, as(member));
+    const otherTenant = await member.c.get(`/api/v1/permissions/principals/${randomUUID()}/datasets`, asActor(member));
     assert.equal(otherTenant.status, 404, 'D14: unknown principal');
-    const ownersDatasets = await member.c.get(`/api/v1/permissions/principals/${owner.id}/datasets`, as(member));
+    const ownersDatasets = await member.c.get(`/api/v1/permissions/principals/${owner.id}/datasets`, asActor(member));
     assert.equal(ownersDatasets.status, 403, 'another user needs management permission');
 
     // From inside the tenant, a personal dataset cannot be shared (the share check is kept to the
@@ -316,13 +303,13 @@ describe('tenants, roles and dataset permissions', () => {
 
   it('agents: API-key-only users whose datasets their creator shares', async () => {
     const parent = await actor('parent');
-    const created = await parent.c.post('/api/v1/agents/create?name=Research%20Bot', as(parent));
+    const created = await parent.c.post('/api/v1/agents/create?name=Research%20Bot', asActor(parent));
     assert.equal(created.status, 200);
     assert.deepEqual(Object.keys(created.body).sort(), ['agentApiKey', 'agentEmail', 'agentId']);
     assert.equal(created.body.agentEmail, 'research-bot@cognee.agent');
-    const dup = await parent.c.post('/api/v1/agents/create?name=Research%20Bot', as(parent));
+    const dup = await parent.c.post('/api/v1/agents/create?name=Research%20Bot', asActor(parent));
     assert.deepEqual([dup.status, dup.body], [409, { detail: "Agent with name 'Research Bot' already exists" }]);
-    const listed = (await parent.c.get('/api/v1/agents/list', as(parent))).body;
+    const listed = (await parent.c.get('/api/v1/agents/list', asActor(parent))).body;
     assert.deepEqual(listed.map((a: { agentId: string }) => a.agentId), [created.body.agentId]);
     const agentKey = created.body.agentApiKey;
     const agentMe = await parent.c.get('/api/v1/users/me', { apiKey: agentKey, cookies: false });
@@ -333,27 +320,27 @@ describe('tenants, roles and dataset permissions', () => {
 
     const agentDataset = (await parent.c.post('/api/v1/datasets', { json: { name: 'agent-notes' }, apiKey: agentKey, cookies: false })).body;
     assert.deepEqual(await list(parent), ['agent-notes'], 'the parent gets the four permissions too');
-    assert.equal((await parent.c.delete(`/api/v1/datasets/${agentDataset.id}`, as(parent))).status, 200);
+    assert.equal((await parent.c.delete(`/api/v1/datasets/${agentDataset.id}`, asActor(parent))).status, 200);
 
     const stranger = await actor('stranger');
-    assert.equal((await stranger.c.delete(`/api/v1/agents/${created.body.agentId}`, as(stranger))).status, 403);
-    assert.equal((await stranger.c.get('/api/v1/agents/list', as(stranger))).body.length, 0);
-    assert.equal((await parent.c.delete(`/api/v1/agents/${created.body.agentId}`, as(parent))).status, 200);
+    assert.equal((await stranger.c.delete(`/api/v1/agents/${created.body.agentId}`, asActor(stranger))).status, 403);
+    assert.equal((await stranger.c.get('/api/v1/agents/list', asActor(stranger))).body.length, 0);
+    assert.equal((await parent.c.delete(`/api/v1/agents/${created.body.agentId}`, asActor(parent))).status, 200);
     assert.equal((await parent.c.get('/api/v1/auth/me', { apiKey: agentKey, cookies: false })).status, 401);
   });
 
   it('D15: stored configurations are readable by their owner only', async () => {
     const a = await actor('cfg-a');
     const b = await actor('cfg-b');
-    const stored = await a.c.post('/api/v1/configuration/store_user_configuration', { json: { name: 'prefs', config: { model: 'x' } }, ...as(a) });
+    const stored = await a.c.post('/api/v1/configuration/store_user_configuration', { json: { name: 'prefs', config: { model: 'x' } }, ...asActor(a) });
     assert.deepEqual([stored.status, stored.text], [200, 'null']);
-    await a.c.post('/api/v1/configuration/store_user_configuration', { json: { name: 'prefs', config: { model: 'y' } }, ...as(a) });
-    const mine = (await a.c.get('/api/v1/configuration/get_user_configuration/', as(a))).body;
+    await a.c.post('/api/v1/configuration/store_user_configuration', { json: { name: 'prefs', config: { model: 'y' } }, ...asActor(a) });
+    const mine = (await a.c.get('/api/v1/configuration/get_user_configuration/', asActor(a))).body;
     assert.equal(mine.length, 1, 'an upsert by name');
     assert.deepEqual(mine[0].configuration, { model: 'y' });
-    assert.deepEqual((await a.c.get(`/api/v1/configuration/get_user_configuration/${mine[0].id}`, as(a))).body, { model: 'y' });
-    assert.deepEqual((await b.c.get(`/api/v1/configuration/get_user_configuration/${mine[0].id}`, as(b))).body, {}, "another user's id reads as nothing");
-    assert.deepEqual((await b.c.get('/api/v1/configuration/get_user_configuration/', as(b))).body, []);
-    assert.equal((await a.c.post('/api/v1/configuration/store_user_configuration', { json: { name: 'bad' }, ...as(a) })).status, 400);
+    assert.deepEqual((await a.c.get(`/api/v1/configuration/get_user_configuration/${mine[0].id}`, asActor(a))).body, { model: 'y' });
+    assert.deepEqual((await b.c.get(`/api/v1/configuration/get_user_configuration/${mine[0].id}`, asActor(b))).body, {}, "another user's id reads as nothing");
+    assert.deepEqual((await b.c.get('/api/v1/configuration/get_user_configuration/', asActor(b))).body, []);
+    assert.equal((await a.c.post('/api/v1/configuration/store_user_configuration', { json: { name: 'bad' }, ...asActor(a) })).status, 400);
   });
 });
