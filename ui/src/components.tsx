@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useRef, useState, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type ButtonHTMLAttributes, type FormEvent, type InputHTMLAttributes, type ReactNode } from 'react';
 import { errorMessage } from './api';
 
 /** Shared building blocks of every page: accessible by construction (labels, live regions). */
@@ -91,6 +91,33 @@ export function Button({ busy, children, className, ...rest }: ButtonHTMLAttribu
     <button className={className ?? 'button'} disabled={busy || rest.disabled} aria-busy={busy || undefined} {...rest}>
       {children}
     </button>
+  );
+}
+
+/** A form in a card, named by its heading (h3), ending with its submit button. */
+export function FormCard({
+  heading,
+  submit,
+  busy,
+  onSubmit,
+  children,
+}: {
+  heading: string;
+  /** The submit button's text. */
+  submit: string;
+  busy: boolean;
+  onSubmit: (event: FormEvent<HTMLFormElement>) => void;
+  children: ReactNode;
+}) {
+  const headingId = useId();
+  return (
+    <form className="card adm-card" onSubmit={onSubmit} noValidate aria-labelledby={headingId}>
+      <h3 id={headingId}>{heading}</h3>
+      {children}
+      <Button type="submit" busy={busy}>
+        {submit}
+      </Button>
+    </form>
   );
 }
 

@@ -1,6 +1,6 @@
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiFailure, api, del, errorMessage, get, postJson } from '../api';
-import { Button, ConfirmButton, Field, Notice, Page, Table, useAction, useLoad } from '../components';
+import { Button, ConfirmButton, Field, FormCard, Notice, Page, Table, useAction, useLoad } from '../components';
 import { useSession } from '../session';
 
 /** Tenants, their members and roles, and dataset sharing, through `/api/v1/permissions/…`. */
@@ -163,8 +163,7 @@ function TenantsSection({
       <Notice kind="error">{loadError || action.error}</Notice>
       <Notice kind="success">{action.success}</Notice>
       <Table caption="Tenants you belong to" headers={['Name', 'Status', 'Actions']} rows={rows} empty="" />
-      <form className="card adm-card" onSubmit={create} noValidate aria-labelledby="create-tenant-heading">
-        <h3 id="create-tenant-heading">Create a tenant</h3>
+      <FormCard heading="Create a tenant" submit="Create tenant" busy={action.busy} onSubmit={create}>
         <div className="row">
           <Field
             label="Tenant name"
@@ -176,10 +175,7 @@ function TenantsSection({
             autoComplete="off"
           />
         </div>
-        <Button type="submit" busy={action.busy}>
-          Create tenant
-        </Button>
-      </form>
+      </FormCard>
     </section>
   );
 }
@@ -309,8 +305,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
         ) : (
           <>
             <Table caption={`People in ${tenant.name} and their roles`} headers={['E-mail', 'Roles', 'Actions']} rows={memberRows} empty="No members yet." />
-            <form className="card adm-card" onSubmit={addMember} noValidate aria-labelledby="add-member-heading">
-              <h3 id="add-member-heading">Add a member</h3>
+            <FormCard heading="Add a member" submit="Add member" busy={memberAction.busy} onSubmit={addMember}>
               <div className="row">
                 <Field
                   label="Member e-mail"
@@ -322,10 +317,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
                   autoComplete="off"
                 />
               </div>
-              <Button type="submit" busy={memberAction.busy}>
-                Add member
-              </Button>
-            </form>
+            </FormCard>
           </>
         )}
       </section>
@@ -346,8 +338,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
         )}
         {manager ? (
           <div className="adm-split">
-            <form className="card adm-card" onSubmit={createRole} noValidate aria-labelledby="create-role-heading">
-              <h3 id="create-role-heading">Create a role</h3>
+            <FormCard heading="Create a role" submit="Create role" busy={roleAction.busy} onSubmit={createRole}>
               <Field
                 label="Role name"
                 name="role_name"
@@ -357,13 +348,9 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
                 onChange={(e) => setRoleName(e.target.value)}
                 autoComplete="off"
               />
-              <Button type="submit" busy={roleAction.busy}>
-                Create role
-              </Button>
-            </form>
+            </FormCard>
             {memberList && memberList.length > 0 && roleList.length > 0 ? (
-              <form className="card adm-card" onSubmit={assign} noValidate aria-labelledby="assign-role-heading">
-                <h3 id="assign-role-heading">Assign a role</h3>
+              <FormCard heading="Assign a role" submit="Assign role" busy={roleAction.busy} onSubmit={assign}>
                 <Select label="Member to assign" value={assignUser} onChange={setAssignUser}>
                   <option value="">Choose a member</option>
                   {memberList.map((m) => (
@@ -380,10 +367,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
                     </option>
                   ))}
                 </Select>
-                <Button type="submit" busy={roleAction.busy}>
-                  Assign role
-                </Button>
-              </form>
+              </FormCard>
             ) : null}
           </div>
         ) : null}
