@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useId, useRef, useState, type ButtonHTMLAttributes, type FormEvent, type InputHTMLAttributes, type ReactNode } from 'react';
-import { errorMessage } from './api';
+import { errorMessage, postJson } from './api';
+import { Link } from './router';
 
 /** Shared building blocks of every page: accessible by construction (labels, live regions). */
 
@@ -117,6 +118,60 @@ export function FormCard({
       <Button type="submit" busy={busy}>
         {submit}
       </Button>
+    </form>
+  );
+}
+
+/**
+ * Asks for an e-mail address and posts `{ email }` to `path` to have a link sent there; `sent` is
+ * said afterwards (the same whether or not the account exists). Ends with a link back to sign-in.
+ */
+export function EmailLinkForm({
+  path,
+  sent,
+  submit,
+  initialEmail = '',
+  className,
+  heading,
+  lead,
+}: {
+  path: string;
+  sent: string;
+  /** The submit button's text. */
+  submit: string;
+  initialEmail?: string;
+  className: string;
+  /** A heading (h2) naming the form. */
+  heading?: string;
+  /** A paragraph opening the form. */
+  lead?: string;
+}) {
+  const [email, setEmail] = useState(initialEmail);
+  const action = useAction();
+  const headingId = useId();
+
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    await action.run(async () => {
+      if (!email.trim()) throw new Error('Enter your e-mail address.');
+      await postJson(path, { email: email.trim() });
+      return sent;
+    });
+  };
+
+  return (
+    <form className={className} onSubmit={onSubmit} noValidate aria-labelledby={heading ? headingId : undefined}>
+      {heading ? <h2 id={headingId}>{heading}</h2> : null}
+      {lead ? <p className="account-lead">{lead}</p> : null}
+      <Field label="E-mail" type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+      <Notice kind="error">{action.error}</Notice>
+      <Notice kind="success">{action.success}</Notice>
+      <Button type="submit" busy={action.busy}>
+        {submit}
+      </Button>
+      <p className="links">
+        <Link to="/sign-in">Back to sign in</Link>
+      </p>
     </form>
   );
 }

@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiFailure, errorMessage, postJson } from '../api';
-import { Button, Field, Notice, Page, useAction } from '../components';
+import { EmailLinkForm, Notice, Page } from '../components';
 import { Link, useLocation } from '../router';
 import { useSession } from '../session';
 
@@ -60,28 +60,14 @@ export const VERIFY_SENT = 'If an account with that address still needs verifyin
 
 function RequestLink() {
   const { user } = useSession();
-  const [email, setEmail] = useState(user?.email ?? '');
-  const action = useAction();
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    await action.run(async () => {
-      if (!email.trim()) throw new Error('Enter your e-mail address.');
-      await postJson('/api/v1/auth/request-verify-token', { email: email.trim() });
-      return VERIFY_SENT;
-    });
-  };
   return (
-    <form className="card narrow ds-card" onSubmit={submit} noValidate aria-labelledby="verify-request-title">
-      <h2 id="verify-request-title">Get a new verification link</h2>
-      <Field label="E-mail" type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
-      <Notice kind="error">{action.error}</Notice>
-      <Notice kind="success">{action.success}</Notice>
-      <Button type="submit" busy={action.busy}>
-        Send verification link
-      </Button>
-      <p className="links">
-        <Link to="/sign-in">Back to sign in</Link>
-      </p>
-    </form>
+    <EmailLinkForm
+      className="card narrow ds-card"
+      heading="Get a new verification link"
+      initialEmail={user?.email ?? ''}
+      path="/api/v1/auth/request-verify-token"
+      sent={VERIFY_SENT}
+      submit="Send verification link"
+    />
   );
 }
