@@ -245,8 +245,23 @@ export function ScrollArea({ label, children }: { label: string; children: React
   );
 }
 
-/** A table with a caption; `empty` is shown when there are no rows. */
-export function Table({ caption, headers, rows, empty }: { caption: string; headers: string[]; rows: ReactNode[][]; empty: string }) {
+/**
+ * A table with a caption; `empty` is shown when there are no rows. With `rowHeaders`, each row's
+ * first cell is that row's header.
+ */
+export function Table({
+  caption,
+  headers,
+  rows,
+  empty,
+  rowHeaders = false,
+}: {
+  caption: string;
+  headers: string[];
+  rows: ReactNode[][];
+  empty: string;
+  rowHeaders?: boolean;
+}) {
   if (rows.length === 0) return <p className="empty">{empty}</p>;
   return (
     <ScrollArea label={caption}>
@@ -264,9 +279,15 @@ export function Table({ caption, headers, rows, empty }: { caption: string; head
         <tbody>
           {rows.map((row, i) => (
             <tr key={i}>
-              {row.map((cell, j) => (
-                <td key={j}>{cell}</td>
-              ))}
+              {row.map((cell, j) =>
+                rowHeaders && j === 0 ? (
+                  <th scope="row" key={j}>
+                    {cell}
+                  </th>
+                ) : (
+                  <td key={j}>{cell}</td>
+                ),
+              )}
             </tr>
           ))}
         </tbody>

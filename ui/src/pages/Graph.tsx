@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
 import { get } from '../api';
-import { Notice, Page, ScrollArea, useLoad } from '../components';
+import { Notice, Page, Table, useLoad } from '../components';
 import { Link } from '../router';
 
 /**
@@ -379,8 +379,6 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
   const radius = (id: string) => Math.min(base * 2.6, base + Math.sqrt(neighbours.get(id)?.length ?? 0) * base * 0.3) * sd;
   const showAllLabels = drawn.length <= 60 || zoomed >= (drawn.length > 200 ? 3 : 1.8);
 
-  const [nodesOpen, setNodesOpen] = useState(false);
-  const [edgesOpen, setEdgesOpen] = useState(false);
 
   const description = `Knowledge graph of ${datasetName}: ${drawn.length} of ${data.nodes.length} nodes and ${drawnEdges.length} relationships shown.`;
 
@@ -598,68 +596,45 @@ function GraphView({ data, datasetName }: { data: GraphData; datasetName: string
       </div>
 
       <h2>The graph as tables</h2>
-      <details className="graph-details" onToggle={(e) => setNodesOpen(e.currentTarget.open)}>
-        <summary>Nodes ({data.nodes.length})</summary>
-        {nodesOpen ? (
-          <ScrollArea label="Nodes">
-            <table>
-              <caption>Nodes</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Relationships</th>
-                  <th scope="col">ID</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.nodes.map((n) => (
-                  <tr key={n.id}>
-                    <th scope="row">
-                      <button type="button" className="linkish" aria-label={`Show ${n.label} (${n.type}) in the graph`} onClick={() => choose(n.id)}>
-                        {n.label}
-                      </button>
-                    </th>
-                    <td>{n.type}</td>
-                    <td>{neighbours.get(n.id)?.length ?? 0}</td>
-                    <td className="mono">{n.id}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ScrollArea>
-        ) : null}
-      </details>
-      <details className="graph-details" onToggle={(e) => setEdgesOpen(e.currentTarget.open)}>
-        <summary>Relationships ({edges.length})</summary>
-        {edgesOpen ? (
-          edges.length === 0 ? (
-            <p className="empty">No relationships.</p>
-          ) : (
-            <ScrollArea label="Relationships">
-              <table>
-                <caption>Relationships</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Source</th>
-                    <th scope="col">Relationship</th>
-                    <th scope="col">Target</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {edges.map((e, i) => (
-                    <tr key={i}>
-                      <td>{byId.get(e.source)!.label}</td>
-                      <td>{e.label}</td>
-                      <td>{byId.get(e.target)!.label}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </ScrollArea>
-          )
-        ) : null}
-      </details>
+      <LazyDetails summary={`Nodes (${data.nodes.length})`}>
+        {() => (
+          <Table
+            caption="Nodes"
+            headers={['Name', 'Type', 'Relationships', 'ID']}
+            rowHeaders
+            rows={data.nodes.map((n) => [
+              <button type="button" className="linkish" aria-label={`Show ${n.label} (${n.type}) in the graph`} onClick={() => choose(n.id)}>
+                {n.label}
+              </button>,
+              n.type,
+              neighbours.get(n.id)?.length ?? 0,
+              <span className="mono">{n.id}</span>,
+            ])}
+            empty=""
+          />
+        )}
+      </LazyDetails>
+      <LazyDetails summary={`Relationships (${edges.length})`}>
+        {() => (
+          <Table
+            caption="Relationships"
+            headers={['Source', 'Relationship', 'Target']}
+            rows={edges.map((e) => [byId.get(e.source)!.label, e.label, byId.get(e.target)!.label])}
+            empty="No relationships."
+          />
+        )}
+      </LazyDetails>
     </>
+  );
+}
+
+/** A closed disclosure whose content is rendered only while it is open (large tables cost nothing until asked for). */
+function LazyDetails({ summary, children }: { summary: string; children: () => ReactNode }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details className="graph-details" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>{summary}</summary>
+      {open ? children() : null}
+    </details>
   );
 }
