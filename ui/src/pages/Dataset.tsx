@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { api, ApiFailure, errorMessage, get, postJson } from '../api';
-import { Button, ConfirmButton, Notice, Page, Table, useLoad } from '../components';
+import { Button, ConfirmButton, Notice, Page, Table, useAction, useLoad } from '../components';
 import { Link } from '../router';
 import { fetchStatuses, formatDate, isActive, RUN, statusLabel, type DatasetView } from './Datasets';
 
@@ -178,31 +178,22 @@ function DatasetDetail({ dataset }: { dataset: DatasetView }) {
 function UploadFiles({ datasetId, onAdded }: { datasetId: string; onAdded: () => Promise<void> }) {
   const inputId = useId();
   const input = useRef<HTMLInputElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
-  const [success, setSuccess] = useState('');
+  const action = useAction();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setError('');
-    setSuccess('');
-    const files = Array.from(input.current?.files ?? []);
-    if (files.length === 0) return setError('Choose one or more files to upload.');
-    const form = new FormData();
-    for (const file of files) form.append('data', file, file.name);
-    form.append('datasetId', datasetId);
-    setBusy(true);
-    try {
+    await action.run(async () => {
+      const files = Array.from(input.current?.files ?? []);
+      if (files.length === 0) throw new Error('Choose one or more files to upload.');
+      const form = new FormData();
+      for (const file of files) form.append('data', file, file.name);
+      form.append('datasetId', datasetId);
       const answer = await api<AddAnswer>('POST', '/api/v1/add', { multipart: form });
       const count = answer?.data_ingestion_info?.length ?? files.length;
-      setSuccess(`Uploaded ${plural(count, 'file', 'files')}.`);
       if (input.current) input.current.value = '';
       await onAdded();
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setBusy(false);
-    }
+      return `Uploaded ${plural(count, 'file', 'files')}.`;
+    });
   };
 
   return (
@@ -215,9 +206,9 @@ function UploadFiles({ datasetId, onAdded }: { datasetId: string; onAdded: () =>
           Text, Markdown, HTML, CSV, JSON, PDF and other documents; several at once.
         </p>
       </div>
-      <Notice kind="error">{error}</Notice>
-      <Notice kind="success">{success}</Notice>
-      <Button type="submit" busy={busy}>
+      <Notice kind="error">{action.error}</Notice>
+      <Notice kind="success">{action.success}</Notice>
+      <Button type="submit" busy={action.busy}>
         Upload files
       </Button>
     </form>
@@ -227,27 +218,18 @@ function UploadFiles({ datasetId, onAdded }: { datasetId: string; onAdded: () =>
 function AddText({ datasetId, onAdded }: { datasetId: string; onAdded: () => Promise<void> }) {
   const areaId = useId();
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState('');
-  const [success, setSuccess] = useState('');
+  const action = useAction();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setError('');
-    setSuccess('');
-    if (!text.trim()) return setError('Enter some text, or one or more URLs.');
-    const { items, urls } = textItems(text);
-    setBusy(true);
-    try {
+    await action.run(async () => {
+      if (!text.trim()) throw new Error('Enter some text, or one or more URLs.');
+      const { items, urls } = textItems(text);
       await postJson('/api/v1/add_text', { textData: items, datasetId });
-      setSuccess(urls ? `Added ${plural(items.length, 'web page', 'web pages')}.` : 'Added the text.');
       setText('');
       await onAdded();
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setBusy(false);
-    }
+      return urls ? `Added ${plural(items.length, 'web page', 'web pages')}.` : 'Added the text.';
+    });
   };
 
   return (
@@ -260,9 +242,9 @@ function AddText({ datasetId, onAdded }: { datasetId: string; onAdded: () => Pro
           Paste text to add it as one item, or http(s) addresses, one per line, to fetch those pages.
         </p>
       </div>
-      <Notice kind="error">{error}</Notice>
-      <Notice kind="success">{success}</Notice>
-      <Button type="submit" busy={busy}>
+      <Notice kind="error">{action.error}</Notice>
+      <Notice kind="success">{action.success}</Notice>
+      <Button type="submit" busy={action.busy}>
         Add text
       </Button>
     </form>
