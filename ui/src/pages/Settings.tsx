@@ -52,6 +52,22 @@ function Select({ label, value, onChange, options, hint }: { label: string; valu
 const storedKey = (masked: string | null | undefined) =>
   masked ? `A key is stored (${masked}). Leave this empty to keep it; type a new key to replace it.` : 'No key is stored. Leave this empty for none.';
 
+/** A key to replace the stored one (`stored`, masked): typed only, never filled in by the browser. */
+function KeyField({ label, name, stored, value, onChange }: { label: string; name: string; stored: string | null | undefined; value: string; onChange: (v: string) => void }) {
+  return (
+    <Field
+      label={label}
+      name={name}
+      type="password"
+      hint={storedKey(stored)}
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+      autoComplete="new-password"
+      spellCheck={false}
+    />
+  );
+}
+
 export function SettingsPage() {
   const { user } = useSession();
   if (!user?.is_superuser) {
@@ -159,16 +175,7 @@ function SettingsForm() {
             onChange={(e) => setEndpoint(e.target.value)}
             autoComplete="off"
           />
-          <Field
-            label="LLM API key"
-            name="llm_api_key"
-            type="password"
-            hint={storedKey(data.llm.apiKey)}
-            value={llmKey}
-            onChange={(e) => setLlmKey(e.target.value)}
-            autoComplete="new-password"
-            spellCheck={false}
-          />
+          <KeyField label="LLM API key" name="llm_api_key" stored={data.llm.apiKey} value={llmKey} onChange={setLlmKey} />
         </section>
 
         <section className="card adm-card" aria-labelledby="vector-heading">
@@ -181,16 +188,7 @@ function SettingsForm() {
             hint="Recorded and shown here; the store in use is chosen by VECTOR_DB_PROVIDER when the server starts."
           />
           <Field label="Vector store URL" name="vector_url" maxLength={2048} value={vectorUrl} onChange={(e) => setVectorUrl(e.target.value)} autoComplete="off" />
-          <Field
-            label="Vector store API key"
-            name="vector_api_key"
-            type="password"
-            hint={storedKey(data.vectorDb.apiKey)}
-            value={vectorKey}
-            onChange={(e) => setVectorKey(e.target.value)}
-            autoComplete="new-password"
-            spellCheck={false}
-          />
+          <KeyField label="Vector store API key" name="vector_api_key" stored={data.vectorDb.apiKey} value={vectorKey} onChange={setVectorKey} />
         </section>
 
         <Notice kind="error">{save.error || settings.error}</Notice>
