@@ -65,6 +65,8 @@ export interface MemoryConfig {
   /** Chunks the language model works on at once within a cognify run. */
   readonly chunksPerBatch: number;
   readonly uploadMaxBytes: number;
+  /** What one add, add_text or remember request may bring in all: files, fetched pages and local files. */
+  readonly uploadMaxRequestBytes: number;
   readonly acceptLocalFilePath: boolean;
   readonly acceptLocalFilePathSource: 'explicit' | 'multi-tenant default';
   /** COGNEE_ALLOWED_LOCAL_FILE_ROOTS, absolute; empty (no local file readable) when unset. */
@@ -283,6 +285,7 @@ export function loadMemoryConfig(
     dataPerBatch: int(env, 'DATA_PER_BATCH', 20, { min: 1, max: 1000 }),
     chunksPerBatch: int(env, 'CHUNKS_PER_BATCH', 8, { min: 1, max: 1000 }),
     uploadMaxBytes: int(env, 'UPLOAD_MAX_BYTES', 50 * 1024 * 1024, { min: 1024 }),
+    uploadMaxRequestBytes: int(env, 'UPLOAD_MAX_REQUEST_BYTES', 200 * 1024 * 1024, { min: 1024 }),
     acceptLocalFilePath: bool(env, 'ACCEPT_LOCAL_FILE_PATH', !opts.multiTenant),
     acceptLocalFilePathSource: explicitLocal !== undefined ? 'explicit' : 'multi-tenant default',
     allowedLocalRoots,

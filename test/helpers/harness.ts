@@ -288,11 +288,11 @@ export async function signUpActor(server: TestServer, prefix: string): Promise<A
 /** Request options that send the actor's bearer token and no cookies. */
 export const asActor = (a: Actor) => ({ bearer: a.token, cookies: false as const });
 
-/** POST /api/v1/add as multipart form data: `fields`, then each file as `data`, with the actor's token. */
-export async function upload(server: TestServer, a: Actor, fields: Record<string, string>, files: { name: string; text: string }[]) {
+/** POST /api/v1/add (or `path`, e.g. /api/v1/remember) as multipart form data: `fields`, then each file as `data`, with the actor's token. */
+export async function upload(server: TestServer, a: Actor, fields: Record<string, string>, files: { name: string; text: string }[], path = '/api/v1/add') {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
   for (const f of files) form.append('data', new Blob([f.text], { type: 'text/plain' }), f.name);
-  const response = await fetch(`${server.url}/api/v1/add`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
+  const response = await fetch(`${server.url}${path}`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
   return { status: response.status, body: (await response.json()) as any };
 }

@@ -25,6 +25,7 @@ import {
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
+import { ingestLimitsOf, readUploadForm } from '../uploads.js';
 import { info, searchHistory } from './memory.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -43,17 +44,8 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       async (request, reply) => {
         const started = Date.now();
         const principal = principalOf(request);
-        if (!request.isMultipart()) throw ApiError.detail(415, 'Unsupported Media Type');
-        const files: { filename: string; bytes: Buffer }[] = [];
-        const fields = new Map<string, string>();
-        for await (const part of request.parts({ limits: { fileSize: config.memory.uploadMaxBytes, files: 1000, fields: 100, fieldSize: 1024 * 1024 } })) {
-          if (part.type === 'file') {
-            const bytes = await part.toBuffer();
-            if (part.file.truncated) throw ApiError.detail(413, `File ${part.filename} exceeds ${config.memory.uploadMaxBytes} bytes.`);
-            if (part.fieldname === 'data') files.push({ filename: part.filename || 'upload', bytes });
-          } else if (!fields.has(part.fieldname)) fields.set(part.fieldname, String(part.value));
-        }
-        const field = (...names: string[]) => names.map((n) => fields.get(n)).find((v) => v !== undefined && v !== '');
+        const { files, fields } = await readUploadForm(request, ingestLimitsOf(config));
+        const field = (...names: string[]) => names.map((n) => fields.get(n)?.[0]).find((v) => v !== undefined && v !== '');
         if (field('session_id')) throw ApiError.detail(400, 'Session memory is not supported by this server; omit session_id.');
         if (field('content_type')) throw ApiError.detail(400, `Unsupported content_type: ${field('content_type')}.`);
         if (field('repositories')) throw ApiError.detail(400, 'repositories requires content_type=code, which this server does not support.');

@@ -30,6 +30,7 @@ import { fetchPublicUrl, SsrfProtectionError } from '../../security/outbound.js'
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
+import { IngestBudget, ingestLimitsOf, readUploadForm } from '../uploads.js';
 
 /** The caller's queries and the answers they got, oldest first (search and recall history). */
 export async function searchHistory(db: HttpContext['store']['db'], userId: string) {
@@ -103,28 +104,6 @@ function startedInfo(dataset: DatasetRow, pipelineRunId: string): PipelineRunInf
   return { status: 'PipelineRunStarted', pipeline_run_id: pipelineRunId, dataset_id: dataset.id, dataset_name: dataset.name, payload: [], data_ingestion_info: null };
 }
 
-interface AddForm {
-  files: { filename: string; bytes: Buffer }[];
-  fields: Map<string, string[]>;
-}
-
-async function readForm(request: FastifyRequest, maxBytes: number): Promise<AddForm> {
-  const form: AddForm = { files: [], fields: new Map() };
-  if (!request.isMultipart()) throw ApiError.detail(415, 'Unsupported Media Type');
-  for await (const part of request.parts({ limits: { fileSize: maxBytes, files: 1000, fields: 100, fieldSize: 1024 * 1024 } })) {
-    if (part.type === 'file') {
-      const bytes = await part.toBuffer();
-      if (part.file.truncated) throw ApiError.detail(413, `File ${part.filename} exceeds ${maxBytes} bytes.`);
-      if (part.fieldname === 'data') form.files.push({ filename: part.filename || 'upload', bytes });
-    } else {
-      const list = form.fields.get(part.fieldname) ?? [];
-      list.push(String(part.value));
-      form.fields.set(part.fieldname, list);
-    }
-  }
-  return form;
-}
-
 /** `labels`: a JSON array of strings/nulls, or comma-separated text; positional with the files. */
 function parseLabels(value: string | undefined, count: number): (string | null)[] | undefined {
   if (value === undefined || value.trim() === '') return undefined;
@@ -167,6 +146,7 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
   const { auth, config, store, memory } = ctx;
   const db = store.db;
   const guard = authenticate(auth, config, 'auth');
+  const ingestLimits = ingestLimitsOf(config);
 
   /** Stores the items, records the add pipeline, and resets the dataset's cognify status to INITIATED. */
   async function add(principal: AuthenticatedUser, subject: Subject, dataset: DatasetRow, items: IngestItem[], nodeSet: string[] | null): Promise<PipelineRunInfo> {
@@ -199,7 +179,7 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
       { schema: { tags: ['add'], summary: 'Upload files into a dataset (needs write)', security: SECURED, consumes: ['multipart/form-data'] }, preHandler: guard },
       async (request) => {
         const principal = principalOf(request);
-        const form = await readForm(request, config.memory.uploadMaxBytes);
+        const form = await readUploadForm(request, ingestLimits);
         const field = (name: string) => form.fields.get(name)?.[0];
         const labels = parseLabels(field('labels'), form.files.length);
         const metadata = parseExternalMetadata(field('external_metadata'), form.files.length);
@@ -253,17 +233,21 @@ export function memoryRoutes(app: App, ctx: HttpContext) {
       const body = request.body;
       const dataset = await writeTarget(ctx, principal, subject, body.dataset_id || undefined, body.dataset_name || undefined);
       const items: IngestItem[] = [];
+      const budget = new IngestBudget(ingestLimits.maxTotalBytes);
       for (const entry of body.text_data) {
         try {
           const kind = await classifyInput(entry, localFiles);
           if (kind.kind === 'text') items.push({ kind: 'text', text: kind.text });
           else if (kind.kind === 'url') {
             const fetched = await fetchPublicUrl(kind.url, { allowHttpRequests: config.memory.allowHttpRequests, maxBytes: config.memory.urlMaxBytes });
+            budget.take(fetched.body.length);
             const html = /html/i.test(fetched.contentType) || !/^(text\/plain|application\/json|text\/csv|text\/markdown)/i.test(fetched.contentType);
             const name = (new URL(fetched.finalUrl).hostname + new URL(fetched.finalUrl).pathname).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
             items.push({ kind: 'file', filename: `${name}.${html ? 'html' : 'txt'}`, bytes: fetched.body, externalMetadata: { source_url: fetched.finalUrl } });
           } else {
-            items.push({ kind: 'file', filename: kind.path, bytes: await readLocalFile(kind.path, localFiles, config.memory.uploadMaxBytes) });
+            const bytes = await readLocalFile(kind.path, localFiles, config.memory.uploadMaxBytes);
+            budget.take(bytes.length);
+            items.push({ kind: 'file', filename: kind.path, bytes });
           }
         } catch (error) {
           if (error instanceof SsrfProtectionError) throw ApiError.named(403, 'SSRFProtectionError', error.message);

@@ -1,0 +1,64 @@
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config/index.js';
+import { ApiError } from '../errors.js';
+
+/**
+ * What one ingestion request (add, add_text, remember) may bring in: at most `maxFileBytes` per
+ * file and `maxTotalBytes` in all, so no request can make the server hold more than that in memory.
+ */
+export interface IngestLimits {
+  readonly maxFileBytes: number;
+  readonly maxTotalBytes: number;
+}
+
+export function ingestLimitsOf(config: Config): IngestLimits {
+  return { maxFileBytes: config.memory.uploadMaxBytes, maxTotalBytes: config.memory.uploadMaxRequestBytes };
+}
+
+/** Counts the bytes one request ingests; 413 as soon as they pass the request's limit. */
+export class IngestBudget {
+  private used = 0;
+  constructor(private readonly maxTotalBytes: number) {}
+
+  take(bytes: number): void {
+    this.used += bytes;
+    if (this.used > this.maxTotalBytes) {
+      throw ApiError.detail(413, `The request brings more than ${this.maxTotalBytes} bytes in all (UPLOAD_MAX_REQUEST_BYTES).`);
+    }
+  }
+}
+
+export interface UploadForm {
+  /** The files of the `data` field, in order. */
+  readonly files: { filename: string; bytes: Buffer }[];
+  /** Every other field's values, in order. */
+  readonly fields: Map<string, string[]>;
+}
+
+const fileTooLarge = (filename: string, limits: IngestLimits) => ApiError.detail(413, `File ${filename} exceeds ${limits.maxFileBytes} bytes (UPLOAD_MAX_BYTES).`);
+
+/** Reads a multipart ingestion form within the limits (415 when it is not multipart, 413 past a limit). */
+export async function readUploadForm(request: FastifyRequest, limits: IngestLimits): Promise<UploadForm> {
+  if (!request.isMultipart()) throw ApiError.detail(415, 'Unsupported Media Type');
+  const form: UploadForm = { files: [], fields: new Map() };
+  const budget = new IngestBudget(limits.maxTotalBytes);
+  for await (const part of request.parts({ limits: { fileSize: limits.maxFileBytes, files: 1000, fields: 100, fieldSize: 1024 * 1024 } })) {
+    if (part.type === 'file') {
+      let bytes: Buffer;
+      try {
+        bytes = await part.toBuffer();
+      } catch (error) {
+        if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw fileTooLarge(part.filename, limits);
+        throw error;
+      }
+      if (part.file.truncated) throw fileTooLarge(part.filename, limits);
+      budget.take(bytes.length);
+      if (part.fieldname === 'data') form.files.push({ filename: part.filename || 'upload', bytes });
+    } else {
+      const list = form.fields.get(part.fieldname) ?? [];
+      list.push(String(part.value));
+      form.fields.set(part.fieldname, list);
+    }
+  }
+  return form;
+}
