@@ -18,14 +18,12 @@ import {
 import { ConfigError, loadConfig, type Config, type Env } from './config/index.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
-import { DatasetDatabases } from './memory/databases.js';
 import { MemoryEngine } from './memory/engine.js';
 import { LocalJobQueue, PgBossJobQueue, type JobQueue } from './memory/jobs.js';
-import { PostgresRunLock } from './memory/pg-run-lock.js';
 import { HashingEmbedder, OfflineModel } from './memory/providers/offline.js';
 import { OpenAICompatibleEmbedder, OpenAICompatibleModel } from './memory/providers/openai.js';
-import type { Embedder, LanguageModel } from './memory/stores/types.js';
-import { openRelationalStore, type RelationalStore } from './storage/index.js';
+import type { Embedder, LanguageModel } from './memory/providers/types.js';
+import { DatasetDatabases, PostgresRunLock, openRelationalStore, type RelationalStore } from './storage/index.js';
 
 export const VERSION: string = (() => {
   try {

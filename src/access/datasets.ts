@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { PERMISSION_TYPES, grant, type DatasetRow } from './permissions.js';
-import { datasetId, legacyDatasetId } from './uuid5.js';
+import { datasetId, legacyDatasetId } from '../ids.js';
 
 /** The reference's dataset JSON (camelCase `DatasetDTO`). */
 export function datasetView(row: DatasetRow) {

@@ -18,4 +18,4 @@ export {
 export { datasetView, deleteDatasetRow, findDataset, getOrCreateDataset } from './datasets.js';
 export * as management from './management.js';
 export { createTenant, tenantsOf } from './tenants.js';
-export { datasetId, uuid5 } from './uuid5.js';
+export { datasetId, uuid5 } from '../ids.js';

@@ -4,12 +4,10 @@ import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { uuid5 } from '../access/uuid5.js';
+import { uuid5 } from '../ids.js';
 import type { Config } from '../config/index.js';
-import type { Database } from '../storage/index.js';
 import { chunkText } from './chunker.js';
-import { CypherSandbox } from './cypher-sandbox.js';
-import type { DatasetDatabases, DatasetRef } from './databases.js';
+import type { Database, DatasetDatabases, DatasetRef } from '../storage/index.js';
 import { buildDocumentGraph, type ChunkExtraction } from './graph-builder.js';
 import { extractText, guessMimeType } from './ingest/text.js';
 import {
@@ -22,7 +20,8 @@ import {
   withItemStatus,
   type PipelineRunInfo,
 } from './runs.js';
-import type { Embedder, LanguageModel } from './stores/types.js';
+import type { Embedder, LanguageModel } from './providers/types.js';
+import { LocalRunLock, type RunLock } from '../storage/index.js';
 import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
 import { MemorySettings } from './settings.js';
 
@@ -57,35 +56,6 @@ class DatasetLocks {
   }
 }
 
-/** Exclusive use of a dataset across instances: resolves once held; the returned function releases it. */
-export interface RunLock {
-  acquire(datasetId: string): Promise<() => Promise<void>>;
-  /** Takes the lock only if nobody holds it (a crashed holder's lock is free). */
-  tryAcquire(datasetId: string): Promise<(() => Promise<void>) | undefined>;
-}
-
-/** One process: the in-process lock is all there is; it knows which datasets a run holds here. */
-export class LocalRunLock implements RunLock {
-  private readonly held = new Map<string, number>();
-  private hold(datasetId: string): () => Promise<void> {
-    this.held.set(datasetId, (this.held.get(datasetId) ?? 0) + 1);
-    let released = false;
-    return async () => {
-      if (released) return;
-      released = true;
-      const n = (this.held.get(datasetId) ?? 1) - 1;
-      if (n <= 0) this.held.delete(datasetId);
-      else this.held.set(datasetId, n);
-    };
-  }
-  async acquire(datasetId: string): Promise<() => Promise<void>> {
-    return this.hold(datasetId);
-  }
-  async tryAcquire(datasetId: string): Promise<(() => Promise<void>) | undefined> {
-    return this.held.has(datasetId) ? undefined : this.hold(datasetId);
-  }
-}
-
 export interface CognifyOptions {
   readonly customPrompt?: string;
   readonly chunkSize?: number;
@@ -105,8 +75,6 @@ export class MemoryEngine {
   private orphanTimer?: NodeJS.Timeout;
   /** Run-time settings (the language model a superuser chose), shared by every instance. */
   readonly settings: MemorySettings;
-  /** Where user Cypher runs (D18): killable child processes within CYPHER_MAX_MEMORY_MB and CYPHER_MAX_CONCURRENT. */
-  readonly cypherSandbox: CypherSandbox;
 
   constructor(
     readonly config: Config,
@@ -117,10 +85,6 @@ export class MemoryEngine {
     readonly embedder: Embedder,
   ) {
     this.settings = new MemorySettings(db, config, log, (model) => (this.model = model));
-    this.cypherSandbox = new CypherSandbox({
-      maxMemoryMb: config.memory.cypherMaxMemoryMb,
-      maxConcurrent: config.memory.cypherMaxConcurrent,
-    });
   }
 
   /** Uploads live under the data root, per tenant (or per user without one) in multi-tenant mode. */

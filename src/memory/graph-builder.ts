@@ -1,6 +1,7 @@
-import { uuid5 } from '../access/uuid5.js';
+import { uuid5 } from '../ids.js';
 import type { TextChunk } from './chunker.js';
-import type { ExtractedGraph, GraphEdge, GraphNode } from './stores/types.js';
+import type { GraphEdge, GraphNode } from '../storage/index.js';
+import type { ExtractedGraph } from './providers/types.js';
 
 /**
  * Turns a document, its chunks, and per-chunk extractions and summaries into graph nodes, edges and

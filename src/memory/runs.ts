@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { uuid5 } from '../access/uuid5.js';
+import { uuid5 } from '../ids.js';
 import type { Database } from '../storage/index.js';
 
 /** Run-level statuses, stored one row per change; the latest row is the run's status. */

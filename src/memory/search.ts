@@ -1,9 +1,7 @@
 import { ApiError } from '../errors.js';
 import { checkCypher } from '../security/cypher-gate.js';
 import type { DatasetInfo, MemoryEngine } from './engine.js';
-import type { StorePair } from './databases.js';
-import { GraphQueryLimitError } from './stores/common.js';
-import type { GraphEdge, GraphNode } from './stores/types.js';
+import { GraphQueryLimitError, type GraphEdge, type GraphNode, type StorePair } from '../storage/index.js';
 
 /**
  * Retrieval for one dataset, inside that dataset's stores only. Returns the reference's three
@@ -249,7 +247,6 @@ export async function searchDataset(engine: MemoryEngine, dataset: DatasetInfo, 
           rows = await stores.graph.cypher(dataset.id, checked.query, {
             timeoutMs: engine.config.memory.cypherTimeoutMs,
             maxRows: engine.config.memory.cypherMaxRows,
-            sandbox: engine.cypherSandbox,
           });
         } catch (error) {
           // A limit is named (never the query); any other failure stays the reference's message.

@@ -1,11 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { FernetKeyring } from '../security/fernet.js';
-import type { Database } from '../storage/index.js';
+import { FernetKeyring, type Database } from '../storage/index.js';
 import { OfflineModel } from './providers/offline.js';
 import { OpenAICompatibleModel } from './providers/openai.js';
-import type { LanguageModel } from './stores/types.js';
+import type { LanguageModel } from './providers/types.js';
 
 /** What `POST /api/v1/settings` stores. API keys are Fernet tokens (D20), never plaintext. */
 export interface StoredSettings {

@@ -2,7 +2,7 @@
  * A loopback stand-in for a Neo4j server: it speaks the real Bolt protocol (TCP, the 0x6060B017
  * handshake, PackStream v1, chunked messages) and executes every Cypher statement it receives for
  * real, on an embedded Kuzu database whose schema mirrors the property layout of the Neo4j graph
- * store (src/memory/stores/neo4j.ts):
+ * store (src/storage/stores/neo4j.ts):
  *
  *   Node(pk STRING PRIMARY KEY, id, dataset_id, name, type, properties, created_at, updated_at: STRING)
  *   EDGE(FROM Node TO Node, relationship_name, properties, created_at, updated_at: STRING)

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
-import { DatasetDatabases } from '../../src/memory/databases.js';
+import { DatasetDatabases } from '../../src/storage/datasets/pool.js';
 import { MemoryEngine, type DatasetInfo } from '../../src/memory/engine.js';
 import { HashingEmbedder, OfflineModel } from '../../src/memory/providers/offline.js';
 import type { SearchType } from '../../src/memory/search.js';

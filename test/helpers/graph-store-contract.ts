@@ -1,12 +1,12 @@
 /**
- * The GraphStore contract (src/memory/stores/types.ts) as one suite, run against every graph store:
+ * The GraphStore contract (src/storage/types.ts) as one suite, run against every graph store:
  * the Kuzu store (test/unit/kuzu-store.test.ts) and the Neo4j store against the Bolt stand-in in
  * both of its modes (test/unit/neo4j-store.test.ts). A store is opened fresh for each describe block.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { GraphQueryTimeoutError } from '../../src/memory/stores/kuzu.js';
-import type { GraphEdge, GraphNode, GraphStore } from '../../src/memory/stores/types.js';
+import { GraphQueryTimeoutError } from '../../src/storage/stores/kuzu.js';
+import type { GraphEdge, GraphNode, GraphStore } from '../../src/storage/types.js';
 
 export const LIMITS = { timeoutMs: 10_000, maxRows: 1000 };
 /** A cartesian product of 10^10 rows: far beyond any test's patience. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { DatasetInfo } from '../../src/memory/engine.js';
 import { searchDataset, searchResultOf } from '../../src/memory/search.js';
-import { FernetKeyring, isFernetToken } from '../../src/security/fernet.js';
+import { FernetKeyring, isFernetToken } from '../../src/storage/fernet.js';
 import { startAuraStandIn } from '../helpers/aura-standin.js';
 import { BoltStandIn } from '../helpers/bolt-standin.js';
 import { DOC, removeEngineRoots, searchRequest, setupEngine } from '../helpers/engine.js';

@@ -8,7 +8,7 @@
  *     years become entities; entities of one sentence are linked), summarises extractively and
  *     answers with the context sentence that best matches the question.
  */
-import type { Embedder, ExtractedGraph, LanguageModel } from '../stores/types.js';
+import type { Embedder, ExtractedGraph, LanguageModel } from './types.js';
 
 // ------------------------------------------------------------------------------------------------
 // Hashing

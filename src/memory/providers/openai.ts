@@ -13,7 +13,7 @@
  * message (provider messages are scrubbed of it), and request bodies are never quoted in errors.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Embedder, ExtractedGraph, LanguageModel } from '../stores/types.js';
+import type { Embedder, ExtractedGraph, LanguageModel } from './types.js';
 
 // ------------------------------------------------------------------------------------------------
 // Errors

@@ -20,7 +20,7 @@
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Schema, Utf8 } from 'apache-arrow';
 import { COLLECTION_NAME, Mutex, assertCollectionName, assertVector as checkVector, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
-import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from './types.js';
+import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from '../types.js';
 
 /** Ids per `id IN (...)` predicate when deleting. */
 const DELETE_BATCH = 500;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { RunLock } from './engine.js';
+import type { RunLock } from './run-lock.js';
 
 /**
  * At most one pipeline run per dataset across every instance sharing one PostgreSQL database: a

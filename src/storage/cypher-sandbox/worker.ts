@@ -1,5 +1,5 @@
 /**
- * The Cypher sandbox process (started by `cypher-sandbox.ts`, never imported by the server).
+ * The Cypher sandbox process (started by `sandbox.ts`, never imported by the server).
  *
  * Reads one line of JSON from stdin (a `SandboxRequest`: one dataset's subgraph, the query and its
  * limits), copies the subgraph into a fresh in-memory Kuzu database with a small buffer pool
@@ -9,8 +9,9 @@
  * too when its stdin closes (the server is gone). The parent enforces the limits by killing it;
  * the checks here only give a cleaner answer when Kuzu stops first.
  */
-import { GraphQueryTimeoutError } from './stores/common.js';
-import { openDatasetCopy, runReadOnly, type CopyEdgeRow, type CopyNodeRow } from './stores/kuzu.js';
+import { GraphQueryTimeoutError } from '../stores/common.js';
+import type { CopyEdgeRow, CopyNodeRow } from '../types.js';
+import { openDatasetCopy, runReadOnly } from './copy-engine.js';
 
 export interface SandboxRequest {
   readonly query: string;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { dropSchema, nodeSetNames, PgVectorStore } from '../../src/memory/stores/pgvector.js';
-import type { VectorPoint } from '../../src/memory/stores/types.js';
-import { startPglite, type PgliteServer } from '../helpers/pglite.js';
+import { dropSchema, nodeSetNames, PgVectorStore } from '../../../src/storage/stores/pgvector.js';
+import type { VectorPoint } from '../../../src/storage/types.js';
+import { startPglite, type PgliteServer } from '../../helpers/pglite.js';
 
 const DIM = 4;
 

@@ -1,16 +1,19 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
-import { ConfigError, type Config } from '../config/index.js';
-import type { Database } from '../storage/index.js';
-import { FernetKeyring } from '../security/fernet.js';
+import { join } from 'node:path';
+import { ConfigError, type Config } from '../../config/index.js';
+import { CypherSandbox } from '../cypher-sandbox/sandbox.js';
+import { FernetKeyring } from '../fernet.js';
+import type { Database } from '../relational/index.js';
+import { KuzuGraphStore } from '../stores/kuzu.js';
+import { LanceVectorStore } from '../stores/lancedb.js';
+import { Neo4jGraphStore } from '../stores/neo4j.js';
+import { PgVectorStore } from '../stores/pgvector.js';
+import type { CypherRunner, GraphStore, VectorStore } from '../types.js';
 import { auraHandler } from './aura.js';
-import { KuzuGraphStore } from './stores/kuzu.js';
-import { LanceVectorStore } from './stores/lancedb.js';
-import { Neo4jGraphStore } from './stores/neo4j.js';
-import { PgVectorStore, dropSchema } from './stores/pgvector.js';
-import type { GraphStore, VectorStore } from './stores/types.js';
+import { kuzuHandler, lancedbHandler, ownerDir, pgvectorHandler } from './handlers.js';
+import { HandlerRegistry } from './registry.js';
+import type { DatasetDatabaseRow, DatasetRef, StorePair } from './types.js';
 
 /**
  * Where each dataset's graph and vectors live.
@@ -20,145 +23,6 @@ import type { GraphStore, VectorStore } from './stores/types.js';
  * Single-user mode: one shared graph and one shared vector store; every store call still names its
  * dataset, so content never crosses datasets (D16).
  */
-
-export type DatasetDatabaseRow = Database['dataset_database'];
-
-export interface DatasetRef {
-  readonly id: string;
-  readonly ownerId: string;
-}
-
-export interface DatasetDatabaseHandler {
-  readonly name: string;
-  readonly kind: 'graph' | 'vector';
-  /** Providers this handler can serve. */
-  readonly providers: readonly string[];
-  /** Provisions storage; returns the row's columns for this kind. Never returns a plaintext secret. */
-  createDataset(dataset: DatasetRef): Promise<Partial<DatasetDatabaseRow>>;
-  /** Called before every connection; may decrypt or inject credentials into an in-memory copy. */
-  resolve(row: DatasetDatabaseRow): Promise<DatasetDatabaseRow>;
-  /** Deprovisions the storage. */
-  deleteDataset(row: DatasetDatabaseRow): Promise<void>;
-}
-
-export interface StorePair {
-  readonly graph: GraphStore;
-  readonly vector: VectorStore;
-}
-
-function ownerDir(config: Config, ownerId: string): string {
-  return join(config.systemRoot, 'databases', ownerId);
-}
-
-export function kuzuHandler(config: Config): DatasetDatabaseHandler {
-  return {
-    name: 'kuzu',
-    kind: 'graph',
-    providers: ['kuzu'],
-    async createDataset(dataset) {
-      return {
-        graph_database_name: `${dataset.id}.kuzu`,
-        graph_database_url: null,
-        graph_database_provider: 'kuzu',
-        graph_database_key: null,
-        graph_dataset_database_handler: 'kuzu',
-        graph_database_connection_info: '{}',
-      };
-    },
-    async resolve(row) {
-      return row;
-    },
-    async deleteDataset(row) {
-      if (!row.graph_database_name) return;
-      const file = join(ownerDir(config, row.owner_id), row.graph_database_name);
-      for (const suffix of ['', '.wal', '.lock', '.shadow']) await rm(file + suffix, { recursive: true, force: true });
-    },
-  };
-}
-
-export function lancedbHandler(config: Config): DatasetDatabaseHandler {
-  return {
-    name: 'lancedb',
-    kind: 'vector',
-    providers: ['lancedb'],
-    async createDataset(dataset) {
-      return {
-        vector_database_name: `${dataset.id}.lance.db`,
-        vector_database_url: join(ownerDir(config, dataset.ownerId), `${dataset.id}.lance.db`),
-        vector_database_provider: 'lancedb',
-        vector_database_key: null,
-        vector_dataset_database_handler: 'lancedb',
-        vector_database_connection_info: '{}',
-      };
-    },
-    async resolve(row) {
-      return row;
-    },
-    async deleteDataset(row) {
-      if (row.vector_database_url) await rm(row.vector_database_url, { recursive: true, force: true });
-    },
-  };
-}
-
-/** One schema per dataset in one PostgreSQL database; credentials come from configuration, never the row. */
-export function pgvectorHandler(pool: () => pg.Pool): DatasetDatabaseHandler {
-  return {
-    name: 'pgvector',
-    kind: 'vector',
-    providers: ['pgvector'],
-    async createDataset(dataset) {
-      const schema = `ds_${dataset.id.replace(/-/g, '')}`;
-      return {
-        vector_database_name: schema,
-        vector_database_url: null,
-        vector_database_provider: 'pgvector',
-        vector_database_key: null,
-        vector_dataset_database_handler: 'pgvector',
-        vector_database_connection_info: JSON.stringify({ schema }),
-      };
-    },
-    async resolve(row) {
-      return row;
-    },
-    async deleteDataset(row) {
-      if (row.vector_database_name) await dropSchema(pool(), row.vector_database_name);
-    },
-  };
-}
-
-/** Registry of handlers by name; a wrong provider/handler pair is a startup error. */
-export class HandlerRegistry {
-  private readonly handlers = new Map<string, DatasetDatabaseHandler>();
-
-  register(handler: DatasetDatabaseHandler): void {
-    this.handlers.set(handler.name, handler);
-  }
-
-  get(name: string): DatasetDatabaseHandler | undefined {
-    return this.handlers.get(name);
-  }
-
-  /** Checks that the configured handlers exist, have the right kind and serve the configured providers. */
-  validate(config: Config): void {
-    const checks = [
-      ['GRAPH_DATASET_DATABASE_HANDLER', config.memory.graphHandler, 'graph', config.memory.graphProvider, 'GRAPH_DATABASE_PROVIDER'],
-      ['VECTOR_DATASET_DATABASE_HANDLER', config.memory.vectorHandler, 'vector', config.memory.vectorProvider, 'VECTOR_DB_PROVIDER'],
-    ] as const;
-    for (const [variable, name, kind, provider, providerVariable] of checks) {
-      const handler = this.handlers.get(name);
-      if (!handler || handler.kind !== kind) {
-        const known = [...this.handlers.values()].filter((h) => h.kind === kind).map((h) => h.name);
-        throw new ConfigError(variable, `unknown ${kind} dataset database handler ${JSON.stringify(name)}; registered: ${known.join(', ')}`);
-      }
-      if (!handler.providers.includes(provider)) {
-        throw new ConfigError(
-          variable,
-          `handler ${JSON.stringify(name)} cannot serve ${providerVariable}=${provider} (it serves ${handler.providers.join(', ')})`,
-        );
-      }
-    }
-  }
-}
 
 interface CacheEntry {
   readonly stores: Promise<StorePair>;
@@ -177,6 +41,8 @@ export class DatasetDatabases {
     private readonly db: Kysely<Database>,
     readonly registry: HandlerRegistry,
     private readonly pgConnection: pg.ClientConfig | undefined,
+    /** Where the graph stores run user Cypher (D18). */
+    readonly cypherRunner: CypherRunner,
   ) {}
 
   static create(config: Config, db: Kysely<Database>, pgConnection: pg.ClientConfig | undefined): DatasetDatabases {
@@ -190,7 +56,9 @@ export class DatasetDatabases {
     if (config.memory.graphProvider === 'neo4j' && !config.posture.multiTenant && !config.memory.neo4j) {
       throw new ConfigError('GRAPH_DATABASE_URL', 'GRAPH_DATABASE_PROVIDER=neo4j in single-user mode needs the URL of the shared Neo4j');
     }
-    self = new DatasetDatabases(config, db, registry, pgConnection);
+    // User Cypher runs in killable child processes within CYPHER_MAX_MEMORY_MB and CYPHER_MAX_CONCURRENT.
+    const sandbox = new CypherSandbox({ maxMemoryMb: config.memory.cypherMaxMemoryMb, maxConcurrent: config.memory.cypherMaxConcurrent });
+    self = new DatasetDatabases(config, db, registry, pgConnection, sandbox);
     return self;
   }
 
@@ -302,9 +170,10 @@ export class DatasetDatabases {
         password: typeof info.graph_database_password === 'string' ? info.graph_database_password : '',
         ...(row.graph_database_name ? { database: row.graph_database_name } : {}),
         singleDataset: true,
+        cypherRunner: this.cypherRunner,
       });
     }
-    return KuzuGraphStore.open(join(ownerDir(this.config, row.owner_id), row.graph_database_name!), { singleDataset: true });
+    return KuzuGraphStore.open(join(ownerDir(this.config, row.owner_id), row.graph_database_name!), { singleDataset: true, cypherRunner: this.cypherRunner });
   }
 
   private async openVector(row: DatasetDatabaseRow | undefined): Promise<VectorStore> {
@@ -326,8 +195,9 @@ export class DatasetDatabases {
             username: neo4j.username,
             password: neo4j.password,
             ...(neo4j.database !== undefined ? { database: neo4j.database } : {}),
+            cypherRunner: this.cypherRunner,
           })
-        : await KuzuGraphStore.open(join(this.config.systemRoot, 'databases', 'engram_graph.kuzu'));
+        : await KuzuGraphStore.open(join(this.config.systemRoot, 'databases', 'engram_graph.kuzu'), { cypherRunner: this.cypherRunner });
     try {
       const vector = await this.openVector(undefined);
       return { graph, vector };

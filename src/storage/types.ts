@@ -3,7 +3,6 @@
  * names the dataset it works on, and no call ever reads or writes another dataset's content, even
  * when several datasets share one physical store (single-user mode, D16).
  */
-import type { CypherSandbox } from '../cypher-sandbox.js';
 
 /** A node of the knowledge graph, as the reference's DataPoint: `id` is the reference's node id. */
 export interface GraphNode {
@@ -35,11 +34,6 @@ export interface CypherLimits {
   readonly timeoutMs: number;
   /** At most this many rows are returned. */
   readonly maxRows: number;
-  /**
-   * The sandbox the query runs in (its memory, answer size and concurrency limits); the
-   * process-wide default sandbox when omitted. Stores whose Cypher runs on a remote server ignore it.
-   */
-  readonly sandbox?: CypherSandbox;
 }
 
 export interface GraphStore {
@@ -103,26 +97,40 @@ export interface VectorStore {
   close(): Promise<void>;
 }
 
-/** Chat and embeddings, as the memory engine needs them. */
-export interface Embedder {
-  readonly dimensions: number;
-  readonly name: string;
-  embed(texts: readonly string[]): Promise<number[][]>;
+/** A node row of a dataset copy: every column of the schema, timestamps as ISO strings (or null). */
+export interface CopyNodeRow {
+  pk: string;
+  id: string;
+  dataset_id: string;
+  name: string;
+  type: string;
+  /** JSON */
+  properties: string;
+  created_at: string | null;
+  updated_at: string | null;
 }
 
-export interface ExtractedGraph {
-  readonly nodes: Array<{ id: string; name: string; type: string; description: string }>;
-  readonly edges: Array<{ source_node_id: string; target_node_id: string; relationship_name: string; description?: string }>;
+/** An edge row of a dataset copy: `source` and `target` are node keys (`pk`). */
+export interface CopyEdgeRow {
+  source: string;
+  target: string;
+  relationship_name: string;
+  /** JSON */
+  properties: string;
+  created_at: string | null;
+  updated_at: string | null;
 }
 
-export interface LanguageModel {
-  readonly name: string;
-  /** True for the built-in offline mode: completions then answer with the retrieved context. */
-  readonly offline: boolean;
-  extractGraph(text: string, customPrompt?: string): Promise<ExtractedGraph>;
-  summarize(text: string): Promise<string>;
-  /** A plain-text answer to `userPrompt` given `systemPrompt`. */
-  complete(systemPrompt: string, userPrompt: string): Promise<string>;
-  /** A JSON value matching `schema` (JSON Schema), for structured output. */
-  structured<T>(systemPrompt: string, userPrompt: string, schemaName: string, schema: Record<string, unknown>): Promise<T>;
+/** One dataset's graph as rows: what a `CypherRunner` copies before it runs a query. */
+export interface SandboxGraph {
+  readonly nodes: readonly CopyNodeRow[];
+  readonly edges: readonly CopyEdgeRow[];
+}
+
+/**
+ * Runs read-only Cypher on a copy of one dataset's graph, out of the server process (D18). Graph
+ * stores receive one when they are opened; they never run user Cypher on their own database.
+ */
+export interface CypherRunner {
+  run(graph: SandboxGraph, query: string, limits: { timeoutMs: number; maxRows: number }): Promise<Record<string, unknown>[]>;
 }

@@ -13,7 +13,7 @@
  */
 import { COLLECTION_NAME, assertCollectionName as checkCollectionName, assertVector as checkVector, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
 import type { Pool, PoolClient } from 'pg';
-import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from './types.js';
+import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from '../types.js';
 
 /** PostgreSQL truncates identifiers to 63 bytes; longer names would collide. */
 const MAX_IDENTIFIER = 63;

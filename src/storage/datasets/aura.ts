@@ -1,6 +1,6 @@
-import type { Config } from '../config/index.js';
-import { FernetKeyring, isFernetToken } from '../security/fernet.js';
-import type { DatasetDatabaseHandler, DatasetDatabaseRow } from './databases.js';
+import type { Config } from '../../config/index.js';
+import { FernetKeyring, isFernetToken } from '../fernet.js';
+import type { DatasetDatabaseHandler, DatasetDatabaseRow } from './types.js';
 
 /**
  * `neo4j_aura_dev`: one Neo4j Aura instance per dataset, provisioned over the Aura API.

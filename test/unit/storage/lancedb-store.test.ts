@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LanceVectorStore, nodeSetNames } from '../../src/memory/stores/lancedb.js';
-import type { VectorPoint } from '../../src/memory/stores/types.js';
+import { LanceVectorStore, nodeSetNames } from '../../../src/storage/stores/lancedb.js';
+import type { VectorPoint } from '../../../src/storage/types.js';
 
 const DIM = 4;
 const dirs: string[] = [];

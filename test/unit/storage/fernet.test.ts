@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { Fernet, FernetError, FernetKeyring, deriveFernetKey, isFernetToken } from '../../src/security/fernet.js';
+import { Fernet, FernetError, FernetKeyring, deriveFernetKey, isFernetToken } from '../../../src/storage/fernet.js';
 
 /**
  * Fernet tokens: the published specification vectors, malformed and expired tokens, key rotation,

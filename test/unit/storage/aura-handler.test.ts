@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/index.js';
-import { AURA_CREDENTIALS_MISSING, auraHandler } from '../../src/memory/aura.js';
-import type { DatasetDatabaseRow } from '../../src/memory/databases.js';
-import { FernetKeyring } from '../../src/security/fernet.js';
-import { startAuraStandIn, type AuraStandIn } from '../helpers/aura-standin.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { AURA_CREDENTIALS_MISSING, auraHandler } from '../../../src/storage/datasets/aura.js';
+import type { DatasetDatabaseRow } from '../../../src/storage/datasets/types.js';
+import { FernetKeyring } from '../../../src/storage/fernet.js';
+import { startAuraStandIn, type AuraStandIn } from '../../helpers/aura-standin.js';
 
 /**
  * The neo4j_aura_dev handler against a stand-in of the Aura API on loopback: OAuth client
@@ -69,7 +69,7 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
   });
 
   it('neo4j starts with its handler (multi-tenant) or a URL (single-user); wrong pairs and a missing URL are clear startup errors', async () => {
-    const { DatasetDatabases } = await import('../../src/memory/databases.js');
+    const { DatasetDatabases } = await import('../../../src/storage/datasets/pool.js');
     const multiTenant = DatasetDatabases.create(config({ GRAPH_DATABASE_PROVIDER: 'neo4j' }), undefined as never, undefined);
     assert.equal(multiTenant.multiTenant, true);
     assert.equal(multiTenant.registry.get(config({ GRAPH_DATABASE_PROVIDER: 'neo4j' }).memory.graphHandler)?.name, 'neo4j_aura_dev');

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import neo4j from 'neo4j-driver';
-import { Neo4jConnectionError, Neo4jGraphStore, fromNeo4jValue, safeUrl } from '../../src/memory/stores/neo4j.js';
-import { BoltStandIn, type BoltStandInOptions } from '../helpers/bolt-standin.js';
-import { LIMITS, edge, graphStoreContract, node } from '../helpers/graph-store-contract.js';
+import { Neo4jConnectionError, Neo4jGraphStore, fromNeo4jValue, safeUrl } from '../../../src/storage/stores/neo4j.js';
+import { BoltStandIn, type BoltStandInOptions } from '../../helpers/bolt-standin.js';
+import { LIMITS, edge, graphStoreContract, node } from '../../helpers/graph-store-contract.js';
+import { CypherSandbox } from '../../../src/storage/cypher-sandbox/sandbox.js';
+
+/** Where the stores under test run user Cypher (D18). */
+const sandbox = new CypherSandbox();
 
 /**
  * The Neo4j graph store through the official driver against the Bolt stand-in (the real Bolt
@@ -28,18 +32,18 @@ async function standIn(options: BoltStandInOptions = {}): Promise<BoltStandIn> {
 
 graphStoreContract('Neo4jGraphStore shared (bolt://, Bolt 5)', {
   shared: true,
-  open: async () => Neo4jGraphStore.open({ url: (await standIn()).url, username: USER, password: PASSWORD }),
+  open: async () => Neo4jGraphStore.open({ url: (await standIn()).url, username: USER, password: PASSWORD, cypherRunner: sandbox }),
 });
 
 graphStoreContract('Neo4jGraphStore single dataset (neo4j:// routing, Bolt 5)', {
   shared: false,
-  open: async () => Neo4jGraphStore.open({ url: (await standIn()).routingUrl, username: USER, password: PASSWORD, database: 'neo4j', singleDataset: true }),
+  open: async () => Neo4jGraphStore.open({ url: (await standIn()).routingUrl, username: USER, password: PASSWORD, database: 'neo4j', singleDataset: true, cypherRunner: sandbox }),
 });
 
 describe('Neo4jGraphStore against the Bolt stand-in', () => {
   test('writes land in the server as the documented layout, with parameters only', async () => {
     const s = await standIn();
-    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD });
+    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, cypherRunner: sandbox });
     try {
       await store.upsertNodes('ds-x', [node('a', 'Entity', { quote: "it's" }), node('b')]);
       await store.upsertEdges('ds-x', [edge('a', 'b', 'knows', { edge_text: 't' })]);
@@ -66,7 +70,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
 
   test('a wrong password is refused with a clear error that never holds the password', async () => {
     const s = await standIn();
-    await assert.rejects(Neo4jGraphStore.open({ url: s.url, username: USER, password: 'not-the-password' }), (error: unknown) => {
+    await assert.rejects(Neo4jGraphStore.open({ url: s.url, username: USER, password: 'not-the-password', cypherRunner: sandbox }), (error: unknown) => {
       assert.ok(error instanceof Neo4jConnectionError);
       assert.equal(error.code, 'Neo.ClientError.Security.Unauthorized');
       assert.match(error.message, /refused the credentials of user "engram-user"/);
@@ -77,7 +81,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
     assert.equal(s.stats.authFailures, 1);
     assert.equal(s.stats.authenticated, 0);
     assert.equal(s.stats.queries, 0, 'nothing ran');
-    await assert.rejects(Neo4jGraphStore.open({ url: s.url, username: 'someone-else', password: PASSWORD }), /refused the credentials of user "someone-else"/);
+    await assert.rejects(Neo4jGraphStore.open({ url: s.url, username: 'someone-else', password: PASSWORD, cypherRunner: sandbox }), /refused the credentials of user "someone-else"/);
     assert.equal(s.stats.authFailures, 2);
   });
 
@@ -102,7 +106,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
   for (const version of ['5.0', '4.4']) {
     test(`Bolt ${version} (credentials in HELLO${version === '4.4' ? ', Node without element id' : ''}) works end to end`, async () => {
       const s = await standIn({ versions: [version] });
-      const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, singleDataset: true });
+      const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, singleDataset: true, cypherRunner: sandbox });
       try {
         await store.upsertNodes('ds', [node('a', 'Entity', { k: 1 }), node('b')]);
         await store.upsertEdges('ds', [edge('a', 'b', 'knows')]);
@@ -112,7 +116,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
         assert.equal((row?.e as Record<string, unknown>).relationship_name, 'knows');
         assert.equal(row?.b, 'b');
         assert.ok(s.stats.versions.length > 0 && s.stats.versions.every((v) => v === version));
-        await assert.rejects(Neo4jGraphStore.open({ url: s.url, username: USER, password: 'wrong' }), /refused the credentials/);
+        await assert.rejects(Neo4jGraphStore.open({ url: s.url, username: USER, password: 'wrong', cypherRunner: sandbox }), /refused the credentials/);
       } finally {
         await store.close();
       }
@@ -121,7 +125,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
 
   test('single-dataset Cypher runs on the server in a read transaction with the time limit', async () => {
     const s = await standIn();
-    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, singleDataset: true });
+    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, singleDataset: true, cypherRunner: sandbox });
     try {
       await store.upsertNodes('ds', [node('a')]);
       const before = s.stats.queries;
@@ -137,7 +141,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
 
   test('shared-mode Cypher never reaches the server: the dataset is read with the store\'s own statements', async () => {
     const s = await standIn();
-    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD });
+    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, cypherRunner: sandbox });
     try {
       await store.upsertNodes('ds-1', [node('a')]);
       await store.upsertNodes('ds-2', [node('secret')]);
@@ -151,7 +155,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
 
   test('server values come back as plain JSON (integers, floats, nodes, relationships, paths, temporals, lists, maps)', async () => {
     const s = await standIn();
-    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, singleDataset: true });
+    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, singleDataset: true, cypherRunner: sandbox });
     try {
       await store.upsertNodes('ds', [node('a'), node('b')]);
       await store.upsertEdges('ds', [edge('a', 'b', 'knows', { edge_text: 't' })]);
@@ -200,7 +204,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
 
   test('sessions are closed: connections stay within the pool, and close() ends them all', async () => {
     const s = await standIn();
-    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, maxConnectionPoolSize: 3 });
+    const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, maxConnectionPoolSize: 3, cypherRunner: sandbox });
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 30; i++) {
       const ds = `pool-${i % 6}`;
@@ -222,7 +226,7 @@ describe('Neo4jGraphStore deleteDataset in batches', () => {
   let store: Neo4jGraphStore;
   before(async () => {
     s = await standIn();
-    store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD });
+    store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, cypherRunner: sandbox });
   });
   after(async () => {
     await store.close();

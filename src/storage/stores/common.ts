@@ -1,5 +1,5 @@
 /** Checks and helpers shared by the store implementations. */
-import type { CypherLimits, GraphEdge, GraphNode } from './types.js';
+import type { CypherLimits, CypherRunner, GraphEdge, GraphNode } from '../types.js';
 
 export const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -228,6 +228,12 @@ export function edgeKey(edge: Pick<EdgeRow, 'source' | 'target' | 'relationship'
 }
 
 /** Checks a Cypher call's query and limits; the limits to run it with. */
+/** The runner a store was opened with; a store opened without one refuses Cypher. */
+export function requireCypherRunner(runner: CypherRunner | undefined): CypherRunner {
+  if (!runner) throw new Error('this graph store was opened without a Cypher runner: Cypher queries are refused');
+  return runner;
+}
+
 export function checkCypher(query: string, limits: CypherLimits): { timeoutMs: number; maxRows: number } {
   if (typeof query !== 'string' || query.trim() === '') throw new Error('an empty Cypher query');
   const { timeoutMs, maxRows } = limits;

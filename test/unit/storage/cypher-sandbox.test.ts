@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CypherSandbox, CypherSandboxError, residentBytes, sandboxCommand, sandboxEnv } from '../../src/memory/cypher-sandbox.js';
-import { GraphQueryAnswerTooLargeError, GraphQueryMemoryError, GraphQueryTimeoutError } from '../../src/memory/stores/common.js';
-import { openDatasetCopy, runReadOnly, type CopyEdgeRow, type CopyNodeRow } from '../../src/memory/stores/kuzu.js';
+import { CypherSandbox, CypherSandboxError, residentBytes, sandboxCommand, sandboxEnv } from '../../../src/storage/cypher-sandbox/sandbox.js';
+import { GraphQueryAnswerTooLargeError, GraphQueryMemoryError, GraphQueryTimeoutError } from '../../../src/storage/stores/common.js';
+import { openDatasetCopy, runReadOnly } from '../../../src/storage/cypher-sandbox/copy-engine.js';
+import type { CopyEdgeRow, CopyNodeRow } from '../../../src/storage/types.js';
 
 /**
  * The Cypher sandbox (D18): user Cypher runs in a child process the server kills past its time,
@@ -208,7 +209,7 @@ describe('cypher sandbox: environment', () => {
       await assert.rejects(slow, GraphQueryTimeoutError);
       assert.ok(names.length > 0);
       for (const name of names) assert.ok(name === 'PATH' || name === 'TMPDIR', `the child's environment holds ${name}`);
-      assert.ok(cmdline.some((arg) => arg.endsWith('cypher-sandbox-worker.ts')), cmdline.join(' '));
+      assert.ok(cmdline.some((arg) => arg.endsWith('cypher-sandbox/worker.ts')), cmdline.join(' '));
     } finally {
       delete process.env[secret];
     }

@@ -1,7 +1,7 @@
 /**
  * Runs user-supplied (and LLM-written) Cypher out of the server process (D18).
  *
- * Each query gets its own child process (`cypher-sandbox-worker.ts`) that receives the dataset's
+ * Each query gets its own child process (`worker.ts`) that receives the dataset's
  * subgraph and the query on stdin, copies the subgraph into a fresh in-memory Kuzu database and
  * runs the query read-only there. The server kills the child with SIGKILL when it exceeds:
  *
@@ -22,9 +22,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { GraphQueryAnswerTooLargeError, GraphQueryMemoryError, GraphQueryTimeoutError } from './stores/common.js';
-import type { SandboxMessage, SandboxRequest } from './cypher-sandbox-worker.js';
-import type { CopyEdgeRow, CopyNodeRow } from './stores/kuzu.js';
+import { GraphQueryAnswerTooLargeError, GraphQueryMemoryError, GraphQueryTimeoutError } from '../stores/common.js';
+import type { SandboxMessage, SandboxRequest } from './worker.js';
+import type { CypherRunner, SandboxGraph } from '../types.js';
 
 export interface CypherSandboxOptions {
   /** Resident memory of one child, in MB (default 512). */
@@ -43,10 +43,7 @@ export interface CypherSandboxOptions {
   readonly onSpawn?: (pid: number) => void;
 }
 
-export interface SandboxGraph {
-  readonly nodes: readonly CopyNodeRow[];
-  readonly edges: readonly CopyEdgeRow[];
-}
+export type { SandboxGraph } from '../types.js';
 
 /** A sandbox run that failed for another reason than a limit (e.g. a Kuzu error, a crash). */
 export class CypherSandboxError extends Error {
@@ -74,7 +71,7 @@ const LINE_SLACK = 1024;
 /** How the child is started: the worker next to this module, through tsx when running from sources. */
 export function sandboxCommand(maxMemoryMb: number): { command: string; args: string[] } {
   const fromSources = import.meta.url.endsWith('.ts');
-  const worker = fileURLToPath(new URL(`./cypher-sandbox-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url));
+  const worker = fileURLToPath(new URL(`./worker.${fromSources ? 'ts' : 'js'}`, import.meta.url));
   const heap = `--max-old-space-size=${Math.max(16, Math.floor(maxMemoryMb))}`;
   const args = fromSources ? [heap, '--import', import.meta.resolve('tsx'), worker] : [heap, worker];
   return { command: process.execPath, args };
@@ -124,7 +121,7 @@ interface Waiter {
   readonly timer: NodeJS.Timeout;
 }
 
-export class CypherSandbox {
+export class CypherSandbox implements CypherRunner {
   readonly maxMemoryMb: number;
   readonly maxConcurrent: number;
   readonly maxAnswerBytes: number;
@@ -309,12 +306,4 @@ export class CypherSandbox {
       child.stdin!.write(input);
     });
   }
-}
-
-let shared: CypherSandbox | undefined;
-
-/** The process-wide sandbox with the default limits, for callers that bring none. */
-export function defaultCypherSandbox(): CypherSandbox {
-  shared ??= new CypherSandbox();
-  return shared;
 }

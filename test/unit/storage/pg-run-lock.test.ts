@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PostgresRunLock } from '../../src/memory/pg-run-lock.js';
-import { PG_ADMIN } from '../helpers/harness.js';
+import { PostgresRunLock } from '../../../src/storage/pg-run-lock.js';
+import { PG_ADMIN } from '../../helpers/harness.js';
 
 /** One run per dataset across instances: the advisory lock on the local PostgreSQL. */
 describe('PostgreSQL run lock', () => {

@@ -14,7 +14,7 @@
  * dataset's nodes or edges. Edges always join two nodes of the same dataset.
  *
  * Cypher queries never run in this process, nor on the file: the dataset's subgraph is read
- * (every column, in the queue), then handed to a sandbox process (`../cypher-sandbox.ts`) that
+ * (every column, in the queue), then handed to the store's `CypherRunner`, a sandbox process (`../cypher-sandbox/`), that
  * copies it into a fresh in-memory Kuzu database with the same schema (`openDatasetCopy`) and runs
  * the query there as a single prepared statement inside a read-only transaction (`runReadOnly`),
  * reading at most `maxRows` rows. The sandbox is killed when it exceeds its time, memory or answer
@@ -32,7 +32,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import kuzu from 'kuzu';
-import { defaultCypherSandbox } from '../cypher-sandbox.js';
 import {
   COPY_EDGE_ROWS,
   COPY_NODE_ROWS,
@@ -47,6 +46,7 @@ import {
   NODES_BY_KEY,
   assertDatasetId,
   checkCypher,
+  requireCypherRunner,
   chunks,
   edgeFromRow,
   edgeKey,
@@ -58,10 +58,12 @@ import {
   text,
   uniqueIds,
 } from './common.js';
-import type { Connection, Database, KuzuValue, QueryResult } from 'kuzu';
-import type { CypherLimits, GraphEdge, GraphNode, GraphStore, Subgraph } from './types.js';
+import type { Connection, Database, KuzuValue } from 'kuzu';
+import { SCHEMA, columns, copyRow, executeBatches, readAll, readRows, run, toJsonValue, transaction, type Params, type Row } from './kuzu-connection.js';
+import type { CopyEdgeRow, CopyNodeRow, CypherLimits, CypherRunner, GraphEdge, GraphNode, GraphStore, Subgraph } from '../types.js';
 
 export { GraphQueryTimeoutError } from './common.js';
+export { toJsonValue } from './kuzu-connection.js';
 
 /** Rows (or ids) per UNWIND statement. */
 const BATCH = 1000;
@@ -70,10 +72,6 @@ const COPY_BATCH = 5000;
 /** Result rows read synchronously between two yields to the event loop. */
 const READ_CHUNK = 1000;
 
-const SCHEMA = [
-  'CREATE NODE TABLE IF NOT EXISTS Node(pk STRING PRIMARY KEY, id STRING, dataset_id STRING, name STRING, type STRING, properties STRING, created_at TIMESTAMP, updated_at TIMESTAMP)',
-  'CREATE REL TABLE IF NOT EXISTS EDGE(FROM Node TO Node, relationship_name STRING, properties STRING, created_at TIMESTAMP, updated_at TIMESTAMP)',
-];
 
 /*
  * How Kuzu 0.11 plans these statements, as measured (10,000 to 100,000 nodes):
@@ -134,105 +132,19 @@ const UPDATE_EDGES = `
   WHERE b.pk = t AND e.relationship_name = relationship
   SET e.properties = properties, e.updated_at = timestamp($now)`;
 
-/** Fills the in-memory database of a Cypher query: every column as stored. */
-const COPY_NODES = `
-  UNWIND range(1, size($pk)) AS i
-  WITH i, $pk AS pk, $id AS id, $dataset_id AS dataset_id, $name AS name, $type AS type, $properties AS properties,
-       $created_at AS created_at, $updated_at AS updated_at
-  CREATE (:Node {pk: pk[i], id: id[i], dataset_id: dataset_id[i], name: name[i], type: type[i], properties: properties[i],
-                 created_at: timestamp(created_at[i]), updated_at: timestamp(updated_at[i])})`;
-
-const COPY_EDGES = `
-  UNWIND range(1, size($source)) AS i
-  WITH i, $source AS source, $target AS target, $relationship_name AS relationship_name, $properties AS properties,
-       $created_at AS created_at, $updated_at AS updated_at
-  WITH source[i] AS s, target[i] AS t, relationship_name[i] AS relationship_name, properties[i] AS properties,
-       timestamp(created_at[i]) AS created_at, timestamp(updated_at[i]) AS updated_at
-  MATCH (a:Node {pk: s})
-  WITH a, t, relationship_name, properties, created_at, updated_at
-  MATCH (b:Node {pk: t})
-  CREATE (a)-[:EDGE {relationship_name: relationship_name, properties: properties,
-                     created_at: created_at, updated_at: updated_at}]->(b)`;
-
 export interface KuzuGraphStoreOptions {
   /**
    * The database holds one dataset only (the caller guarantees it). Cypher queries run in the
    * sandbox on a copy of the dataset either way.
    */
   readonly singleDataset?: boolean;
-}
-
-type Row = Record<string, KuzuValue>;
-type Params = Record<string, KuzuValue>;
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((done) => setImmediate(done));
-}
-
-function closeAll(result: QueryResult | QueryResult[]): void {
-  for (const each of Array.isArray(result) ? result : [result]) {
-    try {
-      each.close();
-    } catch {
-      // Already closed.
-    }
-  }
-}
-
-/**
- * Reads at most `max` rows of `result`, synchronously in chunks (an asynchronous read costs a
- * thread-pool round trip per row, about ten times slower), yielding to the event loop between
- * chunks; `deadline` is called between chunks and throws to stop a long read.
- */
-async function readRows(result: QueryResult, max = Number.POSITIVE_INFINITY, deadline?: () => void): Promise<Row[]> {
-  const rows: Row[] = [];
-  while (rows.length < max && result.hasNext()) {
-    const row = result.getNextSync();
-    if (row === null) break;
-    rows.push(row);
-    if (rows.length % READ_CHUNK === 0) {
-      deadline?.();
-      await yieldToEventLoop();
-    }
-  }
-  return rows;
+  /** Where user Cypher runs (D18); a store opened without one refuses Cypher. */
+  readonly cypherRunner?: CypherRunner;
 }
 
 /** A node from a Kuzu node value (`RETURN n`). */
 function nodeOf(value: KuzuValue | undefined): GraphNode {
   return nodeFromRow((value ?? {}) as Row);
-}
-
-function timestampParam(value: KuzuValue | undefined): string | null {
-  return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : null;
-}
-
-/**
- * A Kuzu result value as plain JSON: BigInt as a number when it is exact, else as a decimal
- * string; Date as an ISO string; bytes (BLOB) as base64; non-finite numbers as null. Nodes and
- * relationships keep Kuzu's shape (`_id`, `_label`, `_src`, `_dst` and their properties).
- */
-export function toJsonValue(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value : null;
-    case 'bigint':
-      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
-    case 'object':
-      break;
-    default:
-      return null;
-  }
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-  if (Array.isArray(value)) return value.map(toJsonValue);
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) out[key] = toJsonValue(item);
-  return out;
 }
 
 export class KuzuGraphStore implements GraphStore {
@@ -244,6 +156,7 @@ export class KuzuGraphStore implements GraphStore {
   private constructor(
     private readonly db: Database,
     private readonly conn: Connection,
+    private readonly cypherRunner: CypherRunner | undefined,
   ) {}
 
   /**
@@ -265,7 +178,7 @@ export class KuzuGraphStore implements GraphStore {
   }
 
   // `options.singleDataset` changes nothing today: Cypher runs on a copy of the dataset either way.
-  private static async start(db: Database, _options: KuzuGraphStoreOptions): Promise<KuzuGraphStore> {
+  private static async start(db: Database, options: KuzuGraphStoreOptions): Promise<KuzuGraphStore> {
     const conn = new kuzu.Connection(db);
     try {
       await db.init();
@@ -276,7 +189,7 @@ export class KuzuGraphStore implements GraphStore {
       await db.close().catch(() => undefined);
       throw error;
     }
-    return new KuzuGraphStore(db, conn);
+    return new KuzuGraphStore(db, conn, options.cypherRunner);
   }
 
   async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
@@ -450,8 +363,8 @@ export class KuzuGraphStore implements GraphStore {
   }
 
   /**
-   * Runs a read-only Cypher query over the dataset only, in a sandbox process (`limits.sandbox`,
-   * else the process-wide default one). `timeoutMs` bounds the wait for a sandbox, the query and
+   * Runs a read-only Cypher query over the dataset only, in a sandbox process (the store's
+   * `cypherRunner`). `timeoutMs` bounds the wait for a sandbox, the query and
    * the reading of its rows (not the reading and copying of the dataset); a query past it fails
    * with GraphQueryTimeoutError, one past the sandbox's memory or answer size limit with
    * GraphQueryMemoryError or GraphQueryAnswerTooLargeError. The query must be a single statement.
@@ -460,8 +373,9 @@ export class KuzuGraphStore implements GraphStore {
     this.assertOpen();
     assertDatasetId(datasetId);
     const { timeoutMs, maxRows } = checkCypher(query, limits);
+    const runner = requireCypherRunner(this.cypherRunner);
     const graph = await this.queue.run(() => this.copyRows(datasetId));
-    return (limits.sandbox ?? defaultCypherSandbox()).run(graph, query, { timeoutMs, maxRows });
+    return runner.run(graph, query, { timeoutMs, maxRows });
   }
 
   /** Closes the store once every call under way has finished; later calls fail. */
@@ -509,142 +423,3 @@ export class KuzuGraphStore implements GraphStore {
 }
 
 /** Rows as parallel lists, one per column (far cheaper to pass to Kuzu than a list of structs). */
-function columns<T extends object, K extends keyof T & string>(rows: readonly T[], keys: readonly K[]): Record<K, KuzuValue[]> {
-  const out = {} as Record<K, KuzuValue[]>;
-  for (const key of keys) out[key] = rows.map((row) => (row[key] ?? null) as KuzuValue);
-  return out;
-}
-
-/** A row read from the store, to copy: timestamps as ISO strings (Kuzu reads a Date parameter as a DATE). */
-function copyRow(row: Row): Row {
-  const out: Row = {};
-  for (const [key, value] of Object.entries(row)) out[key] = value instanceof Date ? timestampParam(value) : (value ?? null);
-  return out;
-}
-
-/** A node row of a dataset copy: every column of the schema, timestamps as ISO strings (or null). */
-export interface CopyNodeRow {
-  pk: string;
-  id: string;
-  dataset_id: string;
-  name: string;
-  type: string;
-  /** JSON */
-  properties: string;
-  created_at: string | null;
-  updated_at: string | null;
-}
-
-/** An edge row of a dataset copy: `source` and `target` are node keys (`pk`). */
-export interface CopyEdgeRow {
-  source: string;
-  target: string;
-  relationship_name: string;
-  /** JSON */
-  properties: string;
-  created_at: string | null;
-  updated_at: string | null;
-}
-
-/** Resources of a dataset copy; Kuzu's defaults when omitted (a buffer pool of 80% of the RAM). */
-export interface DatasetCopyOptions {
-  /** The in-memory database's buffer pool, which holds its data. */
-  readonly bufferPoolBytes?: number;
-  /** Threads a query on the copy may use. */
-  readonly threads?: number;
-}
-
-/**
- * A fresh in-memory Kuzu database with the store's schema, holding exactly `nodes` and `edges`
- * (one dataset's graph): Cypher run there can see nothing else. The Cypher sandbox process runs
- * user queries on it. The caller closes `conn`, then `db`.
- */
-export async function openDatasetCopy(
-  nodes: readonly CopyNodeRow[],
-  edges: readonly CopyEdgeRow[],
-  options: DatasetCopyOptions = {},
-): Promise<{ db: Database; conn: Connection }> {
-  const db = new kuzu.Database(':memory:', options.bufferPoolBytes ?? 0);
-  const conn = options.threads !== undefined ? new kuzu.Connection(db, options.threads) : new kuzu.Connection(db);
-  try {
-    for (const statement of SCHEMA) await run(conn, statement);
-    const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;
-    const edgeColumns = ['source', 'target', 'relationship_name', 'properties', 'created_at', 'updated_at'] as const;
-    await executeBatches(conn, COPY_NODES, chunks(nodes, COPY_BATCH).map((batch) => columns(batch, nodeColumns)));
-    await executeBatches(conn, COPY_EDGES, chunks(edges, COPY_BATCH).map((batch) => columns(batch, edgeColumns)));
-  } catch (error) {
-    await conn.close().catch(() => undefined);
-    await db.close().catch(() => undefined);
-    throw error;
-  }
-  return { db, conn };
-}
-
-/** Runs one statement with parameters and reads every row of its (last) result. */
-async function readAll(conn: Connection, statement: string, params: Params): Promise<Row[]> {
-  const prepared = await conn.prepare(statement);
-  const result = await conn.execute(prepared, params);
-  try {
-    return await readRows(Array.isArray(result) ? result[result.length - 1]! : result);
-  } finally {
-    closeAll(result);
-  }
-}
-
-/** Runs a statement without parameters, closing its result(s). */
-async function run(conn: Connection, statement: string): Promise<void> {
-  closeAll(await conn.query(statement));
-}
-
-/** Runs a prepared statement once per parameter set. */
-async function executeBatches(conn: Connection, statement: string, params: Params[]): Promise<void> {
-  if (params.length === 0) return;
-  const prepared = await conn.prepare(statement);
-  for (const each of params) closeAll(await conn.execute(prepared, each));
-}
-
-/** Runs `task` in a read-write transaction: its writes are all kept, or none. */
-async function transaction<T>(conn: Connection, task: () => Promise<T>): Promise<T> {
-  await run(conn, 'BEGIN TRANSACTION');
-  let result: T;
-  try {
-    result = await task();
-  } catch (error) {
-    // A failed statement already ends the transaction; the rollback is then refused.
-    await run(conn, 'ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-  await run(conn, 'COMMIT');
-  return result;
-}
-
-/**
- * Runs `query`, a single statement, on `conn` inside a read-only transaction with the time
- * limit, and reads at most `maxRows` rows of its result as plain JSON. The query is prepared,
- * and Kuzu prepares one statement only: a query cannot end the read-only transaction and then
- * write.
- */
-export async function runReadOnly(conn: Connection, query: string, timeoutMs: number, maxRows: number): Promise<Record<string, unknown>[]> {
-  const started = Date.now();
-  const deadline = (): void => {
-    if (Date.now() - started > timeoutMs) throw new GraphQueryTimeoutError(timeoutMs);
-  };
-  conn.setQueryTimeout(Math.max(1, Math.ceil(timeoutMs)));
-  await run(conn, 'BEGIN TRANSACTION READ ONLY');
-  let result: QueryResult | QueryResult[] | undefined;
-  try {
-    try {
-      result = await conn.execute(await conn.prepare(query), {});
-    } catch (error) {
-      if (error instanceof Error && /interrupt/i.test(error.message)) throw new GraphQueryTimeoutError(timeoutMs);
-      throw error;
-    }
-    const first = Array.isArray(result) ? result[0] : result;
-    const rows = first ? await readRows(first, maxRows, deadline) : [];
-    return rows.map((row) => toJsonValue(row) as Record<string, unknown>);
-  } finally {
-    if (result) closeAll(result);
-    // A failed query already ends the transaction; the commit is then refused.
-    await run(conn, 'COMMIT').catch(() => undefined);
-  }
-}

@@ -3,9 +3,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GraphQueryTimeoutError, KuzuGraphStore, toJsonValue } from '../../src/memory/stores/kuzu.js';
-import type { GraphEdge } from '../../src/memory/stores/types.js';
-import { EXPENSIVE, LIMITS, edge, graphStoreContract, node } from '../helpers/graph-store-contract.js';
+import { GraphQueryTimeoutError, KuzuGraphStore, toJsonValue } from '../../../src/storage/stores/kuzu.js';
+import type { GraphEdge } from '../../../src/storage/types.js';
+import { EXPENSIVE, LIMITS, edge, graphStoreContract, node } from '../../helpers/graph-store-contract.js';
+import { CypherSandbox } from '../../../src/storage/cypher-sandbox/sandbox.js';
+
+/** Where the stores under test run user Cypher (D18). */
+const sandbox = new CypherSandbox();
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -20,17 +24,17 @@ after(() => {
 // The contract every graph store is held to (the Neo4j store runs it too, in test/unit/neo4j-store.test.ts):
 // writes, reads, batches, call order, Cypher's rows, limits, freshness and read-only refusal, and
 // dataset isolation in memory. What follows is only what is Kuzu's own.
-graphStoreContract('KuzuGraphStore in memory', { shared: true, readOnlyRefusal: /read-only/i, open: () => KuzuGraphStore.openInMemory() });
+graphStoreContract('KuzuGraphStore in memory', { shared: true, readOnlyRefusal: /read-only/i, open: () => KuzuGraphStore.openInMemory({ cypherRunner: sandbox }) });
 graphStoreContract('KuzuGraphStore single dataset', {
   shared: false,
   readOnlyRefusal: /read-only/i,
-  open: () => KuzuGraphStore.open(join(tempDir(), 'contract.kuzu'), { singleDataset: true }),
+  open: () => KuzuGraphStore.open(join(tempDir(), 'contract.kuzu'), { singleDataset: true, cypherRunner: sandbox }),
 });
 
 describe('KuzuGraphStore (in memory)', () => {
   let store: KuzuGraphStore;
   before(async () => {
-    store = await KuzuGraphStore.openInMemory();
+    store = await KuzuGraphStore.openInMemory({ cypherRunner: sandbox });
   });
   after(async () => {
     await store.close();
@@ -81,7 +85,7 @@ describe('KuzuGraphStore (in memory)', () => {
 describe('KuzuGraphStore on a file', () => {
   test('open creates the parent directory; the data survives a reopen; close is idempotent', async () => {
     const path = join(tempDir(), 'databases', 'owner', 'dataset.kuzu');
-    const first = await KuzuGraphStore.open(path);
+    const first = await KuzuGraphStore.open(path, { cypherRunner: sandbox });
     assert.ok(existsSync(join(path, '..')));
     await first.upsertNodes('ds', [node('a', 'Entity', { text: 'héllo' }), node('b')]);
     await first.upsertEdges('ds', [edge('a', 'b', 'knows', { edge_text: 'x' })]);
@@ -90,7 +94,7 @@ describe('KuzuGraphStore on a file', () => {
     await assert.rejects(first.counts('ds'), /closed/);
     await assert.rejects(first.cypher('ds', 'RETURN 1', LIMITS), /closed/);
 
-    const second = await KuzuGraphStore.open(path);
+    const second = await KuzuGraphStore.open(path, { cypherRunner: sandbox });
     try {
       assert.deepEqual(await second.counts('ds'), { nodes: 2, edges: 1 });
       assert.deepEqual(await second.getNodes('ds', ['a']), [node('a', 'Entity', { text: 'héllo' })]);
@@ -106,12 +110,12 @@ describe('KuzuGraphStore on a file', () => {
   });
 
   test('close waits for the calls under way', async () => {
-    const store = await KuzuGraphStore.open(join(tempDir(), 'g.kuzu'));
+    const store = await KuzuGraphStore.open(join(tempDir(), 'g.kuzu'), { cypherRunner: sandbox });
     const write = store.upsertNodes('ds', Array.from({ length: 3000 }, (_, i) => node(`n${i}`)));
     const closing = store.close();
     await write;
     await closing;
-    const reopened = await KuzuGraphStore.open(join(dirs[dirs.length - 1]!, 'g.kuzu'));
+    const reopened = await KuzuGraphStore.open(join(dirs[dirs.length - 1]!, 'g.kuzu'), { cypherRunner: sandbox });
     try {
       assert.deepEqual(await reopened.counts('ds'), { nodes: 3000, edges: 0 });
     } finally {
@@ -121,7 +125,7 @@ describe('KuzuGraphStore on a file', () => {
 
   test("singleDataset mode: Cypher sees the dataset read-only and within its limits; a query's time limit does not carry over to the store's own writes", async () => {
     const path = join(tempDir(), 'single.kuzu');
-    const store = await KuzuGraphStore.open(path, { singleDataset: true });
+    const store = await KuzuGraphStore.open(path, { singleDataset: true, cypherRunner: sandbox });
     try {
       await store.upsertNodes('ds', [node('a'), node('b')]);
       await store.upsertEdges('ds', [edge('a', 'b')]);
@@ -144,7 +148,7 @@ describe('KuzuGraphStore on a file', () => {
 
 describe('KuzuGraphStore performance', () => {
   test('10,000 nodes and 20,000 edges', async (t) => {
-    const store = await KuzuGraphStore.open(join(tempDir(), 'perf.kuzu'));
+    const store = await KuzuGraphStore.open(join(tempDir(), 'perf.kuzu'), { cypherRunner: sandbox });
     try {
       const ds = 'perf';
       const nodes = Array.from({ length: 10_000 }, (_, i) =>

@@ -35,7 +35,6 @@
  */
 import neo4j from 'neo4j-driver';
 import type { Driver, ManagedTransaction, Session } from 'neo4j-driver';
-import { defaultCypherSandbox } from '../cypher-sandbox.js';
 import {
   COPY_EDGE_ROWS,
   COPY_NODE_ROWS,
@@ -50,6 +49,7 @@ import {
   NODES_BY_KEY,
   assertDatasetId,
   checkCypher,
+  requireCypherRunner,
   chunks,
   edgeFromRow,
   edgeRows,
@@ -60,8 +60,7 @@ import {
   text,
   uniqueIds,
 } from './common.js';
-import type { CopyEdgeRow, CopyNodeRow } from './kuzu.js';
-import type { CypherLimits, GraphEdge, GraphNode, GraphStore, Subgraph } from './types.js';
+import type { CopyEdgeRow, CopyNodeRow, CypherLimits, CypherRunner, GraphEdge, GraphNode, GraphStore, Subgraph } from '../types.js';
 
 /** Rows (or keys) per UNWIND statement. */
 const BATCH = 1000;
@@ -112,6 +111,8 @@ export interface Neo4jGraphStoreOptions {
   readonly singleDataset?: boolean;
   /** Connections kept by the driver (default 20). */
   readonly maxConnectionPoolSize?: number;
+  /** Where user Cypher runs when the database is shared by datasets (D18); without one such a store refuses Cypher. */
+  readonly cypherRunner?: CypherRunner;
 }
 
 /** The Neo4j server could not be reached, or refused the credentials. */
@@ -246,6 +247,7 @@ export class Neo4jGraphStore implements GraphStore {
     private readonly driver: Driver,
     private readonly database: string | undefined,
     private readonly singleDataset: boolean,
+    private readonly cypherRunner: CypherRunner | undefined,
   ) {}
 
   /**
@@ -269,7 +271,7 @@ export class Neo4jGraphStore implements GraphStore {
     } catch (error) {
       throw new Neo4jConnectionError(`invalid Neo4j URL ${where}: ${error instanceof Error ? error.message : String(error)}`, codeOf(error));
     }
-    const store = new Neo4jGraphStore(driver, options.database, options.singleDataset === true);
+    const store = new Neo4jGraphStore(driver, options.database, options.singleDataset === true, options.cypherRunner);
     try {
       await driver.verifyConnectivity(options.database !== undefined ? { database: options.database } : {});
     } catch (error) {
@@ -445,7 +447,7 @@ export class Neo4jGraphStore implements GraphStore {
   /**
    * Runs a read-only Cypher query (already checked by the Cypher gate) over the dataset only,
    * within the limits; a query past its time limit fails with GraphQueryTimeoutError. In shared
-   * mode the query runs in the sandbox (`limits.sandbox`, else the process-wide default one) and
+   * mode the query runs in the store's `cypherRunner` (the sandbox) and
    * `timeoutMs` bounds the wait for a sandbox and the query on the dataset copy, not the copy itself.
    */
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
@@ -453,6 +455,7 @@ export class Neo4jGraphStore implements GraphStore {
     assertDatasetId(datasetId);
     const { timeoutMs, maxRows } = checkCypher(query, limits);
     if (this.singleDataset) return this.queues.run(datasetId, () => this.cypherOnServer(query, timeoutMs, maxRows));
+    const runner = requireCypherRunner(this.cypherRunner);
     const { nodes, edges } = await this.read(datasetId, async (tx) => ({
       nodes: await records(tx, COPY_NODE_ROWS, { dataset: datasetId }),
       edges: await records(tx, COPY_EDGE_ROWS, { dataset: datasetId }),
@@ -475,7 +478,7 @@ export class Neo4jGraphStore implements GraphStore {
       created_at: isoOrNull(r.created_at),
       updated_at: isoOrNull(r.updated_at),
     }));
-    return (limits.sandbox ?? defaultCypherSandbox()).run({ nodes: nodeRows, edges: edgeRows }, query, { timeoutMs, maxRows });
+    return runner.run({ nodes: nodeRows, edges: edgeRows }, query, { timeoutMs, maxRows });
   }
 
   /** Closes the store once every call under way has finished; later calls fail. */
