@@ -18,7 +18,10 @@ import {
 import { ConfigError, loadConfig, type Config, type Env } from './config/index.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
+import { AccessService } from './access/index.js';
 import { MemoryEngine } from './memory/engine.js';
+import { MemoryService } from './memory/index.js';
+import { MemorySettings } from './memory/settings.js';
 import { LocalJobQueue, PgBossJobQueue, type JobQueue } from './memory/jobs.js';
 import { HashingEmbedder, OfflineModel } from './memory/providers/offline.js';
 import { OpenAICompatibleEmbedder, OpenAICompatibleModel } from './memory/providers/openai.js';
@@ -131,7 +134,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   await auth.ensureDefaultUser();
 
   const memory = createMemoryEngine(config, store, log);
-  const app = await buildApp({ config, auth, store, memory, version: VERSION }, log);
+  const app = await buildApp({ config, auth, store, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() }, log);
 
   const purge = setInterval(() => {
     auth.users.purgeExpiredRevocations().catch((error) => log.warn({ err: error }, 'revocation purge failed'));
@@ -139,7 +142,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   purge.unref();
 
   await memory.settings.start();
-  await memory.startJobs(createJobQueue(config, store, log));
+  await memory.startJobs();
 
   await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
   const address = app.server.address() as AddressInfo;
@@ -236,8 +239,11 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
   if (m.encryptionKeyIsDefault) {
     log.warn('NEO4J_ENCRYPTION_KEY is the well-known default "test_key": stored graph database passwords are not protected; set a random key');
   }
-  const engine = new MemoryEngine(config, store.db, log, databases, model, embedder);
-  if (store.pgConnection) engine.runLock = new PostgresRunLock(store.pgConnection);
+  const settings = new MemorySettings(store.db, config, log, model);
+  const engine = new MemoryEngine(config, store.db, log, databases, settings, embedder, {
+    ...(store.pgConnection ? { runLock: new PostgresRunLock(store.pgConnection) } : {}),
+    queue: createJobQueue(config, store, log),
+  });
   log.info(store.pgConnection ? 'pipeline runs: one per dataset across instances (PostgreSQL advisory locks)' : 'pipeline runs: one per dataset (in-process lock)');
   return engine;
 }

@@ -19,3 +19,5 @@ export { datasetView, deleteDatasetRow, findDataset, getOrCreateDataset } from '
 export * as management from './management.js';
 export { createTenant, tenantsOf } from './tenants.js';
 export { datasetId, uuid5 } from '../ids.js';
+export { AccessService } from './service.js';
+export { targetDatasets, type Actor, type DatasetSelection } from './targets.js';

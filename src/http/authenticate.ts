@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { AccessService, Actor } from '../access/index.js';
 import type { AuthService, AuthenticatedUser, PresentedCredentials } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { ApiError } from '../errors.js';
@@ -94,4 +95,19 @@ export function authenticate(auth: AuthService, config: Config, mode: AuthMode, 
 export function principalOf(request: FastifyRequest): AuthenticatedUser {
   if (!request.principal) throw ApiError.unauthorized();
   return request.principal;
+}
+
+const actors = new WeakMap<FastifyRequest, Promise<Actor>>();
+
+/**
+ * The request's actor (its subject for the access rules: tenants, roles, active tenant), resolved
+ * once per request, on first use, from the principal the auth hook admitted.
+ */
+export function actorOf(request: FastifyRequest, access: AccessService): Promise<Actor> {
+  let actor = actors.get(request);
+  if (!actor) {
+    actor = access.actorOf(principalOf(request));
+    actors.set(request, actor);
+  }
+  return actor;
 }

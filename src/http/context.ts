@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { AccessService } from '../access/index.js';
 import type { AuthService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
-import type { MemoryEngine } from '../memory/engine.js';
+import type { MemoryService } from '../memory/index.js';
 import type { RelationalStore } from '../storage/index.js';
 
 /** What every router receives. */
@@ -10,8 +11,11 @@ export interface HttpContext {
   readonly config: Config;
   readonly auth: AuthService;
   readonly store: RelationalStore;
-  readonly memory: MemoryEngine;
+  readonly access: AccessService;
+  readonly memory: MemoryService;
   readonly version: string;
+  /** Resolves when the relational store answers (readiness). */
+  readonly ping: () => Promise<void>;
 }
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>;

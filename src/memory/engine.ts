@@ -20,10 +20,10 @@ import {
   withItemStatus,
   type PipelineRunInfo,
 } from './runs.js';
-import type { Embedder, LanguageModel } from './providers/types.js';
+import type { Embedder } from './providers/types.js';
 import { LocalRunLock, type RunLock } from '../storage/index.js';
 import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
-import { MemorySettings } from './settings.js';
+import type { MemorySettings } from './settings.js';
 
 export type DataRow = Database['data'];
 
@@ -67,24 +67,33 @@ export interface CognifyOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface MemoryEngineOptions {
+  /** One run per dataset across instances (PostgreSQL advisory locks); the in-process lock by default. */
+  readonly runLock?: RunLock;
+  /** Background runs go through this queue once `startJobs` is called; without one they are refused. */
+  readonly queue?: JobQueue;
+}
+
+/** The cognify pipeline, background runs and the stored items of datasets. Its parts are fixed at construction. */
 export class MemoryEngine {
   readonly locks = new DatasetLocks();
-  runLock: RunLock = new LocalRunLock();
-  /** Background runs go through this queue; `startJobs` starts taking them. */
-  queue?: JobQueue;
+  readonly runLock: RunLock;
+  private readonly queue: JobQueue | undefined;
+  private jobsStarted = false;
   private orphanTimer?: NodeJS.Timeout;
-  /** Run-time settings (the language model a superuser chose), shared by every instance. */
-  readonly settings: MemorySettings;
 
   constructor(
     readonly config: Config,
     readonly db: Kysely<Database>,
     readonly log: Logger,
     readonly databases: DatasetDatabases,
-    public model: LanguageModel,
+    /** Run-time settings, shared by every instance; they own the language model in effect. */
+    readonly settings: MemorySettings,
     readonly embedder: Embedder,
+    options: MemoryEngineOptions = {},
   ) {
-    this.settings = new MemorySettings(db, config, log, (model) => (this.model = model));
+    this.runLock = options.runLock ?? new LocalRunLock();
+    this.queue = options.queue;
   }
 
   /** Uploads live under the data root, per tenant (or per user without one) in multi-tenant mode. */
@@ -242,13 +251,15 @@ export class MemoryEngine {
    */
   private async cognifyBatch(dataset: DatasetInfo, items: readonly DataRow[], opts: CognifyOptions): Promise<void> {
     const parallel = opts.chunksPerBatch ?? this.config.memory.chunksPerBatch;
+    // One model for the whole batch, even if a superuser changes it meanwhile.
+    const model = this.settings.current();
     const built: ReturnType<typeof buildDocumentGraph>[] = [];
     for (const item of items) {
       const text = await extractText(await this.readStored(item), { extension: item.extension, mimeType: item.mime_type });
       const chunks = chunkText(text, opts.chunkSize ?? this.config.memory.chunkSize);
       const extractions: ChunkExtraction[] = await mapLimit(chunks, parallel, async (chunk) => {
         if (opts.signal?.aborted) throw new JobInterrupted();
-        const [graph, summary] = await Promise.all([this.model.extractGraph(chunk.text, opts.customPrompt), this.model.summarize(chunk.text)]);
+        const [graph, summary] = await Promise.all([model.extractGraph(chunk.text, opts.customPrompt), model.summarize(chunk.text)]);
         return { chunk, graph, summary };
       });
       built.push(
@@ -290,15 +301,16 @@ export class MemoryEngine {
    * run shows in the dataset status while it waits; any instance's worker may take the job.
    */
   async background(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: Omit<CognifyOptions, 'signal'> = {}): Promise<void> {
-    if (!this.queue) throw new Error('the background job queue is not started');
+    if (!this.queue || !this.jobsStarted) throw new Error('the background job queue is not started');
     await recordRunStatus(this.db, { pipelineRunId, pipelineName: 'cognify_pipeline', datasetId: dataset.id, userId }, RunStatus.INITIATED, { queued: true });
     await this.queue.enqueue({ pipelineRunId, datasetId: dataset.id, userId, ...opts });
   }
 
   /** Starts taking background jobs, and looks for orphaned runs now and every so often. */
-  async startJobs(queue: JobQueue): Promise<void> {
-    this.queue = queue;
-    await queue.start((job, signal) => this.runJob(job, signal));
+  async startJobs(): Promise<void> {
+    if (!this.queue) throw new Error('this engine was built without a job queue');
+    await this.queue.start((job, signal) => this.runJob(job, signal));
+    this.jobsStarted = true;
     const every = this.config.memory.jobs.orphanScanSeconds * 1000;
     let scanning = false;
     const scan = async () => {
@@ -351,7 +363,7 @@ export class MemoryEngine {
    * the same deterministic node ids, so nothing is duplicated. Returns how many runs were acted on.
    */
   async recoverOrphans(): Promise<number> {
-    if (!this.queue) return 0;
+    if (!this.queue || !this.jobsStarted) return 0;
     const graceMs = this.config.memory.jobs.orphanGraceSeconds * 1000;
     const cutoff = Date.now() - graceMs;
     let acted = 0;

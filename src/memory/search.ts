@@ -1,7 +1,8 @@
 import { ApiError } from '../errors.js';
 import { checkCypher } from '../security/cypher-gate.js';
-import type { DatasetInfo, MemoryEngine } from './engine.js';
-import { GraphQueryLimitError, type GraphEdge, type GraphNode, type StorePair } from '../storage/index.js';
+import type { DatasetInfo } from './engine.js';
+import { StructuredOutputUnavailableError, type Embedder, type ModelProvider } from './providers/types.js';
+import { GraphQueryLimitError, type DatasetRef, type GraphEdge, type GraphNode, type StorePair } from '../storage/index.js';
 
 /**
  * Retrieval for one dataset, inside that dataset's stores only. Returns the reference's three
@@ -60,6 +61,25 @@ export interface SearchOutcome {
   readonly objects: unknown;
 }
 
+/** What retrieval needs: the dataset's stores, the embedder, the model in effect, the Cypher rules (D18). */
+export interface SearchDependencies {
+  readonly stores: { with<T>(dataset: DatasetRef, fn: (stores: StorePair) => Promise<T>): Promise<T> };
+  readonly embedder: Embedder;
+  readonly models: ModelProvider;
+  readonly cypher: { readonly allowed: boolean; readonly timeoutMs: number; readonly maxRows: number };
+}
+
+/** The search dependencies of an engine's parts. */
+export function searchDependenciesOf(parts: {
+  readonly databases: SearchDependencies['stores'];
+  readonly embedder: Embedder;
+  readonly settings: ModelProvider;
+  readonly config: { readonly memory: { readonly allowCypherQuery: boolean; readonly cypherTimeoutMs: number; readonly cypherMaxRows: number } };
+}): SearchDependencies {
+  const m = parts.config.memory;
+  return { stores: parts.databases, embedder: parts.embedder, models: parts.settings, cypher: { allowed: m.allowCypherQuery, timeoutMs: m.cypherTimeoutMs, maxRows: m.cypherMaxRows } };
+}
+
 export const DEFAULT_SYSTEM_PROMPT = 'Answer the question using the provided context. Be as brief as possible.';
 
 export const cypherDisabled = () =>
@@ -73,13 +93,13 @@ export function routeQuery(query: string): SearchType {
 }
 
 /** Resolves FEELING_LUCKY, then applies the Cypher switch (D18) to the resolved type. */
-export async function resolveSearchType(engine: MemoryEngine, type: SearchType, query: string): Promise<SearchType> {
+export async function resolveSearchType(deps: SearchDependencies, type: SearchType, query: string): Promise<SearchType> {
   let resolved = type;
   if (type === 'FEELING_LUCKY') {
     resolved = routeQuery(query);
-    if (!engine.model.offline && resolved !== 'CYPHER') {
+    if (resolved !== 'CYPHER') {
       try {
-        const choice = await engine.model.structured<{ search_type: string }>(
+        const choice = await deps.models.current().structured<{ search_type: string }>(
           'Pick the best search type for the question. Answer with one of: SUMMARIES, CHUNKS, RAG_COMPLETION, GRAPH_COMPLETION, GRAPH_SUMMARY_COMPLETION, CHUNKS_LEXICAL.',
           query,
           'SearchTypeChoice',
@@ -87,12 +107,13 @@ export async function resolveSearchType(engine: MemoryEngine, type: SearchType, 
         );
         const picked = String(choice.search_type ?? '').toUpperCase() as SearchType;
         resolved = SUPPORTED_SEARCH_TYPES.has(picked) && picked !== 'FEELING_LUCKY' ? picked : 'RAG_COMPLETION';
-      } catch {
-        resolved = 'RAG_COMPLETION';
+      } catch (error) {
+        // A model without structured output keeps the rule's choice; a failing one falls back to RAG.
+        if (!(error instanceof StructuredOutputUnavailableError)) resolved = 'RAG_COMPLETION';
       }
     }
   }
-  if ((resolved === 'CYPHER' || resolved === 'NATURAL_LANGUAGE') && !engine.config.memory.allowCypherQuery) throw cypherDisabled();
+  if ((resolved === 'CYPHER' || resolved === 'NATURAL_LANGUAGE') && !deps.cypher.allowed) throw cypherDisabled();
   if (!SUPPORTED_SEARCH_TYPES.has(resolved)) {
     throw ApiError.named(400, 'SearchTypeNotSupported', `Search type ${resolved} is not supported by this server.`);
   }
@@ -136,8 +157,8 @@ function describe(node: GraphNode): string {
 }
 
 /** Graph context: the triplets around the nodes closest to the query, best first, as text lines. */
-async function graphTriplets(engine: MemoryEngine, dataset: DatasetInfo, stores: StorePair, query: string, topK: number, nodeSets?: readonly string[]) {
-  const [vector] = await engine.embedder.embed([query]);
+async function graphTriplets(deps: SearchDependencies, dataset: DatasetInfo, stores: StorePair, query: string, topK: number, nodeSets?: readonly string[]) {
+  const [vector] = await deps.embedder.embed([query]);
   const collections = ['Entity_name', 'TextSummary_text', 'EntityType_name', 'DocumentChunk_text', 'EdgeType_relationship_name'];
   const distances = new Map<string, number>();
   const edgeDistances = new Map<string, number>();
@@ -175,18 +196,15 @@ function tripletText(triplets: { source: GraphNode; edge: GraphEdge; target: Gra
     .join('\n');
 }
 
-async function complete(engine: MemoryEngine, request: SearchRequest, context: string): Promise<string[]> {
-  // Without a language model the answer is the retrieved context itself (documented offline mode).
-  if (engine.model.offline) return [context];
-  const answer = await engine.model.complete(request.systemPrompt, `Context:\n${context}\n\nQuestion: ${request.query}`);
-  return [answer];
+async function complete(deps: SearchDependencies, request: SearchRequest, context: string): Promise<string[]> {
+  return [await deps.models.current().answer(request.systemPrompt, request.query, context)];
 }
 
-export async function searchDataset(engine: MemoryEngine, dataset: DatasetInfo, request: SearchRequest): Promise<SearchOutcome> {
-  return engine.databases.with(dataset, async (stores) => {
+export async function searchDataset(deps: SearchDependencies, dataset: DatasetInfo, request: SearchRequest): Promise<SearchOutcome> {
+  return deps.stores.with(dataset, async (stores) => {
     const nodeSets = request.nodeName && request.nodeName.length > 0 ? request.nodeName : undefined;
     const vectorLane = async (collection: string, limit: number) => {
-      const [vector] = await engine.embedder.embed([request.query]);
+      const [vector] = await deps.embedder.embed([request.query]);
       return stores.vector.search(dataset.id, collection, vector!, { limit, ...(nodeSets ? { nodeSets } : {}) });
     };
     switch (request.type) {
@@ -208,36 +226,41 @@ export async function searchDataset(engine: MemoryEngine, dataset: DatasetInfo, 
       case 'RAG_COMPLETION': {
         const hits = await vectorLane('DocumentChunk_text', request.topK);
         const context = hits.map((h) => String(h.payload.text ?? '')).join('\n');
-        return { completion: request.onlyContext ? null : await complete(engine, request, context), context, objects: payloadsOf(hits) };
+        return { completion: request.onlyContext ? null : await complete(deps, request, context), context, objects: payloadsOf(hits) };
       }
       case 'GRAPH_COMPLETION':
       case 'GRAPH_SUMMARY_COMPLETION':
       case 'HYBRID_COMPLETION': {
         const lane = request.type === 'HYBRID_COMPLETION' ? Math.min(request.topK, 10) : request.topK;
-        const triplets = await graphTriplets(engine, dataset, stores, request.query, lane, nodeSets);
+        const triplets = await graphTriplets(deps, dataset, stores, request.query, lane, nodeSets);
         let context = tripletText(triplets);
         if (request.type === 'HYBRID_COMPLETION') {
           const chunks = await vectorLane('DocumentChunk_text', lane);
           const chunkText = chunks.map((h) => String(h.payload.text ?? '')).join('\n');
           context = [chunkText && `Relevant passages:\n${chunkText}`, context && `Facts:\n${context}`].filter(Boolean).join('\n\n');
         }
-        if (request.type === 'GRAPH_SUMMARY_COMPLETION' && context) context = await engine.model.summarize(context);
+        if (request.type === 'GRAPH_SUMMARY_COMPLETION' && context) context = await deps.models.current().summarize(context);
         const objects = triplets.map((t) => ({ source: t.source, relationship: t.edge.relationship, target: t.target, score: t.score }));
-        return { completion: request.onlyContext ? null : await complete(engine, request, context), context, objects };
+        return { completion: request.onlyContext ? null : await complete(deps, request, context), context, objects };
       }
       case 'CYPHER':
       case 'NATURAL_LANGUAGE': {
         let query = request.query;
         if (request.type === 'NATURAL_LANGUAGE') {
-          if (engine.model.offline) {
-            throw ApiError.named(400, 'SearchTypeNotSupported', 'NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY.');
+          let written: { query?: unknown };
+          try {
+            written = await deps.models.current().structured<{ query: string }>(
+              'Write one read-only Kuzu Cypher query answering the question. Nodes: (:Node {id, name, type, properties}); relationships: [:EDGE {relationship_name, properties}].',
+              request.query,
+              'CypherQuery',
+              { type: 'object', properties: { query: { type: 'string' } }, required: ['query'], additionalProperties: false },
+            );
+          } catch (error) {
+            if (error instanceof StructuredOutputUnavailableError) {
+              throw ApiError.named(400, 'SearchTypeNotSupported', 'NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY.');
+            }
+            throw error;
           }
-          const written = await engine.model.structured<{ query: string }>(
-            'Write one read-only Kuzu Cypher query answering the question. Nodes: (:Node {id, name, type, properties}); relationships: [:EDGE {relationship_name, properties}].',
-            request.query,
-            'CypherQuery',
-            { type: 'object', properties: { query: { type: 'string' } }, required: ['query'], additionalProperties: false },
-          );
           query = String(written.query ?? '');
         }
         const checked = checkCypher(query);
@@ -245,8 +268,8 @@ export async function searchDataset(engine: MemoryEngine, dataset: DatasetInfo, 
         let rows: Record<string, unknown>[];
         try {
           rows = await stores.graph.cypher(dataset.id, checked.query, {
-            timeoutMs: engine.config.memory.cypherTimeoutMs,
-            maxRows: engine.config.memory.cypherMaxRows,
+            timeoutMs: deps.cypher.timeoutMs,
+            maxRows: deps.cypher.maxRows,
           });
         } catch (error) {
           // A limit is named (never the query); any other failure stays the reference's message.

@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import { FernetKeyring, type Database } from '../storage/index.js';
 import { OfflineModel } from './providers/offline.js';
 import { OpenAICompatibleModel } from './providers/openai.js';
-import type { LanguageModel } from './providers/types.js';
+import type { LanguageModel, ModelProvider } from './providers/types.js';
 
 /** What `POST /api/v1/settings` stores. API keys are Fernet tokens (D20), never plaintext. */
 export interface StoredSettings {
@@ -30,8 +30,9 @@ const KEY = 'memory';
  * Only the language model is applied; vector settings are stored and shown (the vector store is
  * chosen at start by the environment).
  */
-export class MemorySettings {
+export class MemorySettings implements ModelProvider {
   readonly keyring: FernetKeyring;
+  private model: LanguageModel;
   private applied: string | null = null;
   private timer?: NodeJS.Timeout;
 
@@ -39,10 +40,16 @@ export class MemorySettings {
     private readonly db: Kysely<Database>,
     private readonly config: Config,
     private readonly log: Logger,
-    /** Receives the language model the settings call for. */
-    private readonly setModel: (model: LanguageModel) => void,
+    /** The model of the environment, in effect until stored settings choose another. */
+    initialModel: LanguageModel,
   ) {
+    this.model = initialModel;
     this.keyring = FernetKeyring.fromSecrets(config.memory.encryptionKeys.join(','));
+  }
+
+  /** The language model in effect now. */
+  current(): LanguageModel {
+    return this.model;
   }
 
   async load(): Promise<StoredSettings> {
@@ -110,11 +117,10 @@ export class MemorySettings {
     const endpoint = llm.endpoint ?? PROVIDER_ENDPOINTS[llm.provider];
     if (llm.apiKey && !apiKey) this.log.warn('the stored language model key cannot be decrypted with NEO4J_ENCRYPTION_KEY; the model runs without it');
     const m = this.config.memory.llm;
-    this.setModel(
+    this.model =
       endpoint && (apiKey || llm.provider === 'ollama')
         ? new OpenAICompatibleModel({ endpoint, model: llm.model, ...(apiKey ? { apiKey } : {}), temperature: m.temperature, maxCompletionTokens: m.maxCompletionTokens, timeoutMs: m.timeoutMs })
-        : new OfflineModel(),
-    );
+        : new OfflineModel();
     this.log.info(`language model: ${llm.provider} ${llm.model} (stored settings of ${updatedAt})`);
   }
 }

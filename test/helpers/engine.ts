@@ -11,7 +11,9 @@ import { loadConfig } from '../../src/config/index.js';
 import { DatasetDatabases } from '../../src/storage/datasets/pool.js';
 import { MemoryEngine, type DatasetInfo } from '../../src/memory/engine.js';
 import { HashingEmbedder, OfflineModel } from '../../src/memory/providers/offline.js';
-import type { SearchType } from '../../src/memory/search.js';
+import { searchDependenciesOf, type SearchType } from '../../src/memory/search.js';
+import { LocalJobQueue } from '../../src/memory/jobs.js';
+import { MemorySettings } from '../../src/memory/settings.js';
 import { openRelationalStore } from '../../src/storage/index.js';
 
 export const DOC = [
@@ -36,6 +38,8 @@ export function removeEngineRoots(): void {
 export interface EngineSetupOptions {
   /** Keep every log line (level trace) in `logs`; otherwise the engine logs nothing. */
   readonly captureLogs?: boolean;
+  /** Give the engine an in-process job queue (started by `engine.startJobs()`). */
+  readonly jobs?: boolean;
 }
 
 /** An engine on `env` (over the defaults: authentication required, Cypher allowed, a fresh root). */
@@ -51,7 +55,9 @@ export async function setupEngine(env: Record<string, string>, options: EngineSe
   await store.migrate();
   const databases = DatasetDatabases.create(config, store.db, undefined);
   const logger = options.captureLogs ? pino({ level: 'trace' }, { write: (line: string) => void logs.push(line) }) : pino({ level: 'silent' });
-  const engine = new MemoryEngine(config, store.db, logger, databases, new OfflineModel(), new HashingEmbedder());
+  const settings = new MemorySettings(store.db, config, logger, new OfflineModel());
+  const queue = options.jobs ? new LocalJobQueue(store.db, config.memory.jobs, logger) : undefined;
+  const engine = new MemoryEngine(config, store.db, logger, databases, settings, new HashingEmbedder(), queue ? { queue } : {});
   const now = new Date().toISOString();
   const datasets: DatasetInfo[] = [];
   for (const [id, owner] of DATASETS) {
@@ -62,6 +68,7 @@ export async function setupEngine(env: Record<string, string>, options: EngineSe
     config,
     store,
     engine,
+    search: searchDependenciesOf(engine),
     datasets,
     logs,
     async close() {

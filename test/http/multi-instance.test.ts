@@ -13,6 +13,8 @@ import {
   type Client,
   type TestServer,
 } from '../helpers/harness.js';
+import { OfflineModel } from '../../src/memory/providers/offline.js';
+import { OpenAICompatibleModel } from '../../src/memory/providers/openai.js';
 import { startOpenAIStub } from '../helpers/openai-stub.js';
 
 /**
@@ -140,16 +142,16 @@ for (const scenario of scenarios) {
       const stub = await startOpenAIStub();
       let c: TestServer | undefined;
       try {
-        assert.equal(b.engram.memory.model.offline, true, 'B starts on the offline model');
+        assert.ok(b.engram.memory.settings.current() instanceof OfflineModel, 'B starts on the offline model');
         const secret = 'sk-multi-0123456789abcdefghij';
         const change = { llm: { provider: 'openai', model: 'stub-model', endpoint: stub.url, apiKey: secret } };
         const saved = await a.client().post('/api/v1/settings', { json: change, bearer: adminToken, cookies: false });
         assert.equal(saved.status, 200, saved.text);
-        await eventually(async () => !b.engram.memory.model.offline, 5000, 20);
-        await b.engram.memory.model.summarize('B asks the model A configured.');
+        await eventually(async () => !(b.engram.memory.settings.current() instanceof OfflineModel), 5000, 20);
+        await b.engram.memory.settings.current().summarize('B asks the model A configured.');
         assert.ok(stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`), "B uses the model and the decrypted key set on A");
         c = await startOn(shared, { ...SECRETS, DEFAULT_USER_PASSWORD: ADMIN_PASSWORD, ...scenario.env });
-        assert.equal(c.engram.memory.model.offline, false, 'an instance started after the change applies it at start');
+        assert.ok(c.engram.memory.settings.current() instanceof OpenAICompatibleModel, 'an instance started after the change applies it at start');
       } finally {
         await c?.close();
         await stub.close();

@@ -16,7 +16,7 @@ import { DOC, removeEngineRoots, searchRequest, setupEngine } from '../helpers/e
 after(removeEngineRoots);
 
 const setup = (multiTenant: boolean, extraEnv: Record<string, string> = {}) =>
-  setupEngine({ ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), ...extraEnv });
+  setupEngine({ ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), ...extraEnv }, { jobs: true });
 const request = searchRequest;
 
 for (const multiTenant of [true, false]) {
@@ -40,40 +40,40 @@ for (const multiTenant of [true, false]) {
         assert.equal((await latestRuns(t.store.db, 'cognify_pipeline', [a.id])).get(a.id)?.status, 'DATASET_PROCESSING_COMPLETED');
 
         const ownIdsA = new Set(rowsA.map((r) => r.id));
-        const chunks = (await searchDataset(t.engine, a, request('CHUNKS', 'Analytical Engine'))).context as Record<string, unknown>[];
+        const chunks = (await searchDataset(t.search, a, request('CHUNKS', 'Analytical Engine'))).context as Record<string, unknown>[];
         assert.ok(chunks.length > 0);
         for (const chunk of chunks) assert.ok(ownIdsA.has(String(chunk.document_id)), 'a chunk of dataset A belongs to A');
-        const catsInA = (await searchDataset(t.engine, a, request('CHUNKS', 'cats purr'))).context as Record<string, unknown>[];
+        const catsInA = (await searchDataset(t.search, a, request('CHUNKS', 'cats purr'))).context as Record<string, unknown>[];
         assert.ok(catsInA.every((c) => !String(c.text).includes('purr')), 'B-only content never reaches A');
 
-        const lexical = (await searchDataset(t.engine, b, request('CHUNKS_LEXICAL', 'purr'))).context as Record<string, unknown>[];
+        const lexical = (await searchDataset(t.search, b, request('CHUNKS_LEXICAL', 'purr'))).context as Record<string, unknown>[];
         assert.equal(lexical.length, 1);
         assert.match(String(lexical[0]!.text), /purr/);
 
-        const summaries = (await searchDataset(t.engine, a, request('SUMMARIES', 'Lovelace'))).context as unknown[];
+        const summaries = (await searchDataset(t.search, a, request('SUMMARIES', 'Lovelace'))).context as unknown[];
         assert.ok(summaries.length > 0);
 
         for (const type of ['RAG_COMPLETION', 'GRAPH_COMPLETION', 'HYBRID_COMPLETION', 'GRAPH_SUMMARY_COMPLETION'] as const) {
-          const outcome = await searchDataset(t.engine, a, request(type, 'Who worked with Babbage?'));
+          const outcome = await searchDataset(t.search, a, request(type, 'Who worked with Babbage?'));
           const result = searchResultOf(outcome, false) as string[];
           assert.ok(Array.isArray(result) && result.length === 1 && typeof result[0] === 'string', `${type} answers with one string`);
           assert.ok(result[0]!.length > 0, `${type} offline answer holds the retrieved context`);
           assert.ok(!result[0]!.includes('purr'), `${type} context stays in dataset A`);
-          const context = searchResultOf(await searchDataset(t.engine, a, request(type, 'Who worked with Babbage?', true)), true);
+          const context = searchResultOf(await searchDataset(t.search, a, request(type, 'Who worked with Babbage?', true)), true);
           assert.equal(typeof context, 'string');
         }
 
-        const rows = (await searchDataset(t.engine, a, request('CYPHER', 'MATCH (n:Node) RETURN n.id AS id'))).context as { id: string }[];
+        const rows = (await searchDataset(t.search, a, request('CYPHER', 'MATCH (n:Node) RETURN n.id AS id'))).context as { id: string }[];
         const graphA = await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id));
         assert.equal(rows.length, graphA.nodes, 'Cypher sees exactly the dataset graph');
-        await assert.rejects(searchDataset(t.engine, a, request('CYPHER', 'MATCH (n) DETACH DELETE n')), /CypherSearchError/);
+        await assert.rejects(searchDataset(t.search, a, request('CYPHER', 'MATCH (n) DETACH DELETE n')), /CypherSearchError/);
 
         // Deleting A leaves B whole.
         const countsB = await t.engine.databases.with(b, ({ graph }) => graph.counts(b.id));
         await t.engine.deleteDataset(a);
         assert.deepEqual(await t.engine.databases.with(b, ({ graph }) => graph.counts(b.id)), countsB);
         assert.deepEqual(await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id)), { nodes: 0, edges: 0 });
-        const after = (await searchDataset(t.engine, b, request('CHUNKS', 'Analytical Engine'))).context as unknown[];
+        const after = (await searchDataset(t.search, b, request('CHUNKS', 'Analytical Engine'))).context as unknown[];
         assert.ok(after.length > 0);
       } finally {
         await t.close();
@@ -87,13 +87,13 @@ for (const multiTenant of [true, false]) {
         await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
         await t.engine.cognify(a, a.ownerId);
         const first = await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id));
-        const chunksFirst = ((await searchDataset(t.engine, a, request('CHUNKS', 'Lovelace'))).context as unknown[]).length;
+        const chunksFirst = ((await searchDataset(t.search, a, request('CHUNKS', 'Lovelace'))).context as unknown[]).length;
         // As after a crash: the item never got its completed mark, so the next run processes it again.
         await t.store.db.updateTable('data').set({ pipeline_status: '{}' }).where('dataset_id', '=', a.id).execute();
         const rerun = await t.engine.cognify(a, a.ownerId);
         assert.equal(rerun.data_ingestion_info?.[0]?.run_info.status, 'PipelineRunCompleted');
         assert.deepEqual(await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id)), first);
-        assert.equal(((await searchDataset(t.engine, a, request('CHUNKS', 'Lovelace'))).context as unknown[]).length, chunksFirst);
+        assert.equal(((await searchDataset(t.search, a, request('CHUNKS', 'Lovelace'))).context as unknown[]).length, chunksFirst);
         // Incremental: a third run skips the finished item.
         const third = await t.engine.cognify(a, a.ownerId);
         assert.equal(third.data_ingestion_info?.[0]?.run_info.status, 'PipelineRunAlreadyCompleted');
@@ -111,7 +111,7 @@ describe('memory engine: orphaned runs are put back to work', () => {
       const [a, b] = t.datasets as [DatasetInfo, DatasetInfo];
       await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
       await t.engine.ingest(b, b.ownerId, null, [{ kind: 'text', text: DOC }], null);
-      await t.engine.startJobs(new LocalJobQueue(t.store.db, t.config.memory.jobs, pino({ level: 'silent' })));
+      await t.engine.startJobs();
       await t.engine.idle(); // the scan at start found nothing to do
 
       // A blocking run cut off by a crash: STARTED, no job. Dataset B is being cognified here right now.
@@ -170,7 +170,7 @@ describe('memory engine: batched writes', () => {
       assert.ok(sa.nodes.filter((n) => n.startsWith('DocumentChunk|')).length >= docs.length, 'every document was chunked');
       assert.ok(sa.nodes.some((n) => n.startsWith('Entity|')), 'entities were extracted');
       assert.deepEqual(await shape(b), sa);
-      const hits = async (ds: DatasetInfo) => ((await searchDataset(t.engine, ds, request('CHUNKS', 'Grace Hopper Boston'))).context as Record<string, unknown>[]).map((c) => c.text).sort();
+      const hits = async (ds: DatasetInfo) => ((await searchDataset(t.search, ds, request('CHUNKS', 'Grace Hopper Boston'))).context as Record<string, unknown>[]).map((c) => c.text).sort();
       assert.deepEqual(await hits(b), await hits(a));
     } finally {
       await t.close();

@@ -75,19 +75,19 @@ describe('neo4j_aura_dev: a dataset on its own (stand-in) Aura instance, through
       assert.ok(bolt.stats.authenticated > 0 && bolt.stats.routes > 0, 'the store connected with the decrypted password over a routing URL');
 
       // Search: chunks from the vectors, graph completion context from the graph in the instance.
-      const chunks = searchResultOf(await searchDataset(t.engine, a, request('CHUNKS', 'Analytical Engine', true)), true) as Record<string, unknown>[];
+      const chunks = searchResultOf(await searchDataset(t.search, a, request('CHUNKS', 'Analytical Engine', true)), true) as Record<string, unknown>[];
       assert.ok(chunks.length > 0);
       assert.ok(chunks.some((c) => String(c.text).includes('Analytical Engine')));
       const queriesBefore = bolt.stats.queries;
-      const context = searchResultOf(await searchDataset(t.engine, a, request('GRAPH_COMPLETION', 'Who worked with Babbage?', true)), true);
+      const context = searchResultOf(await searchDataset(t.search, a, request('GRAPH_COMPLETION', 'Who worked with Babbage?', true)), true);
       assert.equal(typeof context, 'string');
       assert.match(String(context), /Babbage/);
       assert.ok(bolt.stats.queries > queriesBefore, 'graph completion read the graph from the instance');
-      const answer = searchResultOf(await searchDataset(t.engine, a, request('GRAPH_COMPLETION', 'Who worked with Babbage?', false)), false) as string[];
+      const answer = searchResultOf(await searchDataset(t.search, a, request('GRAPH_COMPLETION', 'Who worked with Babbage?', false)), false) as string[];
       assert.equal(answer.length, 1);
       assert.match(answer[0]!, /Babbage/);
       // Cypher runs read-only on the instance.
-      const cypher = (await searchDataset(t.engine, a, { type: 'CYPHER' as never, query: 'MATCH (n:Node) RETURN count(n) AS c', topK: 5, systemPrompt: '', onlyContext: true })).context;
+      const cypher = (await searchDataset(t.search, a, { type: 'CYPHER' as never, query: 'MATCH (n:Node) RETURN count(n) AS c', topK: 5, systemPrompt: '', onlyContext: true })).context;
       assert.deepEqual(cypher, [{ c: Number(nodes) }]);
       assert.equal(bolt.stats.modes.at(-1), 'r');
 
@@ -145,10 +145,10 @@ describe('GRAPH_DATABASE_PROVIDER=neo4j in single-user mode: one shared Neo4j', 
       assert.ok(cb.nodes > ca.nodes);
       const total = await bolt.query('MATCH (n:Node) RETURN count(n) AS c');
       assert.deepEqual(total, [{ c: ca.nodes + cb.nodes }], 'both datasets in the one shared database');
-      const seen = (await searchDataset(t.engine, a, { type: 'CYPHER' as never, query: 'MATCH (n) RETURN n.properties AS p', topK: 5, systemPrompt: '', onlyContext: true })).context as Record<string, unknown>[];
+      const seen = (await searchDataset(t.search, a, { type: 'CYPHER' as never, query: 'MATCH (n) RETURN n.properties AS p', topK: 5, systemPrompt: '', onlyContext: true })).context as Record<string, unknown>[];
       assert.equal(seen.length, ca.nodes, 'Cypher sees only dataset A');
       assert.ok(seen.every((r) => !String(r.p).includes('purr')));
-      const context = searchResultOf(await searchDataset(t.engine, a, request('GRAPH_COMPLETION', 'Do cats purr?', true)), true);
+      const context = searchResultOf(await searchDataset(t.search, a, request('GRAPH_COMPLETION', 'Do cats purr?', true)), true);
       assert.ok(!String(context).includes('purr'), 'B-only content never reaches A');
       await t.engine.deleteDataset(a);
       assert.deepEqual(await counts(a), { nodes: 0, edges: 0 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { HashingEmbedder, OfflineModel, splitSentences } from '../../src/memory/providers/offline.js';
+import { StructuredOutputUnavailableError } from '../../src/memory/providers/types.js';
 
 /**
  * The built-in offline mode: the hashing embedder (determinism, normalisation, lexical similarity,
@@ -96,7 +97,6 @@ describe('OfflineModel.extractGraph', () => {
   const model = new OfflineModel();
 
   it('is the offline model', () => {
-    assert.equal(model.offline, true);
     assert.equal(model.name, 'offline');
   });
 
@@ -249,18 +249,14 @@ describe('OfflineModel text answers', () => {
     assert.equal(await model.summarize(''), '');
   });
 
-  it('answers with the context sentence that best overlaps the question', async () => {
-    const prompt = 'Question: Where did Ada Lovelace work?\nContext:\nCats sleep a lot. Ada Lovelace worked in London. Cars are fast.';
-    assert.equal(await model.complete('Answer the question.', prompt), 'Ada Lovelace worked in London.');
-    const contextFirst = 'Context:\nThe sky is blue.\nGrass is green.\n\nWater is wet.\nQuestion: what colour is the grass?';
-    assert.equal(await model.complete('', contextFirst), 'Grass is green.');
-    const noLabel = 'Which animals sleep?\nContext:\nCats sleep a lot. Cars are fast.';
-    assert.equal(await model.complete('', noLabel), 'Cats sleep a lot.');
+  it('answers with the retrieved context itself, whatever the question (offline completions)', async () => {
+    const context = 'Cats sleep a lot.\n\nQuestion: not a question\nAda Lovelace worked in London.';
+    assert.equal(await model.answer('Answer the question.', 'Where did Ada Lovelace work?', context), context);
+    assert.equal(await model.answer('', '', ''), '');
   });
 
-  it('answers the empty string when nothing matches', async () => {
-    assert.equal(await model.complete('', 'Question: quantum chromodynamics?\nContext:\nCats sleep a lot.'), '');
-    assert.equal(await model.complete('', ''), '');
+  it('has no structured output: it says so with StructuredOutputUnavailableError', async () => {
+    await assert.rejects(model.structured('s', 'u', 'X', {}), StructuredOutputUnavailableError);
   });
 
   it('refuses structured output', async () => {

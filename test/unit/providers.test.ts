@@ -80,9 +80,17 @@ describe('OpenAICompatibleModel', () => {
     await stub.close();
   });
 
+  it('answer() asks the model with the retrieved context before the question', async () => {
+    const llm = model(stub);
+    await llm.answer('You are terse.', 'Where?', 'Ada worked in London.');
+    assert.deepEqual(stub.requests.at(-1)!.body.messages, [
+      { role: 'system', content: 'You are terse.' },
+      { role: 'user', content: 'Context:\nAda worked in London.\n\nQuestion: Where?' },
+    ]);
+  });
+
   it('complete() posts to /chat/completions and returns the message content', async () => {
     const llm = model(stub, { temperature: 0.3, maxCompletionTokens: 77 });
-    assert.equal(llm.offline, false);
     assert.equal(llm.name, 'gpt-test');
     const answer = await llm.complete('You are terse.', 'What is the capital of France?');
     assert.equal(answer, 'ANSWER: What is the capital of France?');

@@ -1,31 +1,34 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import {
-  datasetView,
-  deleteDatasetRow,
-  effectiveDatasets,
-  findDataset,
-  getOrCreateDataset,
-  requireOnAll,
-  subjectOf,
-} from '../../access/index.js';
-import { authenticate, principalOf } from '../authenticate.js';
+import { datasetView, permissionDenied, type DatasetRow, type PermissionName } from '../../access/index.js';
+import { ApiError } from '../../errors.js';
+import { itemView } from '../../memory/index.js';
+import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { Uuid } from '../schemas.js';
 
-/** `/api/v1/datasets`: list, get-or-create, delete (the memory engine extends what delete removes). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** The datasets router: every `/api/v1/datasets` route (datasets, their items, statuses and graphs). */
 export function datasetRoutes(app: App, ctx: HttpContext) {
-  const { auth, config, store } = ctx;
-  const db = store.db;
+  const { auth, config, access, memory } = ctx;
   const guard = authenticate(auth, config, 'auth');
   const TAGS = ['datasets'];
+  const DatasetParams = z.object({ dataset_id: Uuid });
+  const ItemParams = z.object({ dataset_id: Uuid, data_id: Uuid });
+
+  /** The one dataset a path names, if the caller holds `permission` on it (403 otherwise). */
+  const named = async (request: FastifyRequest, datasetId: string, permission: PermissionName = 'read'): Promise<DatasetRow> => {
+    const [dataset] = await access.datasets(await actorOf(request, access), permission, { ids: [datasetId] });
+    if (!dataset) throw permissionDenied(permission);
+    return dataset;
+  };
 
   app.get(
     '/api/v1/datasets',
     { schema: { tags: TAGS, summary: 'Datasets you can read in your active tenant', security: SECURED }, preHandler: guard },
-    async (request) => {
-      const rows = await effectiveDatasets(db, await subjectOf(db, principalOf(request)), 'read');
-      return rows.map(datasetView);
-    },
+    async (request) => (await access.datasets(await actorOf(request, access), 'read')).map(datasetView),
   );
 
   app.post(
@@ -39,33 +42,100 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
     },
-    async (request) => {
-      const principal = principalOf(request);
-      const subject = await subjectOf(db, principal);
-      const { dataset } = await getOrCreateDataset(
-        db,
-        { id: principal.user.id, parentUserId: principal.user.parentUserId },
-        subject.activeTenantId,
-        request.body.name,
-      );
-      return datasetView(dataset);
-    },
+    async (request) => datasetView(await access.ownDataset(await actorOf(request, access), request.body.name)),
   );
 
   app.delete(
     '/api/v1/datasets/:dataset_id',
+    { schema: { tags: TAGS, summary: 'Delete a dataset (needs delete)', security: SECURED, params: DatasetParams }, preHandler: guard },
+    async (request) => {
+      const [dataset] = await access.datasets(await actorOf(request, access), 'delete', { ids: [request.params.dataset_id] });
+      // Graph, vectors, per-dataset databases, items and files first; then the row (its grants cascade).
+      if (dataset) await memory.datasets.delete(dataset);
+      return null;
+    },
+  );
+
+  app.get(
+    '/api/v1/datasets/status',
     {
-      schema: { tags: TAGS, summary: 'Delete a dataset (needs delete)', security: SECURED, params: z.object({ dataset_id: Uuid }) },
+      schema: {
+        tags: TAGS,
+        summary: 'Latest pipeline status per dataset',
+        security: SECURED,
+        querystring: z.object({ dataset: z.union([z.string(), z.array(z.string())]).optional(), pipeline: z.union([z.string(), z.array(z.string())]).optional() }),
+      },
       preHandler: guard,
     },
     async (request) => {
-      const id = request.params.dataset_id.toLowerCase();
-      await requireOnAll(db, await subjectOf(db, principalOf(request)), 'delete', [id]);
-      const dataset = await findDataset(db, id);
-      // Graph, vectors, per-dataset databases, items and files first; then the row (its grants cascade).
-      if (dataset) await ctx.memory.deleteDataset({ id, ownerId: dataset.owner_id, name: dataset.name, tenantId: dataset.tenant_id });
-      await deleteDatasetRow(db, id);
+      // The reference answers every failure here, a refused or malformed id included, with one 409.
+      try {
+        const requested = asList(request.query.dataset);
+        if (requested.some((d) => !UUID.test(d))) throw new Error('bad id');
+        const datasets = await access.datasets(await actorOf(request, access), 'read', { ids: requested });
+        const ids = requested.length > 0 ? [...new Set(requested.map((d) => d.toLowerCase()))] : datasets.map((d) => d.id);
+        return await memory.pipelines.statuses(ids, asList(request.query.pipeline));
+      } catch {
+        throw new ApiError(409, { error: 'Unable to retrieve dataset statuses.' });
+      }
+    },
+  );
+
+  app.get(
+    '/api/v1/datasets/graph-summary',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Node and edge counts per readable dataset',
+        security: SECURED,
+        querystring: z.object({ dataset_ids: z.union([z.uuid(), z.array(z.uuid())]).optional() }),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const requested = request.query.dataset_ids === undefined ? [] : ([] as string[]).concat(request.query.dataset_ids);
+      return memory.datasets.graphSummary(await access.datasets(await actorOf(request, access), 'read', { ids: requested }));
+    },
+  );
+
+  app.get(
+    '/api/v1/datasets/:dataset_id/data',
+    { schema: { tags: TAGS, summary: 'Items of a dataset (needs read)', security: SECURED, params: DatasetParams }, preHandler: guard },
+    async (request) => (await memory.datasets.items(await named(request, request.params.dataset_id))).map(itemView),
+  );
+
+  app.get(
+    '/api/v1/datasets/:dataset_id/data/:data_id/raw',
+    { schema: { tags: TAGS, summary: 'Download the original of an item (needs read)', security: SECURED, params: ItemParams }, preHandler: guard },
+    async (request, reply) => {
+      const dataset = await named(request, request.params.dataset_id);
+      const { row, bytes } = await memory.datasets.raw(dataset, request.params.data_id);
+      const filename = `${row.name}.${row.extension}`.replace(/["\\\r\n]/g, '_');
+      reply.header('content-type', row.mime_type.startsWith('text/') ? `${row.mime_type}; charset=utf-8` : row.mime_type);
+      reply.header('content-disposition', `attachment; filename="${filename}"`);
+      return reply.send(bytes);
+    },
+  );
+
+  app.delete(
+    '/api/v1/datasets/:dataset_id/data/:data_id',
+    { schema: { tags: TAGS, summary: 'Delete an item of a dataset (needs delete)', security: SECURED, params: ItemParams }, preHandler: guard },
+    async (request) => {
+      const datasetId = request.params.dataset_id.toLowerCase();
+      let dataset: DatasetRow;
+      try {
+        dataset = await named(request, datasetId, 'delete');
+      } catch {
+        throw ApiError.named(401, 'UnauthorizedDataAccessError', `Dataset ${datasetId} not accessible.`);
+      }
+      await memory.datasets.deleteItem(dataset, request.params.data_id);
       return null;
     },
+  );
+
+  app.get(
+    '/api/v1/datasets/:dataset_id/graph',
+    { schema: { tags: TAGS, summary: 'The knowledge graph of a dataset (needs read)', security: SECURED, params: DatasetParams }, preHandler: guard },
+    async (request) => memory.datasets.graph(await named(request, request.params.dataset_id)),
   );
 }

@@ -1,39 +1,45 @@
 import multipart from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import {
-  effectiveDatasets,
-  findDataset,
-  getOrCreateDataset,
-  permissionDenied,
-  requireOnAll,
-  subjectOf,
-  type DatasetRow,
-} from '../../access/index.js';
+import { permissionDenied, type DatasetRow } from '../../access/index.js';
 import { ApiError } from '../../errors.js';
-import type { IngestItem } from '../../memory/engine.js';
-import { RunStatus, latestRuns, recordRunStatus } from '../../memory/runs.js';
-import {
-  DEFAULT_SYSTEM_PROMPT,
-  SEARCH_TYPES,
-  resolveSearchType,
-  routeQuery,
-  searchDataset,
-  searchResultOf,
-  type SearchType,
-} from '../../memory/search.js';
-import { authenticate, principalOf } from '../authenticate.js';
+import { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
+import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
-import { ingestLimitsOf, readUploadForm } from '../uploads.js';
-import { info, searchHistory } from './memory.js';
+import { readUploadForm } from '../uploads.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const RecallBody = z.preprocess(
+  (b) => camelOrSnake(b, { search_type: 'searchType', dataset_ids: 'datasetIds', system_prompt: 'systemPrompt', node_name: 'nodeName', top_k: 'topK', only_context: 'onlyContext', session_id: 'sessionId' }),
+  z
+    .object({
+      search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
+      datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
+      dataset_ids: z.array(z.uuid({ message: 'Input should be a valid UUID' })).max(100).optional().nullable(),
+      query: z.string().min(1).max(100_000),
+      system_prompt: z.string().max(100_000).optional().nullable(),
+      node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
+      top_k: z.number().int().optional().default(15),
+      only_context: z.boolean().optional().default(false),
+      scope: z.union([z.string(), z.array(z.string())]).optional().nullable(),
+      session_id: z.string().max(255).optional().nullable(),
+    })
+    .passthrough(),
+);
+
+const ForgetBody = z.object({
+  data_id: z.string().max(64).optional().nullable(),
+  dataset: z.string().max(255).optional().nullable(),
+  dataset_id: z.string().max(64).optional().nullable(),
+  everything: z.boolean().optional().default(false),
+  memory_only: z.boolean().optional().default(false),
+});
+
 /** The "memory API": remember (add + cognify), recall (search with routing), forget (four modes). */
 export function memoryApiRoutes(app: App, ctx: HttpContext) {
-  const { auth, config, store, memory } = ctx;
-  const db = store.db;
+  const { auth, config, access, memory } = ctx;
   const guard = authenticate(auth, config, 'auth');
 
   app.register(async (scope: App) => {
@@ -43,7 +49,6 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       { schema: { tags: ['memory'], summary: 'Add files to a dataset and cognify it (needs write)', security: SECURED, consumes: ['multipart/form-data'] }, preHandler: guard },
       async (request, reply) => {
         const started = Date.now();
-        const principal = principalOf(request);
         const { files, fields } = await readUploadForm(request, ingestLimitsOf(config));
         const field = (...names: string[]) => names.map((n) => fields.get(n)?.[0]).find((v) => v !== undefined && v !== '');
         if (field('session_id')) throw ApiError.detail(400, 'Session memory is not supported by this server; omit session_id.');
@@ -57,28 +62,23 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 16 || chunkSize > 100_000)) {
           throw ApiError.detail(400, 'chunk_size must be an integer between 16 and 100000.');
         }
-        const subject = await subjectOf(db, principal);
-        let dataset: DatasetRow;
-        if (datasetId) {
-          if (!UUID.test(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
-          await requireOnAll(db, subject, 'write', [datasetId.toLowerCase()]);
-          dataset = (await findDataset(db, datasetId.toLowerCase()))!;
-        } else {
-          if (datasetName!.includes(' ') || datasetName!.includes('.')) throw ApiError.detail(400, 'Dataset name cannot contain spaces or dots.');
-          dataset = (await getOrCreateDataset(db, { id: principal.user.id, parentUserId: principal.user.parentUserId }, subject.activeTenantId, datasetName!)).dataset;
-          await requireOnAll(db, subject, 'write', [dataset.id]);
-        }
+        const actor = await actorOf(request, access);
+        // The remember router answers a malformed id or a bad name with a plain 400 detail.
+        if (datasetId && !UUID.test(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
+        if (!datasetId && (datasetName!.includes(' ') || datasetName!.includes('.'))) throw ApiError.detail(400, 'Dataset name cannot contain spaces or dots.');
+        const [dataset] = await access.datasets(actor, 'write', datasetId ? { ids: [datasetId] } : { names: [datasetName!], create: true });
         const nodeSet = field('node_set');
         const items: IngestItem[] = files.map((f) => ({ kind: 'file', filename: f.filename, bytes: f.bytes }));
-        const rows = await memory.ingest(info(dataset), principal.user.id, subject.activeTenantId, items, nodeSet ? [nodeSet] : null);
+        const userId = actor.subject.userId;
+        const rows = await memory.pipelines.ingest(dataset!, userId, actor.subject.activeTenantId, items, nodeSet ? [nodeSet] : null);
         const pipelineRunId = randomUUID();
         const opts = { ...(field('custom_prompt') ? { customPrompt: field('custom_prompt')! } : {}), ...(chunkSize ? { chunkSize } : {}) };
-        const base = { dataset_name: dataset.name, dataset_id: dataset.id, pipeline_run_id: pipelineRunId, items_processed: rows.length };
+        const base = { dataset_name: dataset!.name, dataset_id: dataset!.id, pipeline_run_id: pipelineRunId, items_processed: rows.length };
         if (/^(true|1|yes|on)$/i.test(field('run_in_background') ?? '')) {
-          await memory.background(info(dataset), principal.user.id, pipelineRunId, opts);
+          await memory.pipelines.cognifyInBackground(dataset!, userId, opts, pipelineRunId);
           return { status: 'running', ...base, elapsed_seconds: (Date.now() - started) / 1000 };
         }
-        const run = await memory.cognify(info(dataset), principal.user.id, pipelineRunId, opts);
+        const run = await memory.pipelines.cognify(dataset!, userId, opts, pipelineRunId);
         const elapsed = (Date.now() - started) / 1000;
         if (run.status === 'PipelineRunErrored') {
           return reply.status(409).send({ status: 'errored', ...base, elapsed_seconds: elapsed, error: String(run.payload) });
@@ -88,65 +88,35 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
     );
   });
 
-  const RecallBody = z.preprocess(
-    (b) => camelOrSnake(b, { search_type: 'searchType', dataset_ids: 'datasetIds', system_prompt: 'systemPrompt', node_name: 'nodeName', top_k: 'topK', only_context: 'onlyContext', session_id: 'sessionId' }),
-    z
-      .object({
-        search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
-        datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-        dataset_ids: z.array(z.uuid({ message: 'Input should be a valid UUID' })).max(100).optional().nullable(),
-        query: z.string().min(1).max(100_000),
-        system_prompt: z.string().max(100_000).optional().nullable(),
-        node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
-        top_k: z.number().int().optional().default(15),
-        only_context: z.boolean().optional().default(false),
-        scope: z.union([z.string(), z.array(z.string())]).optional().nullable(),
-        session_id: z.string().max(255).optional().nullable(),
-      })
-      .passthrough(),
-  );
-
   app.post(
     '/api/v1/recall',
     { schema: { tags: ['memory'], summary: 'Query memory; search_type null routes by rules', security: SECURED, body: RecallBody }, preHandler: guard },
     async (request, reply) => {
-      const principal = principalOf(request);
       const body = request.body;
       const scopes = body.scope === undefined || body.scope === null ? ['auto'] : ([] as string[]).concat(body.scope);
       const unsupported = scopes.filter((s) => !['graph', 'auto', 'all'].includes(s));
       if (unsupported.length > 0) return reply.status(422).send({ error: `Unsupported recall scope: ${unsupported.join(', ')}. This server recalls from the graph scope.` });
       if (body.top_k <= 0) throw ApiError.named(422, 'QueryValidationError', 'top_k must be a positive integer.');
-      const subject = await subjectOf(db, principal);
-      let targets: DatasetRow[];
-      if (body.dataset_ids && body.dataset_ids.length > 0) {
-        const ids = [...new Set(body.dataset_ids.map((d) => d.toLowerCase()))];
-        await requireOnAll(db, subject, 'read', ids);
-        targets = (await Promise.all(ids.map((id) => findDataset(db, id)))).filter((d): d is DatasetRow => !!d);
-      } else {
-        const readable = await effectiveDatasets(db, subject, 'read');
-        targets = body.datasets && body.datasets.length > 0 ? readable.filter((d) => body.datasets!.includes(d.name) && d.owner_id === principal.user.id) : readable;
-        if (body.datasets && body.datasets.length > 0 && targets.length === 0) throw ApiError.named(404, 'DatasetNotFoundError', 'No datasets found.');
-      }
+      const actor = await actorOf(request, access);
+      const named = !(body.dataset_ids && body.dataset_ids.length > 0) && body.datasets && body.datasets.length > 0;
+      const targets = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
+      if (named && targets.length === 0) throw ApiError.named(404, 'DatasetNotFoundError', 'No datasets found.');
       const requested = (body.search_type ?? routeQuery(body.query)) as SearchType;
-      const type = await resolveSearchType(memory, requested, body.query);
-      if (config.memory.recallWarmup) {
-        const runs = await latestRuns(db, 'cognify_pipeline', targets.map((t) => t.id));
-        const processed = [...runs.values()].some((r) => r.status === RunStatus.COMPLETED);
-        if (!processed) {
-          return [{ source: 'system', status: 'memory_warming_up', text: 'Memory is still warming up: add data and cognify it first.', datapoint_count: 0, threshold: 1 }];
-        }
+      const type = await memory.retrieval.resolveType(requested, body.query);
+      if (config.memory.recallWarmup && !(await memory.pipelines.anyCognified(targets))) {
+        return [{ source: 'system', status: 'memory_warming_up', text: 'Memory is still warming up: add data and cognify it first.', datapoint_count: 0, threshold: 1 }];
       }
-      const searchRequest = {
+      const perDataset = await memory.retrieval.searchInTurn(targets, {
         type,
         query: body.query,
         topK: Math.min(body.top_k, 1000),
         systemPrompt: body.system_prompt || DEFAULT_SYSTEM_PROMPT,
         onlyContext: body.only_context,
         ...(body.node_name && body.node_name.length > 0 ? { nodeName: body.node_name } : {}),
-      };
+      });
       const entries: unknown[] = [];
-      for (const dataset of targets) {
-        const result = searchResultOf(await searchDataset(memory, info(dataset), searchRequest), body.only_context);
+      for (const { dataset, outcome } of perDataset) {
+        const result = searchResultOf(outcome, body.only_context);
         for (const item of Array.isArray(result) ? result : [result]) {
           const isText = typeof item === 'string';
           const obj = (isText ? {} : (item as Record<string, unknown>)) ?? {};
@@ -171,68 +141,37 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
   app.get(
     '/api/v1/recall',
     { schema: { tags: ['memory'], summary: 'Your query history', security: SECURED }, preHandler: guard },
-    async (request) => {
-      return searchHistory(db, principalOf(request).user.id);
-    },
+    async (request) => memory.retrieval.history(principalOf(request).user.id),
   );
 
-  const invalid = () =>
-    new ApiError(422, { error: 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.' });
+  const invalid = () => new ApiError(422, { error: 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.' });
 
   app.post(
     '/api/v1/forget',
-    {
-      schema: {
-        tags: ['memory'],
-        summary: 'Forget an item, a dataset, its memory only, or everything you may delete',
-        security: SECURED,
-        body: z.object({
-          data_id: z.string().max(64).optional().nullable(),
-          dataset: z.string().max(255).optional().nullable(),
-          dataset_id: z.string().max(64).optional().nullable(),
-          everything: z.boolean().optional().default(false),
-          memory_only: z.boolean().optional().default(false),
-        }),
-      },
-      preHandler: guard,
-    },
+    { schema: { tags: ['memory'], summary: 'Forget an item, a dataset, its memory only, or everything you may delete', security: SECURED, body: ForgetBody }, preHandler: guard },
     async (request) => {
-      const principal = principalOf(request);
       const body = request.body;
-      const subject = await subjectOf(db, principal);
+      const actor = await actorOf(request, access);
       if (body.everything) {
-        const all = await effectiveDatasets(db, subject, 'delete');
-        for (const dataset of all) {
-          await memory.deleteDataset(info(dataset));
-          await db.deleteFrom('datasets').where('id', '=', dataset.id).execute();
-        }
+        const all = await access.datasets(actor, 'delete');
+        for (const dataset of all) await memory.datasets.delete(dataset);
         return { datasets_removed: all.length, status: 'success' };
       }
       if ((body.dataset && body.dataset_id) || (!body.dataset && !body.dataset_id)) throw invalid();
       if (body.dataset_id && !UUID.test(body.dataset_id)) throw invalid();
       if (body.data_id && !UUID.test(body.data_id)) throw invalid();
-      let dataset: DatasetRow | undefined;
-      if (body.dataset_id) {
-        await requireOnAll(db, subject, 'delete', [body.dataset_id.toLowerCase()]);
-        dataset = await findDataset(db, body.dataset_id.toLowerCase());
-      } else {
-        dataset = (await effectiveDatasets(db, subject, 'delete')).find((d) => d.name === body.dataset && d.owner_id === principal.user.id);
-      }
+      const [dataset]: (DatasetRow | undefined)[] = await access.datasets(actor, 'delete', body.dataset_id ? { ids: [body.dataset_id] } : { names: [body.dataset!] });
       if (!dataset) throw permissionDenied('delete');
       if (body.data_id) {
-        const row = await db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).where('id', '=', body.data_id.toLowerCase()).executeTakeFirst();
+        const row = await memory.datasets.deleteItem(dataset, body.data_id);
         if (!row) throw invalid();
-        await memory.deleteData(info(dataset), row);
         return { data_id: row.id, dataset_id: dataset.id, status: 'success' };
       }
       if (body.memory_only) {
-        await memory.databases.clearDataset(info(dataset));
-        const reset = await db.updateTable('data').set({ pipeline_status: '{}', updated_at: new Date().toISOString() }).where('dataset_id', '=', dataset.id).executeTakeFirst();
-        await recordRunStatus(db, { pipelineRunId: randomUUID(), pipelineName: 'cognify_pipeline', datasetId: dataset.id, userId: principal.user.id }, RunStatus.INITIATED, { forgotten: true });
-        return { dataset_id: dataset.id, data_records_reset: Number(reset.numUpdatedRows), status: 'success' };
+        const reset = await memory.pipelines.forgetMemory(dataset, actor.subject.userId);
+        return { dataset_id: dataset.id, data_records_reset: reset, status: 'success' };
       }
-      await memory.deleteDataset(info(dataset));
-      await db.deleteFrom('datasets').where('id', '=', dataset.id).execute();
+      await memory.datasets.delete(dataset);
       return { dataset_id: dataset.id, status: 'success' };
     },
   );

@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import { PUBLIC, type App, type HttpContext } from '../context.js';
 import { sendIndex, wantsHtml, type UiBundle } from '../ui.js';
 
@@ -16,7 +15,7 @@ export function rootRoutes(app: App, ctx: HttpContext, ui: UiBundle | undefined)
 
   app.get('/health', { schema: { summary: 'Readiness of the server and its stores', security: PUBLIC } }, async (_request, reply) => {
     try {
-      await sql`select 1`.execute(ctx.store.db);
+      await ctx.ping();
       return { status: 'ready', health: 'healthy', version: ctx.version };
     } catch {
       return reply.status(503).send({ status: 'not ready', health: 'unhealthy', version: ctx.version });

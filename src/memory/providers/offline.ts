@@ -6,9 +6,9 @@
  *     trigrams), good enough for keyword-like similarity search.
  *   - `OfflineModel` extracts a graph with simple heuristics (runs of capitalised words, acronyms and
  *     years become entities; entities of one sentence are linked), summarises extractively and
- *     answers with the context sentence that best matches the question.
+ *     answers with the retrieved context itself.
  */
-import type { Embedder, ExtractedGraph, LanguageModel } from './types.js';
+import { StructuredOutputUnavailableError, type Embedder, type ExtractedGraph, type LanguageModel } from './types.js';
 
 // ------------------------------------------------------------------------------------------------
 // Hashing
@@ -337,46 +337,10 @@ function relationBetween(gap: string): string {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Question answering helpers
-
-const QUESTION_STOP_WORDS = new Set(
-  'a an the of to in on at is are was were be been do does did what which who whom whose when where why how and or for with from by about as it its this that these those there'.split(' '),
-);
-
-function contentWords(text: string): Set<string> {
-  const words = new Set<string>();
-  for (const token of lexicalTokens(text)) {
-    if (QUESTION_STOP_WORDS.has(token)) continue;
-    words.add(token.length > 3 && token.endsWith('s') && !token.endsWith('ss') ? token.slice(0, -1) : token);
-  }
-  return words;
-}
-
-/** Splits a prompt into its `Context:` section and its question. */
-function parsePrompt(prompt: string): { context: string; question: string } {
-  const lines = prompt.split(/\r?\n/);
-  const contextAt = lines.findIndex((line) => /^\s*Context:/i.test(line));
-  const questionAt = lines.findIndex((line) => /^\s*Question:/i.test(line));
-  const section = (from: number, label: RegExp, stopAt: number): string => {
-    const end = stopAt > from ? stopAt : lines.length;
-    const body = lines.slice(from, end);
-    body[0] = body[0]!.replace(label, '');
-    return body.join('\n').trim();
-  };
-  const context = contextAt >= 0 ? section(contextAt, /^\s*Context:/i, questionAt) : prompt;
-  let question: string;
-  if (questionAt >= 0) question = section(questionAt, /^\s*Question:/i, contextAt);
-  else if (contextAt >= 0) question = lines.slice(0, contextAt).join('\n').trim();
-  else question = prompt;
-  return { context, question };
-}
-
-// ------------------------------------------------------------------------------------------------
 
 /** The offline "language model": heuristic, deterministic, no network. */
 export class OfflineModel implements LanguageModel {
   readonly name = 'offline';
-  readonly offline = true;
 
   async extractGraph(text: string, _customPrompt?: string): Promise<ExtractedGraph> {
     const nodes = new Map<string, { id: string; name: string; type: string; description: string }>();
@@ -421,24 +385,12 @@ export class OfflineModel implements LanguageModel {
     return summary;
   }
 
-  async complete(_systemPrompt: string, userPrompt: string): Promise<string> {
-    const { context, question } = parsePrompt(userPrompt);
-    const wanted = contentWords(question);
-    if (wanted.size === 0) return '';
-    let best = '';
-    let bestScore = 0;
-    for (const sentence of splitSentences(context)) {
-      let score = 0;
-      for (const word of contentWords(sentence)) if (wanted.has(word)) score++;
-      if (score > bestScore) {
-        best = sentence;
-        bestScore = score;
-      }
-    }
-    return best;
+  /** Without a language model the answer is the retrieved context itself (the documented offline mode). */
+  async answer(_systemPrompt: string, _question: string, context: string): Promise<string> {
+    return context;
   }
 
   async structured<T>(_systemPrompt: string, _userPrompt: string, _schemaName: string, _schema: Record<string, unknown>): Promise<T> {
-    throw new Error('Structured output needs a language model; set LLM_API_KEY.');
+    throw new StructuredOutputUnavailableError();
   }
 }

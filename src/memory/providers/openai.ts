@@ -391,7 +391,6 @@ function schemaName(name: string): string {
 
 /** A chat model behind an OpenAI-compatible /chat/completions endpoint. */
 export class OpenAICompatibleModel implements LanguageModel {
-  readonly offline = false;
   readonly name: string;
   private readonly transport: Transport;
   private readonly model: string;
@@ -435,6 +434,10 @@ export class OpenAICompatibleModel implements LanguageModel {
       { role: 'system', content: systemPrompt },
       { role: 'user', content: userPrompt },
     ]);
+  }
+
+  async answer(systemPrompt: string, question: string, context: string): Promise<string> {
+    return this.complete(systemPrompt, `Context:\n${context}\n\nQuestion: ${question}`);
   }
 
   async summarize(text: string): Promise<string> {

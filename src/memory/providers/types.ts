@@ -1,5 +1,3 @@
-/** What the memory engine needs of a language model and an embedder. */
-
 /** Chat and embeddings, as the memory engine needs them. */
 export interface Embedder {
   readonly dimensions: number;
@@ -14,12 +12,26 @@ export interface ExtractedGraph {
 
 export interface LanguageModel {
   readonly name: string;
-  /** True for the built-in offline mode: completions then answer with the retrieved context. */
-  readonly offline: boolean;
   extractGraph(text: string, customPrompt?: string): Promise<ExtractedGraph>;
   summarize(text: string): Promise<string>;
-  /** A plain-text answer to `userPrompt` given `systemPrompt`. */
-  complete(systemPrompt: string, userPrompt: string): Promise<string>;
-  /** A JSON value matching `schema` (JSON Schema), for structured output. */
+  /** The answer to `question` from the retrieved `context`, under `systemPrompt` (a completion search's answer). */
+  answer(systemPrompt: string, question: string, context: string): Promise<string>;
+  /**
+   * A JSON value matching `schema` (JSON Schema), for structured output; a model that cannot
+   * produce one throws `StructuredOutputUnavailableError`.
+   */
   structured<T>(systemPrompt: string, userPrompt: string, schemaName: string, schema: Record<string, unknown>): Promise<T>;
+}
+
+/** The language model in effect now (the one a superuser stored, else the environment's). */
+export interface ModelProvider {
+  current(): LanguageModel;
+}
+
+/** Thrown by a model that has no structured output (the offline model): callers fall back to rules. */
+export class StructuredOutputUnavailableError extends Error {
+  constructor(message = 'Structured output needs a language model; set LLM_API_KEY.') {
+    super(message);
+    this.name = 'StructuredOutputUnavailableError';
+  }
 }

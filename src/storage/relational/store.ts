@@ -8,6 +8,7 @@ import {
   PostgresDialect,
   SqliteDialect,
   ValueNode,
+  sql,
   PrimitiveValueListNode,
   type KyselyPlugin,
   type PluginTransformQueryArgs,
@@ -27,6 +28,8 @@ export interface RelationalStore {
   /** Connection settings for a dedicated PostgreSQL client (LISTEN/NOTIFY); undefined on SQLite. */
   readonly pgConnection?: pg.ClientConfig;
   migrate(): Promise<string[]>;
+  /** Resolves when the database answers a query (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +98,9 @@ export function openRelationalStore(config: Config): RelationalStore {
       const { error, results } = await migrator.migrateToLatest();
       if (error) throw error instanceof Error ? error : new Error(String(error));
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async ping() {
+      await sql`select 1`.execute(db);
     },
     async close() {
       await db.destroy();

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import type { DatasetRow } from '../../access/index.js';
+import { ApiError } from '../../errors.js';
+import { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, searchResultOf, type SearchType } from '../../memory/index.js';
+import { actorOf, authenticate, principalOf } from '../authenticate.js';
+import { SECURED, type App, type HttpContext } from '../context.js';
+import { camelOrSnake } from '../schemas.js';
+
+const SearchBody = z.preprocess(
+  (b) =>
+    camelOrSnake(b, {
+      search_type: 'searchType',
+      dataset_ids: 'datasetIds',
+      system_prompt: 'systemPrompt',
+      node_name: 'nodeName',
+      top_k: 'topK',
+      only_context: 'onlyContext',
+      include_references: 'includeReferences',
+    }),
+  z
+    .object({
+      search_type: z.enum(SEARCH_TYPES).optional().default('HYBRID_COMPLETION'),
+      datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
+      dataset_ids: z.array(z.uuid({ message: 'Input should be a valid UUID' })).max(100).optional().nullable(),
+      query: z.string().max(100_000).optional().default('What is in the document?'),
+      system_prompt: z.string().max(100_000).optional().nullable(),
+      node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
+      top_k: z.number().int().optional().default(15),
+      only_context: z.boolean().optional().default(false),
+      verbose: z.boolean().optional().default(false),
+      include_references: z.boolean().optional(),
+    })
+    .passthrough(),
+);
+
+/** The search router: search the datasets the caller can read, and the caller's history. */
+export function searchRoutes(app: App, ctx: HttpContext) {
+  const { auth, config, access, memory } = ctx;
+  const guard = authenticate(auth, config, 'auth');
+
+  app.post(
+    '/api/v1/search',
+    { schema: { tags: ['search'], summary: 'Search the datasets you can read', security: SECURED, body: SearchBody }, preHandler: guard },
+    async (request) => {
+      const body = request.body;
+      if (body.top_k <= 0) throw ApiError.named(422, 'QueryValidationError', 'top_k must be a positive integer.');
+      const actor = await actorOf(request, access);
+      const named = (body.dataset_ids && body.dataset_ids.length > 0) || (body.datasets && body.datasets.length > 0);
+      const targets: DatasetRow[] = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
+      if (named && targets.length === 0) throw ApiError.named(404, 'DatasetNotFoundError', 'No datasets found.');
+      const type = await memory.retrieval.resolveType(body.search_type as SearchType, body.query);
+      const perDataset = await memory.retrieval.search(targets, {
+        type,
+        query: body.query,
+        topK: Math.min(body.top_k, 1000),
+        systemPrompt: body.system_prompt || DEFAULT_SYSTEM_PROMPT,
+        onlyContext: body.only_context,
+        ...(body.node_name && body.node_name.length > 0 ? { nodeName: body.node_name } : {}),
+      });
+      const verbose = (outcome: (typeof perDataset)[number]['outcome']) => ({ text_result: outcome.completion, context_result: outcome.context, objects_result: outcome.objects });
+      let response: unknown;
+      if (config.posture.multiTenant) {
+        response = perDataset.map(({ dataset, outcome }) => ({
+          dataset_id: dataset.id,
+          dataset_name: dataset.name,
+          dataset_tenant_id: dataset.tenant_id,
+          ...(body.verbose ? verbose(outcome) : { search_result: searchResultOf(outcome, body.only_context) }),
+        }));
+      } else {
+        const results = perDataset.map(({ outcome }) => (body.verbose ? verbose(outcome) : searchResultOf(outcome, body.only_context)));
+        response = !body.verbose && results.length === 1 && Array.isArray(results[0]) ? results[0] : body.verbose ? results : results.flatMap((r) => (Array.isArray(r) ? r : [r]));
+      }
+      await memory.retrieval.record(actor.subject.userId, body.query, type, targets, response);
+      return response;
+    },
+  );
+
+  app.get(
+    '/api/v1/search',
+    { schema: { tags: ['search'], summary: 'Your search history', security: SECURED }, preHandler: guard },
+    async (request) => memory.retrieval.history(principalOf(request).user.id),
+  );
+}

@@ -1,0 +1,44 @@
+/**
+ * The memory domain's public face. Routers get a `MemoryService`: ingestion (inputs classified,
+ * fetched and budgeted here), the add and cognify pipelines and their statuses, search and its
+ * history, a dataset's items, graph and lifecycle. Which datasets a request may touch is decided
+ * before, by `access`; everything here works on the datasets it is handed.
+ */
+import type { Kysely } from 'kysely';
+import type { Config } from '../config/index.js';
+import type { Database } from '../storage/index.js';
+import { DatasetContent } from './datasets.js';
+import type { MemoryEngine } from './engine.js';
+import { InputReader } from './ingest/inputs.js';
+import { Pipelines } from './pipelines.js';
+import { Retrieval } from './retrieval.js';
+
+export class MemoryService {
+  readonly datasets: DatasetContent;
+  readonly pipelines: Pipelines;
+  readonly retrieval: Retrieval;
+  readonly inputs: InputReader;
+
+  constructor(
+    config: Config,
+    db: Kysely<Database>,
+    /** The engine behind the service (jobs, settings and stores; the server starts and stops it). */
+    readonly engine: MemoryEngine,
+  ) {
+    this.datasets = new DatasetContent(db, engine);
+    this.pipelines = new Pipelines(db, engine);
+    this.retrieval = new Retrieval(db, engine);
+    this.inputs = new InputReader(config);
+  }
+
+  /** Run-time settings (the language model a superuser chose). */
+  get settings() {
+    return this.engine.settings;
+  }
+}
+
+export { datasetInfo, itemView, type DatasetRecord } from './datasets.js';
+export { MemoryEngine, safeFilename, type CognifyOptions, type DataRow, type DatasetInfo, type IngestItem } from './engine.js';
+export { IngestBudget, ingestLimitsOf, type IngestLimits } from './ingest/budget.js';
+export { RunStatus, type PipelineRunInfo } from './runs.js';
+export { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, routeQuery, searchResultOf, type SearchOutcome, type SearchRequest, type SearchType } from './search.js';
