@@ -5,7 +5,7 @@ import type { DatasetInfo } from '../../src/memory/engine.js';
 import { searchDataset, searchResultOf } from '../../src/memory/search.js';
 import { FernetKeyring, isFernetToken } from '../../src/storage/fernet.js';
 import { startAuraStandIn } from '../helpers/aura-standin.js';
-import { BoltStandIn } from '../helpers/bolt-standin.js';
+import { BoltStandIn } from '../helpers/bolt/index.js';
 import { DOC, removeEngineRoots, searchRequest, setupEngine } from '../helpers/engine.js';
 
 /**

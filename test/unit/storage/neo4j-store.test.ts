@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import neo4j from 'neo4j-driver';
 import { Neo4jConnectionError, Neo4jGraphStore, fromNeo4jValue, safeUrl } from '../../../src/storage/stores/neo4j.js';
-import { BoltStandIn, type BoltStandInOptions } from '../../helpers/bolt-standin.js';
+import { BoltStandIn, type BoltStandInOptions } from '../../helpers/bolt/index.js';
 import { LIMITS, edge, graphStoreContract, node } from '../../helpers/graph-store-contract.js';
 import { CypherSandbox } from '../../../src/storage/cypher-sandbox/sandbox.js';
 
