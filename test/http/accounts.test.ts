@@ -173,6 +173,7 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
       const token = (await login(c, email, password)).body.access_token as string;
       const me = await c.get('/api/v1/users/me', { bearer: token });
       assert.deepEqual([me.body.is_superuser, me.body.is_active, me.body.is_verified, me.body.parent_user_id], [false, true, false, null]);
+      assert.deepEqual(Object.keys(me.body).sort(), USER_READ_KEYS, 'the reference UserRead keys, nothing more');
       const forbidden = await c.get(`/api/v1/users/${parent.id}`, { bearer: token });
       assert.deepEqual([forbidden.status, forbidden.body], [403, { detail: 'Forbidden' }]);
     });

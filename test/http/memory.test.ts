@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startOpenAIStub } from '../helpers/openai-stub.js';
 import { startPglite, type PgliteServer } from '../helpers/pglite.js';
-import { asActor, signUpActor, startTestServer, upload, type Actor, type TestServer } from '../helpers/harness.js';
+import { asActor, signUpActor, startTestServer, upload, type TestServer } from '../helpers/harness.js';
 
 /**
  * The memory engine over HTTP with the offline providers: add (multipart and add_text) → cognify →

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import pino from 'pino';
 import type { DatasetInfo } from '../../src/memory/engine.js';
-import { LocalJobQueue } from '../../src/memory/jobs.js';
 import { RunStatus, latestRunStatus, latestRuns, recordRunStatus } from '../../src/memory/runs.js';
-import { searchDataset, searchResultOf, type SearchType } from '../../src/memory/search.js';
+import { searchDataset, searchResultOf } from '../../src/memory/search.js';
 import { DOC, removeEngineRoots, searchRequest, setupEngine } from '../helpers/engine.js';
 
 /**

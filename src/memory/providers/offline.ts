@@ -158,7 +158,7 @@ interface WordToken {
   readonly end: number;
 }
 
-const WORD_TOKEN = /[\p{L}\p{M}\p{N}]+(?:['’\-][\p{L}\p{M}\p{N}]+)*/gu;
+const WORD_TOKEN = /[\p{L}\p{M}\p{N}]+(?:['’-][\p{L}\p{M}\p{N}]+)*/gu;
 
 function wordTokens(sentence: string): WordToken[] {
   const tokens: WordToken[] = [];
@@ -230,10 +230,6 @@ const MAX_RELATION_WORDS = 3;
 
 function isCapitalised(word: string): boolean {
   return /^[\p{Lu}\p{Lt}]/u.test(word);
-}
-
-function isAcronym(word: string): boolean {
-  return /^\p{Lu}{2,}[\p{Lu}\p{N}]*$/u.test(word);
 }
 
 function isYear(word: string): boolean {

@@ -47,18 +47,17 @@ export class DatasetDatabases {
 
   static create(config: Config, db: Kysely<Database>, pgConnection: pg.ClientConfig | undefined): DatasetDatabases {
     const registry = new HandlerRegistry();
-    let self: DatasetDatabases | undefined;
+    // User Cypher runs in killable child processes within CYPHER_MAX_MEMORY_MB and CYPHER_MAX_CONCURRENT.
+    const sandbox = new CypherSandbox({ maxMemoryMb: config.memory.cypherMaxMemoryMb, maxConcurrent: config.memory.cypherMaxConcurrent });
+    const self = new DatasetDatabases(config, db, registry, pgConnection, sandbox);
     registry.register(kuzuHandler(config));
     registry.register(lancedbHandler(config));
-    registry.register(pgvectorHandler(() => self!.pool()));
+    registry.register(pgvectorHandler(() => self.pool()));
     registry.register(auraHandler(config, FernetKeyring.fromSecrets(config.memory.encryptionKeys.join(','))));
     registry.validate(config);
     if (config.memory.graphProvider === 'neo4j' && !config.posture.multiTenant && !config.memory.neo4j) {
       throw new ConfigError('GRAPH_DATABASE_URL', 'GRAPH_DATABASE_PROVIDER=neo4j in single-user mode needs the URL of the shared Neo4j');
     }
-    // User Cypher runs in killable child processes within CYPHER_MAX_MEMORY_MB and CYPHER_MAX_CONCURRENT.
-    const sandbox = new CypherSandbox({ maxMemoryMb: config.memory.cypherMaxMemoryMb, maxConcurrent: config.memory.cypherMaxConcurrent });
-    self = new DatasetDatabases(config, db, registry, pgConnection, sandbox);
     return self;
   }
 

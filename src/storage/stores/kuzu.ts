@@ -41,7 +41,6 @@ import {
   DATASET_NODES_OF_TYPE,
   DELETE_NODES_BY_KEY,
   GRAPH_EDGES,
-  GraphQueryTimeoutError,
   Mutex,
   NODES_BY_KEY,
   assertDatasetId,
@@ -59,7 +58,7 @@ import {
   uniqueIds,
 } from './common.js';
 import type { Connection, Database, KuzuValue } from 'kuzu';
-import { SCHEMA, columns, copyRow, executeBatches, readAll, readRows, run, toJsonValue, transaction, type Params, type Row } from './kuzu-connection.js';
+import { SCHEMA, columns, copyRow, executeBatches, readAll, run, toJsonValue, transaction, type Params, type Row } from './kuzu-connection.js';
 import type { CopyEdgeRow, CopyNodeRow, CypherLimits, CypherRunner, GraphEdge, GraphNode, GraphStore, Subgraph } from '../types.js';
 
 export { GraphQueryTimeoutError } from './common.js';
@@ -67,10 +66,6 @@ export { toJsonValue } from './kuzu-connection.js';
 
 /** Rows (or ids) per UNWIND statement. */
 const BATCH = 1000;
-/** Rows per statement filling the in-memory database of a Cypher query. */
-const COPY_BATCH = 5000;
-/** Result rows read synchronously between two yields to the event loop. */
-const READ_CHUNK = 1000;
 
 
 /*

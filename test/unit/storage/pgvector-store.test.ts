@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { dropSchema, PgVectorStore } from '../../../src/storage/stores/pgvector.js';
-import type { VectorStore } from '../../../src/storage/types.js';
 import { startPglite, type PgliteServer } from '../../helpers/pglite.js';
 import { DIM, point, vectorStoreContract } from '../../helpers/vector-store-contract.js';
 
