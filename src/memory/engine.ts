@@ -1,15 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { uuid5 } from '../ids.js';
 import type { Config } from '../config/index.js';
+import { LocalRunLock, type Database, type DatasetDatabases, type RunLock } from '../storage/index.js';
 import { chunkText } from './chunker.js';
-import type { Database, DatasetDatabases, DatasetRef } from '../storage/index.js';
+import { ItemStore } from './ingest/items.js';
+import type { DataRow, DatasetInfo, IngestItem } from './types.js';
 import { buildDocumentGraph, type ChunkExtraction } from './graph-builder.js';
-import { extractText, guessMimeType } from './ingest/text.js';
+import { extractText } from './ingest/text.js';
 import {
   ITEM_COMPLETED,
   RunStatus,
@@ -21,21 +19,10 @@ import {
   type PipelineRunInfo,
 } from './runs.js';
 import type { Embedder } from './providers/types.js';
-import { LocalRunLock, type RunLock } from '../storage/index.js';
 import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
 import type { MemorySettings } from './settings.js';
 
-export type DataRow = Database['data'];
-
-/** One item to ingest: text, or a file's bytes with its name. */
-export type IngestItem =
-  | { readonly kind: 'text'; readonly text: string; readonly label?: string | null; readonly externalMetadata?: unknown }
-  | { readonly kind: 'file'; readonly filename: string; readonly bytes: Buffer; readonly label?: string | null; readonly externalMetadata?: unknown };
-
-export interface DatasetInfo extends DatasetRef {
-  readonly name: string;
-  readonly tenantId: string | null;
-}
+export type { DataRow, DatasetInfo, IngestItem } from './types.js';
 
 /** A dataset at most one pipeline run at a time in this process (across instances: see the queue). */
 class DatasetLocks {
@@ -78,6 +65,8 @@ export interface MemoryEngineOptions {
 export class MemoryEngine {
   readonly locks = new DatasetLocks();
   readonly runLock: RunLock;
+  /** The items' rows and stored originals. */
+  private readonly items: ItemStore;
   private readonly queue: JobQueue | undefined;
   private jobsStarted = false;
   private orphanTimer?: NodeJS.Timeout;
@@ -92,97 +81,21 @@ export class MemoryEngine {
     readonly embedder: Embedder,
     options: MemoryEngineOptions = {},
   ) {
+    this.items = new ItemStore(config, db);
     this.runLock = options.runLock ?? new LocalRunLock();
     this.queue = options.queue;
   }
 
-  /** Uploads live under the data root, per tenant (or per user without one) in multi-tenant mode. */
-  storageDir(dataset: DatasetInfo): string {
-    const root = this.config.dataRoot;
-    return this.config.posture.multiTenant ? join(root, dataset.tenantId ?? dataset.ownerId) : root;
-  }
-
-  /**
-   * Stores items and their Data rows. Identical content in the same dataset is one row (dedup by
-   * MD5 of the bytes); files are written atomically (temporary file, then rename).
-   */
-  async ingest(dataset: DatasetInfo, ownerId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<DataRow[]> {
-    const dir = this.storageDir(dataset);
-    const rows: DataRow[] = [];
-    for (const item of items) {
-      const bytes = item.kind === 'text' ? Buffer.from(item.text, 'utf8') : item.bytes;
-      const hash = createHash('md5').update(bytes).digest('hex');
-      const info = item.kind === 'text' ? { extension: 'txt', mimeType: 'text/plain' } : guessMimeType(item.filename, bytes);
-      const safeName = item.kind === 'text' ? `text_${hash}.txt` : safeFilename(item.filename, info.extension);
-      const relative = item.kind === 'text' ? safeName : join(hash, safeName);
-      const path = resolve(dir, relative);
-      if (!path.startsWith(resolve(dir) + sep)) throw new Error('refusing to store outside the data root');
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      const tmp = `${path}.${randomUUID()}.tmp`;
-      await writeFile(tmp, bytes, { mode: 0o600 });
-      await rename(tmp, path);
-
-      const id = uuid5(`${hash}${dataset.id}`);
-      const now = new Date().toISOString();
-      const name = item.kind === 'text' ? `text_${hash}` : basename(safeName, extname(safeName)) || safeName;
-      const externalMetadata = item.externalMetadata === undefined || item.externalMetadata === null ? null : JSON.stringify(item.externalMetadata);
-      await this.db
-        .insertInto('data')
-        .values({
-          id,
-          dataset_id: dataset.id,
-          name,
-          extension: info.extension,
-          mime_type: info.mimeType,
-          original_extension: info.extension,
-          original_mime_type: info.mimeType,
-          loader_engine: 'engram',
-          raw_data_location: pathToFileURL(path).href,
-          original_data_location: pathToFileURL(path).href,
-          owner_id: ownerId,
-          tenant_id: tenantId,
-          content_hash: hash,
-          raw_content_hash: hash,
-          label: item.label ?? null,
-          external_metadata: externalMetadata,
-          node_set: nodeSet && nodeSet.length > 0 ? JSON.stringify(nodeSet) : null,
-          pipeline_status: '{}',
-          token_count: -1,
-          data_size: bytes.length,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) =>
-          oc.columns(['dataset_id', 'content_hash']).doUpdateSet({
-            updated_at: now,
-            ...(item.label !== undefined && item.label !== null ? { label: item.label } : {}),
-            ...(externalMetadata !== null ? { external_metadata: externalMetadata } : {}),
-          }),
-        )
-        .execute();
-      rows.push(await this.db.selectFrom('data').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
-    }
-    return rows;
+  /** Stores items and their Data rows (see `ItemStore.ingest`). */
+  ingest(dataset: DatasetInfo, ownerId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<DataRow[]> {
+    return this.items.ingest(dataset, ownerId, tenantId, items, nodeSet);
   }
 
   /** Reads the stored original of a data row (only the server's own copies, never a user path). */
-  async readStored(row: DataRow): Promise<Buffer> {
-    const path = fileURLToPath(row.raw_data_location);
-    if (!resolve(path).startsWith(resolve(this.config.dataRoot) + sep)) throw new Error('stored file is outside the data root');
-    return readFile(path);
+  readStored(row: DataRow): Promise<Buffer> {
+    return this.items.read(row);
   }
 
-  /** Deletes a stored file unless another data row still points at it. */
-  async releaseFile(location: string): Promise<void> {
-    const others = await this.db.selectFrom('data').select('id').where('raw_data_location', '=', location).limit(1).execute();
-    if (others.length > 0) return;
-    try {
-      const path = fileURLToPath(location);
-      if (resolve(path).startsWith(resolve(this.config.dataRoot) + sep)) await rm(path, { force: true });
-    } catch {
-      // Not a local file of ours: nothing to remove.
-    }
-  }
 
   /**
    * Cognifies one dataset: every item not yet completed is chunked, extracted, summarised,
@@ -410,7 +323,7 @@ export class MemoryEngine {
       for (const collection of await vector.collections(dataset.id)) await vector.deleteIds(dataset.id, collection, ids);
     });
     await this.db.deleteFrom('data').where('id', '=', row.id).execute();
-    await this.releaseFile(row.raw_data_location);
+    await this.items.release(row.raw_data_location);
   }
 
   /** Removes a dataset's content, databases, rows and files (the dataset row is the caller's). */
@@ -418,7 +331,7 @@ export class MemoryEngine {
     await this.databases.deleteDataset(dataset);
     const rows = await this.db.selectFrom('data').select(['id', 'raw_data_location']).where('dataset_id', '=', dataset.id).execute();
     await this.db.deleteFrom('data').where('dataset_id', '=', dataset.id).execute();
-    for (const row of rows) await this.releaseFile(row.raw_data_location);
+    for (const row of rows) await this.items.release(row.raw_data_location);
   }
 }
 
@@ -454,13 +367,4 @@ function runInfo(status: PipelineRunInfo['status'], pipelineRunId: string, datas
 
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 1000) : String(error).slice(0, 1000);
-}
-
-/** A stored file name: the base name only, no control or path characters, bounded length. */
-export function safeFilename(filename: string, extension: string): string {
-  const base = basename(filename.replace(/\\/g, '/'))
-    .replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, '_')
-    .replace(/^\.+/, '')
-    .slice(0, 200);
-  return base === '' ? `upload.${extension}` : base;
 }

@@ -38,7 +38,9 @@ export class MemoryService {
 }
 
 export { datasetInfo, itemView, type DatasetRecord } from './datasets.js';
-export { MemoryEngine, safeFilename, type CognifyOptions, type DataRow, type DatasetInfo, type IngestItem } from './engine.js';
+export { MemoryEngine, type CognifyOptions } from './engine.js';
+export { safeFilename } from './ingest/items.js';
+export type { DataRow, DatasetInfo, IngestItem } from './types.js';
 export { IngestBudget, ingestLimitsOf, type IngestLimits } from './ingest/budget.js';
 export { RunStatus, type PipelineRunInfo } from './runs.js';
 export { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, routeQuery, searchResultOf, type SearchOutcome, type SearchRequest, type SearchType } from './search.js';

@@ -11,3 +11,4 @@ export { LocalRunLock, type RunLock } from './run-lock.js';
 export { PostgresRunLock } from './pg-run-lock.js';
 export { GraphQueryLimitError, GraphQueryTimeoutError, GraphQueryMemoryError, GraphQueryAnswerTooLargeError } from './stores/common.js';
 export type * from './types.js';
+export { FileStore } from './files.js';

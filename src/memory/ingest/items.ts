@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import { basename, extname, join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Config } from '../../config/index.js';
+import { uuid5 } from '../../ids.js';
+import { FileStore, type Database } from '../../storage/index.js';
+import type { DataRow, DatasetInfo, IngestItem } from '../types.js';
+import { guessMimeType } from './text.js';
+
+/** The items of datasets: their Data rows and their stored originals (under the data root). */
+export class ItemStore {
+  private readonly files: FileStore;
+
+  constructor(
+    private readonly config: Config,
+    private readonly db: Kysely<Database>,
+  ) {
+    this.files = new FileStore(config.dataRoot);
+  }
+
+  /** Uploads live under the data root, per tenant (or per user without one) in multi-tenant mode. */
+  storageDir(dataset: DatasetInfo): string {
+    const root = this.config.dataRoot;
+    return this.config.posture.multiTenant ? join(root, dataset.tenantId ?? dataset.ownerId) : root;
+  }
+
+  /**
+   * Stores items and their Data rows. Identical content in the same dataset is one row (dedup by
+   * MD5 of the bytes); files are written atomically (temporary file, then rename).
+   */
+  async ingest(dataset: DatasetInfo, ownerId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<DataRow[]> {
+    const dir = this.storageDir(dataset);
+    const rows: DataRow[] = [];
+    for (const item of items) {
+      const bytes = item.kind === 'text' ? Buffer.from(item.text, 'utf8') : item.bytes;
+      const hash = createHash('md5').update(bytes).digest('hex');
+      const info = item.kind === 'text' ? { extension: 'txt', mimeType: 'text/plain' } : guessMimeType(item.filename, bytes);
+      const safeName = item.kind === 'text' ? `text_${hash}.txt` : safeFilename(item.filename, info.extension);
+      const relative = item.kind === 'text' ? safeName : join(hash, safeName);
+      const location = await this.files.write(dir, relative, bytes);
+
+      const id = uuid5(`${hash}${dataset.id}`);
+      const now = new Date().toISOString();
+      const name = item.kind === 'text' ? `text_${hash}` : basename(safeName, extname(safeName)) || safeName;
+      const externalMetadata = item.externalMetadata === undefined || item.externalMetadata === null ? null : JSON.stringify(item.externalMetadata);
+      await this.db
+        .insertInto('data')
+        .values({
+          id,
+          dataset_id: dataset.id,
+          name,
+          extension: info.extension,
+          mime_type: info.mimeType,
+          original_extension: info.extension,
+          original_mime_type: info.mimeType,
+          loader_engine: 'engram',
+          raw_data_location: location,
+          original_data_location: location,
+          owner_id: ownerId,
+          tenant_id: tenantId,
+          content_hash: hash,
+          raw_content_hash: hash,
+          label: item.label ?? null,
+          external_metadata: externalMetadata,
+          node_set: nodeSet && nodeSet.length > 0 ? JSON.stringify(nodeSet) : null,
+          pipeline_status: '{}',
+          token_count: -1,
+          data_size: bytes.length,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc.columns(['dataset_id', 'content_hash']).doUpdateSet({
+            updated_at: now,
+            ...(item.label !== undefined && item.label !== null ? { label: item.label } : {}),
+            ...(externalMetadata !== null ? { external_metadata: externalMetadata } : {}),
+          }),
+        )
+        .execute();
+      rows.push(await this.db.selectFrom('data').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+    }
+    return rows;
+  }
+
+  /** Reads the stored original of a data row (only the server's own copies, never a user path). */
+  async read(row: DataRow): Promise<Buffer> {
+    return this.files.read(row.raw_data_location);
+  }
+
+  /** Deletes a stored file unless another data row still points at it. */
+  async release(location: string): Promise<void> {
+    const others = await this.db.selectFrom('data').select('id').where('raw_data_location', '=', location).limit(1).execute();
+    if (others.length === 0) await this.files.remove(location);
+  }
+}
+
+/** A stored file name: the base name only, no control or path characters, bounded length. */
+export function safeFilename(filename: string, extension: string): string {
+  const base = basename(filename.replace(/\\/g, '/'))
+    .replace(/[\u0000-\u001f\u007f/\\:*?"<>|]/g, '_')
+    .replace(/^\.+/, '')
+    .slice(0, 200);
+  return base === '' ? `upload.${extension}` : base;
+}
