@@ -1,32 +1,14 @@
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
-import { get } from '../api';
+import { listDatasets } from '../api/datasets';
+import { datasetGraph, type GraphData, type GraphNode } from '../api/graph';
 import { Notice, Page, Table, useLoad } from '../components';
 import { Link } from '../router';
 
 /**
- * The knowledge graph of a dataset (GET /api/v1/datasets/{id}/graph) drawn as SVG with a small
+ * The knowledge graph of a dataset (api/graph) drawn as SVG with a small
  * force-directed layout written here (no library), plus the same data as two tables.
  */
 
-interface GraphNode {
-  id: string;
-  label: string;
-  type: string;
-  properties: Record<string, unknown>;
-}
-interface GraphEdge {
-  source: string;
-  target: string;
-  label: string;
-}
-interface GraphData {
-  nodes: GraphNode[];
-  edges: GraphEdge[];
-}
-interface Dataset {
-  id: string;
-  name: string;
-}
 
 /** The picture's own coordinate space (the SVG viewBox). */
 const WIDTH = 800;
@@ -167,8 +149,8 @@ interface Neighbour {
 
 export function GraphPage({ params }: { params: Record<string, string> }) {
   const datasetId = params.id ?? '';
-  const graph = useLoad(() => get<GraphData>(`/api/v1/datasets/${encodeURIComponent(datasetId)}/graph`), [datasetId]);
-  const datasets = useLoad(() => get<Dataset[]>('/api/v1/datasets'), []);
+  const graph = useLoad(() => datasetGraph(datasetId), [datasetId]);
+  const datasets = useLoad(listDatasets, []);
   const name = datasets.data?.find((d) => d.id === datasetId.toLowerCase())?.name;
   const title = name ? `Graph of ${name}` : 'Dataset graph';
 

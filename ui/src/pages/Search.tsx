@@ -1,27 +1,13 @@
 import { useId, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
-import { get, postJson } from '../api';
+import { listDatasets } from '../api/datasets';
+import { search, searchHistory, type HistoryRow, type SearchRequest } from '../api/search';
 import { Button, Field, Notice, Page, Table, useAction, useLoad } from '../components';
 import { Link, useLocation } from '../router';
 
 /**
- * Search the datasets you can read (POST /api/v1/search) and see your past searches
- * (GET /api/v1/search). Every result is rendered as React text, never as HTML.
+ * Search the datasets you can read and see your past searches (api/search). Every result is
+ * rendered as React text, never as HTML.
  */
-
-interface Dataset {
-  id: string;
-  name: string;
-  ownerId: string;
-  createdAt: string;
-}
-
-interface HistoryRow {
-  id: string;
-  text: string;
-  user: 'user' | 'system';
-  createdAt: string;
-  datasetId: string | null;
-}
 
 /** The types the server serves (src/memory/search.ts SUPPORTED_SEARCH_TYPES), with what each does. */
 export const SEARCH_TYPES: { type: string; hint: string }[] = [
@@ -287,8 +273,8 @@ function when(iso: string): string {
 
 export function SearchPage() {
   const { query: params } = useLocation();
-  const datasets = useLoad(() => get<Dataset[]>('/api/v1/datasets'), []);
-  const history = useLoad(() => get<HistoryRow[]>('/api/v1/search'), []);
+  const datasets = useLoad(listDatasets, []);
+  const history = useLoad(searchHistory, []);
   const [query, setQuery] = useState('');
   const [type, setType] = useState('HYBRID_COMPLETION');
   const [chosen, setChosen] = useState<Set<string>>(() => new Set(params.getAll('dataset').map((d) => d.toLowerCase())));
@@ -324,7 +310,7 @@ export function SearchPage() {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const body: Record<string, unknown> = {
+    const body: SearchRequest = {
       query,
       search_type: type,
       top_k: Number.isFinite(k) ? Math.trunc(k) : 15,
@@ -342,7 +328,7 @@ export function SearchPage() {
     }
     const started = performance.now();
     const ok = await action.run(async () => {
-      const response = await postJson<unknown>('/api/v1/search', body);
+      const response = await search(body);
       const plainTitle = ids.length === 1 ? (names.get(ids[0]!) ?? 'the chosen dataset') : ids.length > 1 ? 'the chosen datasets' : 'all your datasets';
       setOutcome({ response, type, plainTitle });
       const seconds = ((performance.now() - started) / 1000).toFixed(1);

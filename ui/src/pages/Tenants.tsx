@@ -1,41 +1,32 @@
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
-import { ApiFailure, api, del, errorMessage, get, postJson } from '../api';
+import { ApiFailure, errorMessage } from '../api/client';
+import { listDatasets } from '../api/datasets';
+import {
+  addUserToRole,
+  addUserToTenant,
+  changeDatasetPermission,
+  createRole as createRoleOnServer,
+  createTenant,
+  datasetPrincipals,
+  deleteRole as deleteRoleOnServer,
+  myTenants,
+  PERMISSIONS,
+  removeUserFromRole,
+  removeUserFromTenant,
+  selectTenant,
+  tenantRoles,
+  tenantUsers,
+  type Member,
+  type Permission,
+  type Role,
+  type RoleRef,
+  type TenantRef,
+} from '../api/permissions';
+import { userIdOf } from '../api/users';
 import { Button, ConfirmButton, Field, FormCard, Notice, Page, Table, useAction, useLoad } from '../components';
 import { useSession } from '../session';
 
-/** Tenants, their members and roles, and dataset sharing, through `/api/v1/permissions/…`. */
-
-const P = '/api/v1/permissions';
-const PERMISSIONS = ['read', 'write', 'delete', 'share'] as const;
-type Permission = (typeof PERMISSIONS)[number];
-
-interface TenantRef {
-  id: string;
-  name: string;
-}
-interface RoleRef {
-  id: string;
-  name: string;
-}
-interface Member {
-  id: string;
-  email: string;
-  roles: RoleRef[];
-}
-interface Role extends RoleRef {
-  description: string | null;
-  user_count: number;
-}
-interface Dataset {
-  id: string;
-  name: string;
-}
-interface Holder {
-  principal_id: string;
-  principal_type: 'user' | 'role' | 'tenant';
-  name: string | null;
-  permissions: Permission[];
-}
+/** Tenants, their members and roles, and dataset sharing (api/permissions). */
 
 /** A load the server may refuse with 403 (not a manager, no share): the refusal is shown as information. */
 type Guarded<T> = { ok: T } | { refused: string };
@@ -47,18 +38,6 @@ async function guarded<T>(load: () => Promise<T>): Promise<Guarded<T>> {
     throw e;
   }
 }
-
-/** The id of the account using this e-mail address. */
-async function userIdOf(email: string): Promise<string> {
-  try {
-    return (await postJson<{ user_id: string }>('/api/v1/users/get-user-id', { email })).user_id;
-  } catch (e) {
-    if (e instanceof ApiFailure && e.status === 404) throw new Error(`No account uses the e-mail address ${email}.`);
-    throw e;
-  }
-}
-
-const q = encodeURIComponent;
 
 function Select({ label, value, onChange, children }: { label: string; value: string; onChange: (v: string) => void; children: ReactNode }) {
   const id = useId();
@@ -75,10 +54,10 @@ function Select({ label, value, onChange, children }: { label: string; value: st
 export function TenantsPage() {
   const { user, refresh } = useSession();
   const activeId = user?.tenant_id ?? null;
-  const tenants = useLoad(() => get<TenantRef[]>(`${P}/tenants/me`), [activeId]);
+  const tenants = useLoad(myTenants, [activeId]);
   const active = activeId ? (tenants.data?.find((t) => t.id === activeId) ?? { id: activeId, name: activeId }) : null;
   // One list of the active tenant's roles, for the roles table and the sharing form alike.
-  const roles = useLoad(() => (activeId ? get<Role[]>(`${P}/tenants/${q(activeId)}/roles`) : Promise.resolve([] as Role[])), [activeId]);
+  const roles = useLoad(() => (activeId ? tenantRoles(activeId) : Promise.resolve([] as Role[])), [activeId]);
 
   return (
     <Page title="Tenants & roles">
@@ -112,7 +91,7 @@ function TenantsSection({
 
   const select = (tenant: TenantRef | null) =>
     action.run(async () => {
-      await postJson(`${P}/tenants/select`, { tenant_id: tenant ? tenant.id : null });
+      await selectTenant(tenant ? tenant.id : null);
       await refresh();
       await reload();
       return tenant ? `You are now working in ${tenant.name}.` : 'You are now working in your personal space.';
@@ -123,7 +102,7 @@ function TenantsSection({
     const tenantName = name.trim();
     const ok = await action.run(async () => {
       if (!tenantName) throw new Error('Enter a name for the tenant.');
-      await api('POST', `${P}/tenants?tenant_name=${q(tenantName)}`);
+      await createTenant(tenantName);
       await refresh();
       await reload();
       return `Tenant ${tenantName} created. It is now your active tenant.`;
@@ -184,7 +163,7 @@ function TenantsSection({
 type Loaded<T> = ReturnType<typeof useLoad<T>>;
 
 function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: string; roles: Loaded<Role[]> }) {
-  const members = useLoad(() => guarded(() => get<Member[]>(`${P}/tenants/${q(tenant.id)}/users`)), [tenant.id]);
+  const members = useLoad(() => guarded(() => tenantUsers(tenant.id)), [tenant.id]);
   const memberAction = useAction();
   const roleAction = useAction();
   const [email, setEmail] = useState('');
@@ -204,7 +183,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
     const ok = await memberAction.run(async () => {
       if (!address) throw new Error('Enter the e-mail address of the person to add.');
       const id = await userIdOf(address);
-      await api('POST', `${P}/users/${q(id)}/tenants?tenant_id=${q(tenant.id)}`);
+      await addUserToTenant(id, tenant.id);
       await members.reload();
       return `${address} is now a member of ${tenant.name}.`;
     });
@@ -213,14 +192,14 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
 
   const removeMember = (m: Member) =>
     memberAction.run(async () => {
-      await del(`${P}/tenants/${q(tenant.id)}/users/${q(m.id)}`);
+      await removeUserFromTenant(tenant.id, m.id);
       await reloadBoth();
       return `${m.email} was removed from ${tenant.name}.`;
     });
 
   const removeFromRole = (m: Member, r: RoleRef) =>
     memberAction.run(async () => {
-      await api('DELETE', `${P}/users/${q(m.id)}/roles?role_id=${q(r.id)}`);
+      await removeUserFromRole(m.id, r.id);
       await reloadBoth();
       return `${m.email} no longer has the role ${r.name}.`;
     });
@@ -230,7 +209,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
     const nameOf = roleName.trim();
     const ok = await roleAction.run(async () => {
       if (!nameOf) throw new Error('Enter a name for the role.');
-      await api('POST', `${P}/roles?role_name=${q(nameOf)}`);
+      await createRoleOnServer(nameOf);
       await roles.reload();
       return `Role ${nameOf} created.`;
     });
@@ -239,7 +218,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
 
   const deleteRole = (r: Role) =>
     roleAction.run(async () => {
-      await del(`${P}/roles/${q(r.id)}`);
+      await deleteRoleOnServer(r.id);
       await reloadBoth();
       return `Role ${r.name} deleted.`;
     });
@@ -250,7 +229,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
     const r = roleList.find((x) => x.id === assignRole);
     await roleAction.run(async () => {
       if (!m || !r) throw new Error('Choose a member and a role.');
-      await api('POST', `${P}/users/${q(m.id)}/roles?role_id=${q(r.id)}`);
+      await addUserToRole(m.id, r.id);
       await reloadBoth();
       return `${m.email} now has the role ${r.name}.`;
     });
@@ -380,7 +359,7 @@ type Target = 'user' | 'role' | 'tenant';
 
 /** Sharing datasets of the active space, and who holds what on one of them. */
 function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null; roles: Role[] }) {
-  const datasets = useLoad(() => get<Dataset[]>('/api/v1/datasets'), []);
+  const datasets = useLoad(listDatasets, []);
   const list = datasets.data ?? [];
   const [datasetId, setDatasetId] = useState('');
   const [target, setTarget] = useState<Target>('user');
@@ -399,7 +378,7 @@ function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null; roles:
   }, [list, datasetId, inspectId]);
 
   const holders = useLoad(
-    () => (inspectId ? guarded(() => get<Holder[]>(`${P}/datasets/${q(inspectId)}/principals`)) : Promise.resolve(undefined)),
+    () => (inspectId ? guarded(() => datasetPrincipals(inspectId)) : Promise.resolve(undefined)),
     [inspectId],
   );
 
@@ -428,9 +407,7 @@ function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null; roles:
         who = `everyone in ${tenant.name}`;
       }
       for (const permission of permissions) {
-        await api(action_ === 'grant' ? 'POST' : 'DELETE', `${P}/datasets/${q(principalId)}?permission_name=${q(permission)}`, {
-          json: [dataset.id],
-        });
+        await changeDatasetPermission(action_, principalId, permission, [dataset.id]);
       }
       if (inspectId === dataset.id) await holders.reload();
       else setInspectId(dataset.id);
