@@ -1,11 +1,20 @@
-/** Where the graph's nodes go: a small force-directed layout written here (no library), and the view that fits it. */
+import { forceCollide, forceLink, forceManyBody, forceSimulation, forceX, forceY, type SimulationLinkDatum, type SimulationNodeDatum } from 'd3-force';
+
+/**
+ * Where the graph's nodes go: a d3-force layout, computed once per graph and synchronously (the
+ * simulation is stopped and ticked a fixed number of times, never animated), so the same graph gets
+ * the same picture every time and tests can rely on it.
+ */
 
 /** The picture's own coordinate space (the SVG viewBox). */
 export const WIDTH = 800;
 export const HEIGHT = 520;
 /** At most this many nodes are drawn; the tables list them all. */
 export const MAX_DRAWN = 400;
-/** Work budget of the layout: iterations × drawn nodes² stays under this. */
+/**
+ * Work budget of the layout: ticks × drawn nodes² stays under this. d3's many-body force costs less
+ * than n² per tick, but the cap keeps the largest pictures quick to lay out.
+ */
 const LAYOUT_BUDGET = 40_000_000;
 const MAX_ITERATIONS = 300;
 const MIN_ITERATIONS = 40;
@@ -23,73 +32,38 @@ export interface View {
 }
 
 /**
- * Fruchterman–Reingold layout: repulsion between every pair, attraction along edges, a little
- * gravity to the centre, and a cooling step size. Deterministic (golden-angle start positions).
+ * Repulsion between every pair (many-body), springs along edges, a pull to the centre and a little
+ * room around each node. Deterministic: golden-angle start positions, and d3-force's own seeded
+ * random source for the rare coincident nodes. `edges` are index pairs into `ids`.
  */
 export function layout(ids: string[], edges: [number, number][], iterations: number): Point[] {
   const n = ids.length;
-  const pos: Point[] = [];
   const golden = Math.PI * (3 - Math.sqrt(5));
+  const nodes: SimulationNodeDatum[] = [];
   for (let i = 0; i < n; i++) {
     const r = 12 * Math.sqrt(i + 0.5);
-    pos.push({ x: WIDTH / 2 + r * Math.cos(i * golden), y: HEIGHT / 2 + r * Math.sin(i * golden) });
+    nodes.push({ index: i, x: WIDTH / 2 + r * Math.cos(i * golden), y: HEIGHT / 2 + r * Math.sin(i * golden) });
   }
-  if (n <= 1) return pos;
+  if (n <= 1 || iterations <= 0) return nodes.map((p) => ({ x: p.x!, y: p.y! }));
+  // k is the ideal edge length, larger when fewer nodes share the picture. The link distance scales
+  // with k and the many-body strength with k², so the shape is the same at any k; the picture is
+  // scaled to fit afterwards.
   const k = Math.max(28, 0.9 * Math.sqrt((WIDTH * HEIGHT) / n));
-  const k2 = k * k;
-  const dx = new Float64Array(n);
-  const dy = new Float64Array(n);
-  let temperature = WIDTH / 8;
-  const cooling = temperature / (iterations + 1);
-  for (let it = 0; it < iterations; it++) {
-    dx.fill(0);
-    dy.fill(0);
-    for (let i = 0; i < n; i++) {
-      const pi = pos[i]!;
-      for (let j = i + 1; j < n; j++) {
-        const pj = pos[j]!;
-        let ddx = pi.x - pj.x;
-        let ddy = pi.y - pj.y;
-        let d2 = ddx * ddx + ddy * ddy;
-        if (d2 < 0.01) {
-          ddx = ((i * 7919 + j) % 13) - 6 || 1;
-          ddy = ((j * 104729 + i) % 11) - 5 || 1;
-          d2 = ddx * ddx + ddy * ddy;
-        }
-        const f = k2 / d2;
-        dx[i]! += ddx * f;
-        dy[i]! += ddy * f;
-        dx[j]! -= ddx * f;
-        dy[j]! -= ddy * f;
-      }
-    }
-    for (const [a, b] of edges) {
-      const pa = pos[a]!;
-      const pb = pos[b]!;
-      const ddx = pa.x - pb.x;
-      const ddy = pa.y - pb.y;
-      const d = Math.sqrt(ddx * ddx + ddy * ddy) || 0.01;
-      const f = d / k;
-      dx[a]! -= ddx * f;
-      dy[a]! -= ddy * f;
-      dx[b]! += ddx * f;
-      dy[b]! += ddy * f;
-    }
-    for (let i = 0; i < n; i++) {
-      const p = pos[i]!;
-      dx[i]! += (WIDTH / 2 - p.x) * 0.02 * (k / 50);
-      dy[i]! += (HEIGHT / 2 - p.y) * 0.02 * (k / 50);
-      const len = Math.sqrt(dx[i]! * dx[i]! + dy[i]! * dy[i]!) || 1;
-      const step = Math.min(len, temperature);
-      p.x += (dx[i]! / len) * step;
-      p.y += (dy[i]! / len) * step;
-    }
-    temperature = Math.max(1, temperature - cooling);
-  }
-  return pos;
+  const links: SimulationLinkDatum<SimulationNodeDatum>[] = edges.map(([a, b]) => ({ source: a, target: b }));
+  const simulation = forceSimulation(nodes)
+    .force('charge', forceManyBody().strength(-(k * k) / 30))
+    .force('link', forceLink(links).distance(k * 0.8))
+    .force('x', forceX(WIDTH / 2).strength(0.05))
+    .force('y', forceY(HEIGHT / 2).strength(0.05))
+    .force('collide', forceCollide(k * 0.2))
+    // Cool down (alpha from 1 to d3's alphaMin, 0.001) over exactly `iterations` ticks.
+    .alphaDecay(1 - Math.pow(0.001, 1 / iterations))
+    .stop();
+  simulation.tick(iterations);
+  return nodes.map((p) => ({ x: p.x!, y: p.y! }));
 }
 
-/** How many iterations the layout of n nodes gets within the work budget. */
+/** How many ticks the layout of n nodes gets within the work budget. */
 export function iterationsFor(n: number): number {
   if (n <= 1) return 0;
   return Math.max(MIN_ITERATIONS, Math.min(MAX_ITERATIONS, Math.floor(LAYOUT_BUDGET / (n * n))));

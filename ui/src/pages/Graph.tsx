@@ -9,7 +9,7 @@ import { useViewport } from '../graph/useViewport';
 import { Link } from '../router';
 
 /**
- * The knowledge graph of a dataset (api/graph) drawn as SVG with a force-directed layout, plus the same
+ * The knowledge graph of a dataset (api/graph) drawn as SVG with a d3-force layout, plus the same
  * data as two tables. The picture is split in ui/src/graph: layout.ts places the nodes,
  * useViewport.ts holds pan and zoom, GraphCanvas.tsx draws, NodePanel.tsx shows the selected node.
  */
