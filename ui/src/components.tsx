@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useId, useRef, useState, type ButtonHTMLAttributes, type FormEvent, type InputHTMLAttributes, type ReactNode } from 'react';
-import { errorMessage, postJson } from './api';
+import { errorMessage } from './api/client';
 import { Link } from './router';
 
 /** Shared building blocks of every page: accessible by construction (labels, live regions). */
@@ -123,11 +123,11 @@ export function FormCard({
 }
 
 /**
- * Asks for an e-mail address and posts `{ email }` to `path` to have a link sent there; `sent` is
+ * Asks for an e-mail address and hands it to `send` to have a link sent there; `sent` is
  * said afterwards (the same whether or not the account exists). Ends with a link back to sign-in.
  */
 export function EmailLinkForm({
-  path,
+  send,
   sent,
   submit,
   initialEmail = '',
@@ -135,7 +135,8 @@ export function EmailLinkForm({
   heading,
   lead,
 }: {
-  path: string;
+  /** Asks the server for the link (an api/auth function). */
+  send: (email: string) => Promise<void>;
   sent: string;
   /** The submit button's text. */
   submit: string;
@@ -154,7 +155,7 @@ export function EmailLinkForm({
     event.preventDefault();
     await action.run(async () => {
       if (!email.trim()) throw new Error('Enter your e-mail address.');
-      await postJson(path, { email: email.trim() });
+      await send(email.trim());
       return sent;
     });
   };

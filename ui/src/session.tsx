@@ -1,15 +1,10 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import { api, onUnauthorized } from './api';
+import { logout } from './api/auth';
+import { onUnauthorized } from './api/client';
+import { me as readMe, type User } from './api/users';
 import { navigate } from './router';
 
-export interface User {
-  id: string;
-  email: string;
-  is_active: boolean;
-  is_superuser: boolean;
-  is_verified: boolean;
-  tenant_id: string | null;
-}
+export type { User };
 
 interface Session {
   /** undefined while loading, null when signed out. */
@@ -28,7 +23,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const refresh = useCallback(async () => {
     try {
-      const me = await api<User>('GET', '/api/v1/users/me', undefined, { quiet401: true });
+      const me = await readMe({ quiet401: true });
       setUser(me);
       return me;
     } catch {
@@ -39,7 +34,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const signOut = useCallback(async () => {
     try {
-      await api('POST', '/api/v1/auth/logout', undefined, { quiet401: true });
+      await logout();
     } finally {
       setUser(null);
       navigate('/sign-in', { replace: true });

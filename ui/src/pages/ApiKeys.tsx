@@ -1,20 +1,12 @@
 import { useState, type FormEvent } from 'react';
-import { del, get, postJson } from '../api';
+import { createApiKey, deleteApiKey, listApiKeys, type ApiKey } from '../api/apiKeys';
 import { Button, ConfirmButton, Field, Notice, Page, Table, useAction, useLoad } from '../components';
-
-/** What `GET /api/v1/auth/api-keys` lists: `key` is masked when keys are hashed; `label` is its first characters. */
-interface ApiKey {
-  id: string;
-  key: string;
-  label: string | null;
-  name: string | null;
-}
 
 /** How a key is named on buttons: its name, else its first characters. */
 const keyName = (k: ApiKey) => k.name || k.label || k.id;
 
 export function ApiKeysPage() {
-  const keys = useLoad(() => get<ApiKey[]>('/api/v1/auth/api-keys'), []);
+  const keys = useLoad(listApiKeys, []);
   const [name, setName] = useState('');
   // The new key lives only in this component's state: gone when the page is left, replaced by the
   // next creation, never put in storage (D21).
@@ -31,7 +23,7 @@ export function ApiKeysPage() {
     setCopyError('');
     remove.clear();
     await create.run(async () => {
-      const key = await postJson<ApiKey>('/api/v1/auth/api-keys', { name: name.trim() || null });
+      const key = await createApiKey(name.trim() || null);
       setCreated(key);
       setName('');
       await keys.reload();
@@ -59,7 +51,7 @@ export function ApiKeysPage() {
       busy={remove.busy}
       onConfirm={() =>
         remove.run(async () => {
-          await del(`/api/v1/auth/api-keys/${encodeURIComponent(k.id)}`);
+          await deleteApiKey(k.id);
           if (created?.id === k.id) setCreated(undefined);
           await keys.reload();
           return `API key ${keyName(k)} deleted.`;

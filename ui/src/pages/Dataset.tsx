@@ -1,25 +1,10 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import { api, ApiFailure, errorMessage, get, postJson } from '../api';
+import { ApiFailure, errorMessage } from '../api/client';
+import { addFiles, addText, cognify, datasetStatuses, deleteItem, itemRawUrl, listDatasets, listItems, type DataItem, type Dataset } from '../api/datasets';
+import { me } from '../api/users';
 import { Button, ConfirmButton, Notice, Page, Table, useAction, useLoad } from '../components';
 import { Link } from '../router';
-import { fetchStatuses, formatDate, isActive, RUN, statusLabel, type DatasetView } from './Datasets';
-
-/** An item of a dataset as `GET /api/v1/datasets/{id}/data` answers it. */
-interface DataItem {
-  id: string;
-  name: string;
-  createdAt: string;
-  updatedAt: string | null;
-  extension: string;
-  mimeType: string;
-  label: string | null;
-  dataSize?: number;
-  data_size?: number;
-}
-
-interface AddAnswer {
-  data_ingestion_info?: unknown[] | null;
-}
+import { formatDate, isActive, RUN, statusLabel } from './Datasets';
 
 const URL_LINE = /^https?:\/\/\S+$/i;
 
@@ -53,7 +38,7 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 
 export function DatasetPage({ params }: { params: Record<string, string> }) {
   const id = (params.id ?? '').toLowerCase();
-  const datasets = useLoad(() => get<DatasetView[]>('/api/v1/datasets'), []);
+  const datasets = useLoad(listDatasets, []);
   const dataset = datasets.data?.find((d) => d.id === id);
 
   if (datasets.error) {
@@ -88,9 +73,9 @@ export function DatasetPage({ params }: { params: Record<string, string> }) {
   return <DatasetDetail dataset={dataset} />;
 }
 
-function DatasetDetail({ dataset }: { dataset: DatasetView }) {
+function DatasetDetail({ dataset }: { dataset: Dataset }) {
   const id = dataset.id;
-  const items = useLoad(() => get<DataItem[]>(`/api/v1/datasets/${id}/data`), [id]);
+  const items = useLoad(() => listItems(id), [id]);
 
   // Processing status: read once, then watched while a run may change it ('user': after Cognify).
   const [status, setStatus] = useState<string | undefined>(undefined);
@@ -100,7 +85,7 @@ function DatasetDetail({ dataset }: { dataset: DatasetView }) {
 
   const readStatus = useCallback(async () => {
     try {
-      const s = (await fetchStatuses([id]))[id];
+      const s = (await datasetStatuses([id]))[id];
       setStatus(s);
       setStatusRead(true);
       setStatusError('');
@@ -120,7 +105,7 @@ function DatasetDetail({ dataset }: { dataset: DatasetView }) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
       try {
-        const s = (await fetchStatuses([id]))[id];
+        const s = (await datasetStatuses([id]))[id];
         if (stopped) return;
         setStatus(s);
         setStatusRead(true);
@@ -185,10 +170,7 @@ function UploadFiles({ datasetId, onAdded }: { datasetId: string; onAdded: () =>
     await action.run(async () => {
       const files = Array.from(input.current?.files ?? []);
       if (files.length === 0) throw new Error('Choose one or more files to upload.');
-      const form = new FormData();
-      for (const file of files) form.append('data', file, file.name);
-      form.append('datasetId', datasetId);
-      const answer = await api<AddAnswer>('POST', '/api/v1/add', { multipart: form });
+      const answer = await addFiles(datasetId, files);
       const count = answer?.data_ingestion_info?.length ?? files.length;
       if (input.current) input.current.value = '';
       await onAdded();
@@ -225,7 +207,7 @@ function AddText({ datasetId, onAdded }: { datasetId: string; onAdded: () => Pro
     await action.run(async () => {
       if (!text.trim()) throw new Error('Enter some text, or one or more URLs.');
       const { items, urls } = textItems(text);
-      await postJson('/api/v1/add_text', { textData: items, datasetId });
+      await addText(datasetId, items);
       setText('');
       await onAdded();
       return urls ? `Added ${plural(items.length, 'web page', 'web pages')}.` : 'Added the text.';
@@ -259,7 +241,7 @@ function Cognify({
   watching,
   onStarted,
 }: {
-  dataset: DatasetView;
+  dataset: Dataset;
   status: string | undefined;
   statusRead: boolean;
   statusError: string;
@@ -274,7 +256,7 @@ function Cognify({
     setError('');
     setBusy(true);
     try {
-      await postJson('/api/v1/cognify', { datasetIds: [dataset.id], runInBackground: true });
+      await cognify([dataset.id]);
       onStarted();
     } catch (e) {
       setError(errorMessage(e));
@@ -313,7 +295,7 @@ function Items({
   loading,
   reload,
 }: {
-  dataset: DatasetView;
+  dataset: Dataset;
   items: DataItem[] | undefined;
   error: string;
   loading: boolean;
@@ -332,13 +314,13 @@ function Items({
     setDeleted('');
     try {
       // Not being allowed is a 401 here (as the reference answers); it must not end the session.
-      await api('DELETE', `/api/v1/datasets/${dataset.id}/data/${item.id}`, undefined, { quiet401: true });
+      await deleteItem(dataset.id, item.id);
       setDeleted(`${fileName(item)} was deleted.`);
       await reload();
       return true;
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 401 && e.code !== 'UnauthorizedDataAccessError') {
-        void get('/api/v1/users/me'); // the session is gone: the usual sign-in-again flow
+        void me(); // the session is gone: the usual sign-in-again flow
       }
       setDeleteError(
         e instanceof ApiFailure && (e.code === 'UnauthorizedDataAccessError' || e.status === 403)
@@ -366,7 +348,7 @@ function Items({
         {formatDate(item.createdAt)}
       </time>,
       <div className="ds-item-actions" key="actions">
-        <a className="button button-quiet button-small" href={`/api/v1/datasets/${dataset.id}/data/${item.id}/raw`} download={name} aria-label={`Download ${name}`}>
+        <a className="button button-quiet button-small" href={itemRawUrl(dataset.id, item.id)} download={name} aria-label={`Download ${name}`}>
           Download
         </a>
         <ConfirmButton

@@ -1,19 +1,11 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiFailure, del, errorMessage, get, postJson } from '../api';
+import { ApiFailure, errorMessage } from '../api/client';
+import { createDataset, datasetStatuses, deleteDataset, listDatasets, type Dataset } from '../api/datasets';
 import { Button, ConfirmButton, Field, Notice, Page, Table, useLoad } from '../components';
 import { Link } from '../router';
 import { useSession } from '../session';
 
-export interface DatasetView {
-  id: string;
-  name: string;
-  createdAt: string;
-  updatedAt: string | null;
-  ownerId: string;
-  tenantId: string | null;
-}
-
-/** The cognify pipeline's latest status of a dataset (`GET /api/v1/datasets/status`). */
+/** The cognify pipeline's latest status of a dataset (api/datasets `datasetStatuses`). */
 export const RUN = {
   INITIATED: 'DATASET_PROCESSING_INITIATED',
   STARTED: 'DATASET_PROCESSING_STARTED',
@@ -47,17 +39,6 @@ export function StatusBadge({ status }: { status: string | undefined }) {
   return <span className={`badge${tone}`}>{statusLabel(status)}</span>;
 }
 
-/** Latest cognify status of each dataset by id (the `dataset` query parameter repeats). */
-export async function fetchStatuses(ids: readonly string[]): Promise<Record<string, string>> {
-  if (ids.length === 0) return {};
-  const query = new URLSearchParams();
-  for (const id of ids) query.append('dataset', id);
-  const answer = await get<Record<string, unknown>>(`/api/v1/datasets/status?${query.toString()}`);
-  const out: Record<string, string> = {};
-  for (const [id, value] of Object.entries(answer ?? {})) if (typeof value === 'string') out[id] = value;
-  return out;
-}
-
 export function formatDate(value: string | null | undefined): string {
   if (!value) return '—';
   const date = new Date(value);
@@ -66,14 +47,14 @@ export function formatDate(value: string | null | undefined): string {
 
 export function DatasetsPage() {
   const { user } = useSession();
-  const list = useLoad(() => get<DatasetView[]>('/api/v1/datasets'), []);
+  const list = useLoad(listDatasets, []);
   const datasets = list.data ?? [];
   const [statuses, setStatuses] = useState<Record<string, string>>({});
   const [statusError, setStatusError] = useState('');
   const [name, setName] = useState('');
   const [creating, setCreating] = useState(false);
   const [createError, setCreateError] = useState('');
-  const [message, setMessage] = useState<{ text: string; link?: DatasetView } | undefined>(undefined);
+  const [message, setMessage] = useState<{ text: string; link?: Dataset } | undefined>(undefined);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState('');
 
@@ -86,7 +67,7 @@ export function DatasetsPage() {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const load = async () => {
       try {
-        const next = await fetchStatuses(list);
+        const next = await datasetStatuses(list);
         if (stopped) return;
         setStatuses(next);
         setStatusError('');
@@ -110,7 +91,7 @@ export function DatasetsPage() {
     if (!wanted) return setCreateError('Enter a name for the dataset.');
     setCreating(true);
     try {
-      const dataset = await postJson<DatasetView>('/api/v1/datasets', { name: wanted });
+      const dataset = await createDataset(wanted);
       const existed = datasets.some((d) => d.id === dataset.id);
       setMessage({ text: existed ? `You already have a dataset named ${dataset.name}.` : `Dataset ${dataset.name} was created.`, link: dataset });
       setName('');
@@ -123,12 +104,12 @@ export function DatasetsPage() {
   };
 
   /** Deletes the dataset; false (the question stays open with the reason) when the server refuses. */
-  const remove = async (dataset: DatasetView): Promise<boolean> => {
+  const remove = async (dataset: Dataset): Promise<boolean> => {
     setDeleting(true);
     setDeleteError('');
     setMessage(undefined);
     try {
-      await del(`/api/v1/datasets/${dataset.id}`);
+      await deleteDataset(dataset.id);
       setMessage({ text: `Dataset ${dataset.name} was deleted.` });
       await list.reload();
       return true;

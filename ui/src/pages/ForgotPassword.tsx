@@ -1,3 +1,4 @@
+import { forgotPassword } from '../api/auth';
 import { EmailLinkForm, Page } from '../components';
 
 /** The answer is the same whether or not the account exists: the page never tells which. */
@@ -9,7 +10,7 @@ export function ForgotPasswordPage() {
       <EmailLinkForm
         className="card narrow"
         lead="Enter the e-mail address of your account and we will send you a link to choose a new password."
-        path="/api/v1/auth/forgot-password"
+        send={forgotPassword}
         sent={RESET_SENT}
         submit="Send reset link"
       />

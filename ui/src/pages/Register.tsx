@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { api, ApiFailure, errorMessage, postJson } from '../api';
+import { login, register, requestVerifyToken } from '../api/auth';
+import { ApiFailure, errorMessage } from '../api/client';
 import { Button, Field, NewPasswordFields, Notice, Page, PASSWORDS_DIFFER } from '../components';
 import { Link, navigate } from '../router';
 import { useSession } from '../session';
@@ -28,7 +29,7 @@ export function RegisterPage() {
     if (password !== confirm) return setError(PASSWORDS_DIFFER);
     setBusy(true);
     try {
-      await postJson('/api/v1/auth/register', { email: email.trim(), password });
+      await register(email.trim(), password);
     } catch (e) {
       setError(registerError(e));
       setBusy(false);
@@ -36,14 +37,14 @@ export function RegisterPage() {
     }
     // The account exists: sign in with it (the server sets the HttpOnly session cookie; D21).
     try {
-      await api('POST', '/api/v1/auth/login', { form: { username: email.trim(), password } }, { quiet401: true });
+      await login(email.trim(), password);
       setDone({ kind: 'success', text: 'Your account was created. Signing you in…', signIn: false });
       await refresh();
       navigate('/datasets', { replace: true });
     } catch (e) {
       if (e instanceof ApiFailure && e.code === 'LOGIN_USER_NOT_VERIFIED') {
         // Ask for the verification e-mail; its answer is neutral whatever happens.
-        await postJson('/api/v1/auth/request-verify-token', { email: email.trim() }).catch(() => undefined);
+        await requestVerifyToken(email.trim()).catch(() => undefined);
         setDone({
           kind: 'info',
           text: `Your account was created. Verify your e-mail address before signing in: open the link we sent to ${email.trim()}.`,

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { ApiFailure, errorMessage, postJson } from '../api';
+import { resetPassword } from '../api/auth';
+import { ApiFailure, errorMessage } from '../api/client';
 import { Button, NewPasswordFields, Notice, Page, PASSWORDS_DIFFER } from '../components';
 import { Link, navigate, useLocation } from '../router';
 
@@ -20,7 +21,7 @@ export function ResetPasswordPage() {
     if (password !== confirm) return setError(PASSWORDS_DIFFER);
     setBusy(true);
     try {
-      await postJson('/api/v1/auth/reset-password', { token, password });
+      await resetPassword(token, password);
       navigate('/sign-in?reset=1', { replace: true });
     } catch (e) {
       if (e instanceof ApiFailure && e.code === 'RESET_PASSWORD_BAD_TOKEN') setBadToken(true);

@@ -1,30 +1,7 @@
 import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
-import { get, postJson } from '../api';
+import { getSettings, saveSettings, type Option, type SettingsUpdate } from '../api/settings';
 import { Button, Field, Notice, Page, useAction, useLoad } from '../components';
 import { useSession } from '../session';
-
-/** `GET /api/v1/settings`: keys come back masked and are only ever shown that way. */
-interface Option {
-  value: string;
-  label: string;
-}
-interface Settings {
-  llm: {
-    provider: string;
-    model: string;
-    endpoint: string | null;
-    apiVersion: string | null;
-    apiKey: string | null;
-    providers: Option[];
-    models: Record<string, Option[]>;
-  };
-  vectorDb: {
-    provider: string;
-    url: string;
-    apiKey: string;
-    providers: Option[];
-  };
-}
 
 function Select({ label, value, onChange, options, hint }: { label: string; value: string; onChange: (v: string) => void; options: Option[]; hint?: ReactNode }) {
   const id = useId();
@@ -81,7 +58,7 @@ export function SettingsPage() {
 }
 
 function SettingsForm() {
-  const settings = useLoad(() => get<Settings>('/api/v1/settings'), []);
+  const settings = useLoad(getSettings, []);
   const save = useAction();
   const modelsId = useId();
   const [provider, setProvider] = useState('');
@@ -117,11 +94,11 @@ function SettingsForm() {
     await save.run(async () => {
       if (!model.trim()) throw new Error('Enter the model name.');
       // An empty key field keeps the stored key: the key is sent only when one was typed.
-      const body = {
+      const body: SettingsUpdate = {
         llm: { provider, model: model.trim(), endpoint: endpoint.trim() || null, ...(llmKey.trim() ? { apiKey: llmKey.trim() } : {}) },
         vectorDb: { provider: vectorProvider, url: vectorUrl.trim(), ...(vectorKey.trim() ? { apiKey: vectorKey.trim() } : {}) },
       };
-      await postJson('/api/v1/settings', body);
+      await saveSettings(body);
       await settings.reload();
       return 'Settings saved.';
     });

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { api } from '../api';
+import { login } from '../api/auth';
 import { Button, Field, Notice, Page, useAction } from '../components';
 import { Link, navigate, useLocation } from '../router';
 import { useSession } from '../session';
@@ -20,7 +20,7 @@ export function SignInPage() {
     event.preventDefault();
     const ok = await action.run(async () => {
       // The server sets the HttpOnly session cookie; the token in the answer is not kept (D21).
-      await api('POST', '/api/v1/auth/login', { form: { username: email, password } }, { quiet401: true });
+      await login(email, password);
     });
     if (ok) {
       await refresh();

@@ -1,84 +1,36 @@
-import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'react';
-import { ApiFailure, api, del, errorMessage, get, postJson } from '../api';
+import { useState, type FormEvent, type ReactNode } from 'react';
+import {
+  addUserToRole,
+  addUserToTenant,
+  createRole as createRoleOnServer,
+  createTenant,
+  deleteRole as deleteRoleOnServer,
+  myTenants,
+  removeUserFromRole,
+  removeUserFromTenant,
+  selectTenant,
+  tenantRoles,
+  tenantUsers,
+  type Member,
+  type Role,
+  type RoleRef,
+  type TenantRef,
+} from '../api/permissions';
+import { userIdOf } from '../api/users';
 import { Button, ConfirmButton, Field, FormCard, Notice, Page, Table, useAction, useLoad } from '../components';
 import { useSession } from '../session';
+import { guarded, Select } from './tenantParts';
+import { Sharing } from './TenantSharing';
 
-/** Tenants, their members and roles, and dataset sharing, through `/api/v1/permissions/…`. */
-
-const P = '/api/v1/permissions';
-const PERMISSIONS = ['read', 'write', 'delete', 'share'] as const;
-type Permission = (typeof PERMISSIONS)[number];
-
-interface TenantRef {
-  id: string;
-  name: string;
-}
-interface RoleRef {
-  id: string;
-  name: string;
-}
-interface Member {
-  id: string;
-  email: string;
-  roles: RoleRef[];
-}
-interface Role extends RoleRef {
-  description: string | null;
-  user_count: number;
-}
-interface Dataset {
-  id: string;
-  name: string;
-}
-interface Holder {
-  principal_id: string;
-  principal_type: 'user' | 'role' | 'tenant';
-  name: string | null;
-  permissions: Permission[];
-}
-
-/** A load the server may refuse with 403 (not a manager, no share): the refusal is shown as information. */
-type Guarded<T> = { ok: T } | { refused: string };
-async function guarded<T>(load: () => Promise<T>): Promise<Guarded<T>> {
-  try {
-    return { ok: await load() };
-  } catch (e) {
-    if (e instanceof ApiFailure && e.status === 403) return { refused: errorMessage(e) };
-    throw e;
-  }
-}
-
-/** The id of the account using this e-mail address. */
-async function userIdOf(email: string): Promise<string> {
-  try {
-    return (await postJson<{ user_id: string }>('/api/v1/users/get-user-id', { email })).user_id;
-  } catch (e) {
-    if (e instanceof ApiFailure && e.status === 404) throw new Error(`No account uses the e-mail address ${email}.`);
-    throw e;
-  }
-}
-
-const q = encodeURIComponent;
-
-function Select({ label, value, onChange, children }: { label: string; value: string; onChange: (v: string) => void; children: ReactNode }) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
-        {children}
-      </select>
-    </div>
-  );
-}
+/** Tenants, their members and roles, and dataset sharing (api/permissions; the sharing section is TenantSharing.tsx). */
 
 export function TenantsPage() {
   const { user, refresh } = useSession();
   const activeId = user?.tenant_id ?? null;
-  const tenants = useLoad(() => get<TenantRef[]>(`${P}/tenants/me`), [activeId]);
+  const tenants = useLoad(myTenants, [activeId]);
   const active = activeId ? (tenants.data?.find((t) => t.id === activeId) ?? { id: activeId, name: activeId }) : null;
   // One list of the active tenant's roles, for the roles table and the sharing form alike.
-  const roles = useLoad(() => (activeId ? get<Role[]>(`${P}/tenants/${q(activeId)}/roles`) : Promise.resolve([] as Role[])), [activeId]);
+  const roles = useLoad(() => (activeId ? tenantRoles(activeId) : Promise.resolve([] as Role[])), [activeId]);
 
   return (
     <Page title="Tenants & roles">
@@ -112,7 +64,7 @@ function TenantsSection({
 
   const select = (tenant: TenantRef | null) =>
     action.run(async () => {
-      await postJson(`${P}/tenants/select`, { tenant_id: tenant ? tenant.id : null });
+      await selectTenant(tenant ? tenant.id : null);
       await refresh();
       await reload();
       return tenant ? `You are now working in ${tenant.name}.` : 'You are now working in your personal space.';
@@ -123,7 +75,7 @@ function TenantsSection({
     const tenantName = name.trim();
     const ok = await action.run(async () => {
       if (!tenantName) throw new Error('Enter a name for the tenant.');
-      await api('POST', `${P}/tenants?tenant_name=${q(tenantName)}`);
+      await createTenant(tenantName);
       await refresh();
       await reload();
       return `Tenant ${tenantName} created. It is now your active tenant.`;
@@ -184,7 +136,7 @@ function TenantsSection({
 type Loaded<T> = ReturnType<typeof useLoad<T>>;
 
 function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: string; roles: Loaded<Role[]> }) {
-  const members = useLoad(() => guarded(() => get<Member[]>(`${P}/tenants/${q(tenant.id)}/users`)), [tenant.id]);
+  const members = useLoad(() => guarded(() => tenantUsers(tenant.id)), [tenant.id]);
   const memberAction = useAction();
   const roleAction = useAction();
   const [email, setEmail] = useState('');
@@ -204,7 +156,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
     const ok = await memberAction.run(async () => {
       if (!address) throw new Error('Enter the e-mail address of the person to add.');
       const id = await userIdOf(address);
-      await api('POST', `${P}/users/${q(id)}/tenants?tenant_id=${q(tenant.id)}`);
+      await addUserToTenant(id, tenant.id);
       await members.reload();
       return `${address} is now a member of ${tenant.name}.`;
     });
@@ -213,14 +165,14 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
 
   const removeMember = (m: Member) =>
     memberAction.run(async () => {
-      await del(`${P}/tenants/${q(tenant.id)}/users/${q(m.id)}`);
+      await removeUserFromTenant(tenant.id, m.id);
       await reloadBoth();
       return `${m.email} was removed from ${tenant.name}.`;
     });
 
   const removeFromRole = (m: Member, r: RoleRef) =>
     memberAction.run(async () => {
-      await api('DELETE', `${P}/users/${q(m.id)}/roles?role_id=${q(r.id)}`);
+      await removeUserFromRole(m.id, r.id);
       await reloadBoth();
       return `${m.email} no longer has the role ${r.name}.`;
     });
@@ -230,7 +182,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
     const nameOf = roleName.trim();
     const ok = await roleAction.run(async () => {
       if (!nameOf) throw new Error('Enter a name for the role.');
-      await api('POST', `${P}/roles?role_name=${q(nameOf)}`);
+      await createRoleOnServer(nameOf);
       await roles.reload();
       return `Role ${nameOf} created.`;
     });
@@ -239,7 +191,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
 
   const deleteRole = (r: Role) =>
     roleAction.run(async () => {
-      await del(`${P}/roles/${q(r.id)}`);
+      await deleteRoleOnServer(r.id);
       await reloadBoth();
       return `Role ${r.name} deleted.`;
     });
@@ -250,7 +202,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
     const r = roleList.find((x) => x.id === assignRole);
     await roleAction.run(async () => {
       if (!m || !r) throw new Error('Choose a member and a role.');
-      await api('POST', `${P}/users/${q(m.id)}/roles?role_id=${q(r.id)}`);
+      await addUserToRole(m.id, r.id);
       await reloadBoth();
       return `${m.email} now has the role ${r.name}.`;
     });
@@ -371,206 +323,6 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
             ) : null}
           </div>
         ) : null}
-      </section>
-    </>
-  );
-}
-
-type Target = 'user' | 'role' | 'tenant';
-
-/** Sharing datasets of the active space, and who holds what on one of them. */
-function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null; roles: Role[] }) {
-  const datasets = useLoad(() => get<Dataset[]>('/api/v1/datasets'), []);
-  const list = datasets.data ?? [];
-  const [datasetId, setDatasetId] = useState('');
-  const [target, setTarget] = useState<Target>('user');
-  const [email, setEmail] = useState('');
-  const [roleId, setRoleId] = useState('');
-  const [chosen, setChosen] = useState<Set<Permission>>(new Set(['read']));
-  const [inspectId, setInspectId] = useState('');
-  const action = useAction();
-  const groupId = useId();
-
-  // Default the choices to the first dataset once the list is known.
-  useEffect(() => {
-    const first = list[0]?.id ?? '';
-    if (!list.some((d) => d.id === datasetId)) setDatasetId(first);
-    if (!list.some((d) => d.id === inspectId)) setInspectId(first);
-  }, [list, datasetId, inspectId]);
-
-  const holders = useLoad(
-    () => (inspectId ? guarded(() => get<Holder[]>(`${P}/datasets/${q(inspectId)}/principals`)) : Promise.resolve(undefined)),
-    [inspectId],
-  );
-
-  const change = async (event: { preventDefault(): void }, action_: 'grant' | 'revoke') => {
-    event.preventDefault();
-    const dataset = list.find((d) => d.id === datasetId);
-    const permissions = PERMISSIONS.filter((p) => chosen.has(p));
-    await action.run(async () => {
-      if (!dataset) throw new Error('Choose a dataset.');
-      if (permissions.length === 0) throw new Error('Choose at least one permission.');
-      let principalId: string;
-      let who: string;
-      if (target === 'user') {
-        const address = email.trim();
-        if (!address) throw new Error('Enter the e-mail address of the person to share with.');
-        principalId = await userIdOf(address);
-        who = address;
-      } else if (target === 'role') {
-        const role = roleList.find((r) => r.id === roleId);
-        if (!role) throw new Error('Choose a role.');
-        principalId = role.id;
-        who = `the role ${role.name}`;
-      } else {
-        if (!tenant) throw new Error('Switch to a tenant to share with all its members.');
-        principalId = tenant.id;
-        who = `everyone in ${tenant.name}`;
-      }
-      for (const permission of permissions) {
-        await api(action_ === 'grant' ? 'POST' : 'DELETE', `${P}/datasets/${q(principalId)}?permission_name=${q(permission)}`, {
-          json: [dataset.id],
-        });
-      }
-      if (inspectId === dataset.id) await holders.reload();
-      else setInspectId(dataset.id);
-      const names = permissions.join(', ');
-      return action_ === 'grant' ? `Granted ${names} on ${dataset.name} to ${who}.` : `Revoked ${names} on ${dataset.name} from ${who}.`;
-    });
-  };
-
-  const toggle = (p: Permission, on: boolean) => {
-    const next = new Set(chosen);
-    if (on) next.add(p);
-    else next.delete(p);
-    setChosen(next);
-  };
-
-  const inspected = list.find((d) => d.id === inspectId);
-  const kind = { user: 'User', role: 'Role', tenant: 'Tenant' } as const;
-  const holderRows =
-    holders.data && 'ok' in holders.data
-      ? holders.data.ok.map((h) => [
-          h.name ?? <span className="mono">{h.principal_id}</span>,
-          kind[h.principal_type],
-          <ul className="adm-perms" aria-label={`Permissions of ${h.name ?? h.principal_id}`}>
-            {h.permissions.map((p) => (
-              <li key={p} className="badge">
-                {p}
-              </li>
-            ))}
-          </ul>,
-        ])
-      : [];
-
-  return (
-    <>
-      <section aria-labelledby="share-heading">
-        <h2 id="share-heading">Share a dataset</h2>
-        <Notice kind="error">{datasets.error}</Notice>
-        {datasets.loading && !datasets.data ? (
-          <p className="loading">Loading…</p>
-        ) : list.length === 0 ? (
-          <p className="empty">You have no datasets in {tenant ? tenant.name : 'your personal space'} yet.</p>
-        ) : (
-          <form className="card adm-card" onSubmit={(e) => void change(e, 'grant')} noValidate>
-            <p className="hint">You need the share permission on a dataset to share it or revoke access to it.</p>
-            <Select label="Dataset to share" value={datasetId} onChange={setDatasetId}>
-              {list.map((d) => (
-                <option key={d.id} value={d.id}>
-                  {d.name}
-                </option>
-              ))}
-            </Select>
-            <fieldset className="adm-choices">
-              <legend>Share with</legend>
-              <label>
-                <input type="radio" name={`${groupId}-target`} value="user" checked={target === 'user'} onChange={() => setTarget('user')} /> A user
-              </label>
-              {tenant ? (
-                <label>
-                  <input type="radio" name={`${groupId}-target`} value="role" checked={target === 'role'} onChange={() => setTarget('role')} /> A role
-                </label>
-              ) : null}
-              {tenant ? (
-                <label>
-                  <input type="radio" name={`${groupId}-target`} value="tenant" checked={target === 'tenant'} onChange={() => setTarget('tenant')} />{' '}
-                  Everyone in the tenant
-                </label>
-              ) : null}
-            </fieldset>
-            {target === 'user' ? (
-              <Field label="User e-mail" type="email" name="share_email" value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="off" />
-            ) : target === 'role' ? (
-              roleList.length === 0 ? (
-                <p className="empty">There are no roles you can see in this tenant.</p>
-              ) : (
-                <Select label="Role to share with" value={roleId} onChange={setRoleId}>
-                  <option value="">Choose a role</option>
-                  {roleList.map((r) => (
-                    <option key={r.id} value={r.id}>
-                      {r.name}
-                    </option>
-                  ))}
-                </Select>
-              )
-            ) : (
-              <p className="hint">Every member of {tenant?.name} gets the chosen permissions.</p>
-            )}
-            <fieldset className="adm-choices">
-              <legend>Permissions</legend>
-              {PERMISSIONS.map((p) => (
-                <label key={p}>
-                  <input type="checkbox" checked={chosen.has(p)} onChange={(e) => toggle(p, e.target.checked)} /> {p.charAt(0).toUpperCase() + p.slice(1)}
-                </label>
-              ))}
-            </fieldset>
-            <Notice kind="error">{action.error}</Notice>
-            <Notice kind="success">{action.success}</Notice>
-            <div className="row">
-              <Button type="submit" busy={action.busy}>
-                Grant permissions
-              </Button>
-              <Button type="button" className="button button-danger" busy={action.busy} onClick={(e) => void change(e, 'revoke')}>
-                Revoke permissions
-              </Button>
-            </div>
-          </form>
-        )}
-      </section>
-
-      <section aria-labelledby="holders-heading">
-        <h2 id="holders-heading">Who has what</h2>
-        {list.length === 0 ? (
-          <p className="empty">There are no datasets to look at here.</p>
-        ) : (
-          <>
-            <div className="row adm-inspect">
-              <Select label="Dataset to inspect" value={inspectId} onChange={setInspectId}>
-                {list.map((d) => (
-                  <option key={d.id} value={d.id}>
-                    {d.name}
-                  </option>
-                ))}
-              </Select>
-            </div>
-            <Notice kind="error">{holders.error}</Notice>
-            {holders.data && 'refused' in holders.data ? (
-              <Notice kind="info">
-                You need the share permission on {inspected?.name ?? 'this dataset'} to see who has access to it. ({holders.data.refused})
-              </Notice>
-            ) : holders.loading && !holders.data ? (
-              <p className="loading">Loading…</p>
-            ) : (
-              <Table
-                caption={`Who has what on ${inspected?.name ?? ''}`}
-                headers={['Who', 'Kind', 'Permissions']}
-                rows={holderRows}
-                empty="Nobody holds a permission on this dataset."
-              />
-            )}
-          </>
-        )}
       </section>
     </>
   );

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
-import { ApiFailure, errorMessage, postJson } from '../api';
+import { requestVerifyToken, verify } from '../api/auth';
+import { ApiFailure, errorMessage } from '../api/client';
 import { EmailLinkForm, Notice, Page } from '../components';
 import { Link, useLocation } from '../router';
 import { useSession } from '../session';
@@ -18,7 +19,7 @@ export function VerifyPage() {
     if (!token || posted.current === token) return;
     posted.current = token; // once per token, also under StrictMode's double effects
     setOutcome({ state: 'checking' });
-    postJson('/api/v1/auth/verify', { token })
+    verify(token)
       .then(async () => {
         setOutcome({ state: 'verified' });
         await refresh();
@@ -65,7 +66,7 @@ function RequestLink() {
       className="card narrow ds-card"
       heading="Get a new verification link"
       initialEmail={user?.email ?? ''}
-      path="/api/v1/auth/request-verify-token"
+      send={requestVerifyToken}
       sent={VERIFY_SENT}
       submit="Send verification link"
     />

@@ -1,5 +1,7 @@
 /**
- * The one way the UI talks to the server. The session is the HttpOnly cookie the server sets at
+ * The one way the UI talks to the server: the per-resource modules beside this file (auth, users,
+ * datasets, graph, search, apiKeys, permissions, settings) build their requests with `request`, and
+ * pages call those modules, never a URL of their own. The session is the HttpOnly cookie the server sets at
  * sign-in (D5, D21): this module never sees, stores or sends a token. Same-origin requests carry the
  * cookie and the browser's Origin header, which is what the server's CSRF rule checks.
  */
@@ -16,7 +18,7 @@ export class ApiFailure extends Error {
   }
 }
 
-type Body = { json: unknown } | { form: Record<string, string> } | { multipart: FormData } | undefined;
+export type Body = { json: unknown } | { form: Record<string, string> } | { multipart: FormData } | undefined;
 
 /** Listeners told when the server says the session is gone (401 on an authenticated call). */
 const unauthorizedListeners = new Set<() => void>();
@@ -79,7 +81,7 @@ export function humanise(code: string): string {
   }
 }
 
-export async function api<T = unknown>(method: string, path: string, body?: Body, options: { quiet401?: boolean } = {}): Promise<T> {
+export async function request<T = unknown>(method: string, path: string, body?: Body, options: { quiet401?: boolean } = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   let payload: BodyInit | undefined;
   if (body && 'json' in body) {
@@ -119,11 +121,11 @@ export async function api<T = unknown>(method: string, path: string, body?: Body
   return parsed as T;
 }
 
-export const get = <T>(path: string) => api<T>('GET', path);
-export const postJson = <T>(path: string, json: unknown) => api<T>('POST', path, { json });
-export const del = <T>(path: string) => api<T>('DELETE', path);
+export const get = <T>(path: string) => request<T>('GET', path);
+export const postJson = <T>(path: string, json: unknown) => request<T>('POST', path, { json });
+export const del = <T>(path: string) => request<T>('DELETE', path);
 
-/** The message to show for any error thrown by `api`. */
+/** The message to show for any error thrown by `request`. */
 export function errorMessage(error: unknown): string {
   if (error instanceof ApiFailure) return error.message || humanise(error.code);
   return error instanceof Error ? error.message : String(error);
