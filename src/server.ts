@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
+import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import {
   AuthService,
@@ -96,6 +97,8 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   const onBackgroundError = (error: unknown) => log.error({ err: error }, 'background connection error');
   let bus: InvalidationBus;
   let counters: CounterStore;
+  /** The per-address limits count here too when set (http/rate-limits.ts). */
+  let limitsRedis: Redis | undefined;
   if (config.redisUrl) {
     const redisBus = new RedisBus(config.redisUrl, onBackgroundError);
     await redisBus.start();
@@ -103,6 +106,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
     const redisCounters = new RedisCounterStore(config.redisUrl, onBackgroundError);
     await redisCounters.start();
     counters = redisCounters;
+    limitsRedis = redisCounters.client;
     log.info('rate limits, lockout and credential invalidation: shared through Redis');
   } else {
     counters = new MemoryCounterStore();
@@ -134,7 +138,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   await auth.ensureDefaultUser();
 
   const memory = createMemoryEngine(config, store, log);
-  const app = await buildApp({ config, auth, store, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() }, log);
+  const app = await buildApp({ config, auth, store, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() }, log, { limitsRedis });
 
   const purge = setInterval(() => {
     auth.users.purgeExpiredRevocations().catch((error) => log.warn({ err: error }, 'revocation purge failed'));

@@ -1,12 +1,13 @@
 import { Redis } from 'ioredis';
 
 /**
- * Fixed-window counters for rate limits and login lockout (D9). In-process by default; shared by
- * every instance through Redis when REDIS_URL is set.
+ * Fixed-window counters for the per-account login lockout (D9). In-process by default; shared by
+ * every instance through Redis when REDIS_URL is set. (The per-address limits are
+ * @fastify/rate-limit's, in http/rate-limits.ts; with Redis they use this store's connection.)
  */
 export interface CounterStore {
-  /** Adds one to `key` and returns the count in the current window and the ms left in it. */
-  hit(key: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+  /** Adds one to `key` and returns the count in the current window (which starts at the first hit). */
+  hit(key: string, windowMs: number): Promise<{ count: number }>;
   /** Current count without adding (0 if none). */
   peek(key: string): Promise<{ count: number; resetInMs: number }>;
   /** Sets a flag that expires after `ttlMs`. */
@@ -33,7 +34,7 @@ export class MemoryCounterStore implements CounterStore {
       this.counters.set(key, entry);
     }
     entry.count += 1;
-    return { count: entry.count, resetInMs: entry.resetAt - now };
+    return { count: entry.count };
   }
 
   async peek(key: string) {
@@ -68,10 +69,8 @@ export class MemoryCounterStore implements CounterStore {
 
 const HIT_SCRIPT = `
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {count, ttl}
+if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
 `;
 
 export class RedisCounterStore implements CounterStore {
@@ -83,9 +82,13 @@ export class RedisCounterStore implements CounterStore {
   async start() {
     await this.redis.connect();
   }
+  /** The connection, for the per-address limits to count on as well (same retry and error handling). */
+  get client(): Redis {
+    return this.redis;
+  }
   async hit(key: string, windowMs: number) {
-    const [count, ttl] = (await this.redis.eval(HIT_SCRIPT, 1, this.prefix + key, String(windowMs))) as [number, number];
-    return { count, resetInMs: ttl };
+    const count = (await this.redis.eval(HIT_SCRIPT, 1, this.prefix + key, String(windowMs))) as number;
+    return { count };
   }
   async peek(key: string) {
     const [value, ttl] = await Promise.all([this.redis.get(this.prefix + key), this.redis.pttl(this.prefix + key)]);

@@ -311,24 +311,7 @@ export class AuthService {
   }
 
   // ------------------------------------------------------------------------------------------
-  // Rate limits and lockout (D9).
-
-  async rateLimit(bucket: 'login' | 'register' | 'forgot-password' | 'reset-password' | 'verify', clientIp: string) {
-    const rl = this.config.auth.rateLimit;
-    if (!rl.enabled) return;
-    const limit = {
-      login: rl.login,
-      register: rl.register,
-      'forgot-password': rl.forgotPassword,
-      'reset-password': rl.forgotPassword,
-      verify: rl.verify,
-    }[bucket];
-    const { count, resetInMs } = await this.counters.hit(`${bucket}:ip:${clientIp}`, rl.windowSeconds * 1000);
-    if (count > limit) {
-      const retryAfter = String(Math.max(1, Math.ceil(resetInMs / 1000)));
-      throw ApiError.detail(429, 'Too many requests. Try again later.', { 'retry-after': retryAfter });
-    }
-  }
+  // Account lockout (D9). The per-address limits are the HTTP layer's (http/rate-limits.ts).
 
   private lockKey(email: string) {
     return `lock:${email.toLowerCase()}`;
@@ -348,8 +331,7 @@ export class AuthService {
   // ------------------------------------------------------------------------------------------
   // Accounts.
 
-  async login(username: string, password: string, clientIp: string): Promise<IssuedToken> {
-    await this.rateLimit('login', clientIp);
+  async login(username: string, password: string): Promise<IssuedToken> {
     const email = username.trim();
     const locked = this.config.auth.rateLimit.enabled && (await this.counters.flagTtl(this.lockKey(email))) > 0;
     const user = await this.users.findByEmail(email);
@@ -397,8 +379,7 @@ export class AuthService {
     if (reason) throw ApiError.detail(400, { code, reason });
   }
 
-  async register(input: { email: string; password: string }, clientIp: string) {
-    await this.rateLimit('register', clientIp);
+  async register(input: { email: string; password: string }) {
     if (!this.config.auth.allowRegistration) throw ApiError.detail(403, 'REGISTER_DISABLED');
     const email = normaliseEmail(input.email);
     this.policy(input.password, email, 'REGISTER_INVALID_PASSWORD');
@@ -415,8 +396,7 @@ export class AuthService {
   }
 
   /** Always 202, whether or not the account exists; the e-mail goes out in the background. */
-  async forgotPassword(emailInput: string, clientIp: string): Promise<void> {
-    await this.rateLimit('forgot-password', clientIp);
+  async forgotPassword(emailInput: string): Promise<void> {
     const user = await this.users.findByEmail(normaliseEmail(emailInput));
     if (!user || !user.isActive || !isUsableHash(user.hashedPassword)) return;
     const token = await issueResetToken(
@@ -434,8 +414,7 @@ export class AuthService {
     });
   }
 
-  async resetPassword(token: string, password: string, clientIp: string): Promise<void> {
-    await this.rateLimit('reset-password', clientIp);
+  async resetPassword(token: string, password: string): Promise<void> {
     const bad = () => ApiError.detail(400, 'RESET_PASSWORD_BAD_TOKEN');
     let claims;
     try {
@@ -451,8 +430,7 @@ export class AuthService {
     this.log.info({ userId: user.id }, `User ${user.id} has reset their password.`);
   }
 
-  async requestVerifyToken(emailInput: string, clientIp: string): Promise<void> {
-    await this.rateLimit('verify', clientIp);
+  async requestVerifyToken(emailInput: string): Promise<void> {
     const user = await this.users.findByEmail(normaliseEmail(emailInput));
     if (!user || !user.isActive || user.isVerified) return;
     const token = await issueVerifyToken(this.secrets.verify, this.config.auth.verifyTokenLifetimeSeconds, user.id, user.email);
@@ -465,8 +443,7 @@ export class AuthService {
     });
   }
 
-  async verify(token: string, clientIp: string) {
-    await this.rateLimit('verify', clientIp);
+  async verify(token: string) {
     const bad = () => ApiError.detail(400, 'VERIFY_USER_BAD_TOKEN');
     let claims;
     try {

@@ -4,11 +4,13 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { HttpContext } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.js';
 import { rejectNulCharacters } from './input-guard.js';
+import { registerAddressLimits } from './rate-limits.js';
 import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
 import { configurationRoutes } from './routes/configuration.js';
@@ -33,7 +35,12 @@ const SECURITY_HEADERS: Record<string, string> = {
 /** API answers are data, never documents: nothing in one may run, load or be framed. */
 const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
 
-export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyInstance> {
+export interface AppOptions {
+  /** When set, the per-address limits (D9) count in this Redis, shared by every instance. */
+  readonly limitsRedis?: Redis | undefined;
+}
+
+export async function buildApp(ctx: HttpContext, log: Logger, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = ctx;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -89,6 +96,7 @@ export async function buildApp(ctx: HttpContext, log: Logger): Promise<FastifyIn
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerAddressLimits(app, config, options.limitsRedis);
 
   app.addHook('onSend', async (request, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) {

@@ -179,6 +179,30 @@ describe('D9: per-address rate limits (in-process counters)', () => {
     });
   }
 
+  it('D9: request-verify-token and verify count in one bucket per address', async () => {
+    const from = randomLoopback();
+    const verify = routes.find((r) => r.name === 'verify')!;
+    const requestToken = routes.find((r) => r.name === 'request-verify-token')!;
+    for (let i = 1; i <= LIMITS.verify; i++) {
+      const route = i % 2 === 1 ? verify : requestToken;
+      route.within(await route.request(from));
+    }
+    assertLimited(await verify.request(from), WINDOW, 'verify past the shared limit');
+    assertLimited(await requestToken.request(from), WINDOW, 'request-verify-token past the shared limit');
+  });
+
+  it('D9: a login that is refused before any check (JSON body, invalid form) does not count', async () => {
+    const from = randomLoopback();
+    for (let i = 0; i < LIMITS.login + 2; i++) {
+      const json = await post(server, from, '/api/v1/auth/login', { json: { username: uniqueEmail('json'), password: 'nope-nope' } });
+      assert.deepEqual([json.status, json.body], [400, BAD], `JSON login #${i + 1}`);
+      const invalid = await post(server, from, '/api/v1/auth/login', { form: { username: uniqueEmail('form') } });
+      assert.deepEqual([invalid.status, invalid.body], [400, BAD], `form without a password #${i + 1}`);
+    }
+    for (let i = 0; i < LIMITS.login; i++) assert.deepEqual((await login(server, from, uniqueEmail('f'), 'nope-nope')).body, BAD);
+    assertLimited(await login(server, from, uniqueEmail('f'), 'nope-nope'), WINDOW, 'the whole budget was left for form logins');
+  });
+
   it('D9: past the login limit even the right password is refused with 429, and no session is issued', async () => {
     const account = await register(server, 'limited');
     const from = randomLoopback();

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { PUBLIC, SECURED, type App, type HttpContext } from '../context.js';
+import { addressLimit, sharedAddressLimit } from '../rate-limits.js';
 import { Email, UserRead } from '../schemas.js';
 
 const LoginForm = z.object({
@@ -63,11 +64,15 @@ export function authRoutes(app: App, ctx: HttpContext) {
           consumes: ['application/x-www-form-urlencoded'],
           body: LoginForm,
         },
+        config: addressLimit(config, 'login'),
+        // The reference reads form fields only: a JSON body is a failed login (before the login
+        // limit, which it does not count).
+        preHandler: async (request) => {
+          if (!FORM_TYPES.test(request.headers['content-type'] ?? '')) throw ApiError.detail(400, 'LOGIN_BAD_CREDENTIALS');
+        },
       },
       async (request, reply) => {
-        // The reference reads form fields only: a JSON body is a failed login.
-        if (!FORM_TYPES.test(request.headers['content-type'] ?? '')) throw ApiError.detail(400, 'LOGIN_BAD_CREDENTIALS');
-        const issued = await auth.login(request.body.username, request.body.password, request.ip);
+        const issued = await auth.login(request.body.username, request.body.password);
         reply.setCookie(config.auth.cookieName, issued.token, {
           ...cookieOptions,
           maxAge: config.auth.jwtLifetimeSeconds,
@@ -110,18 +115,22 @@ export function authRoutes(app: App, ctx: HttpContext) {
         body: Register,
         response: { 201: UserRead },
       },
+      config: addressLimit(config, 'register'),
     },
     async (request, reply) => {
-      const user = await auth.register(request.body, request.ip);
+      const user = await auth.register(request.body);
       return reply.status(201).send(user);
     },
   );
 
   app.post(
     '/api/v1/auth/forgot-password',
-    { schema: { tags: ['auth'], summary: 'Send a password reset token', security: PUBLIC, body: z.object({ email: Email }) } },
+    {
+      schema: { tags: ['auth'], summary: 'Send a password reset token', security: PUBLIC, body: z.object({ email: Email }) },
+      config: addressLimit(config, 'forgot-password'),
+    },
     async (request, reply) => {
-      await auth.forgotPassword(request.body.email, request.ip);
+      await auth.forgotPassword(request.body.email);
       return reply.status(202).send(null);
     },
   );
@@ -135,18 +144,24 @@ export function authRoutes(app: App, ctx: HttpContext) {
         security: PUBLIC,
         body: z.object({ token: z.string().max(8192), password: Password }),
       },
+      config: addressLimit(config, 'reset-password'),
     },
     async (request, reply) => {
-      await auth.resetPassword(request.body.token, request.body.password, request.ip);
+      await auth.resetPassword(request.body.token, request.body.password);
       return reply.status(200).send(null);
     },
   );
 
+  // Both verification routes count in the one `verify` bucket.
+  const verifyLimit = sharedAddressLimit(app, config, 'verify');
   app.post(
     '/api/v1/auth/request-verify-token',
-    { schema: { tags: ['auth'], summary: 'Send an e-mail verification token', security: PUBLIC, body: z.object({ email: Email }) } },
+    {
+      schema: { tags: ['auth'], summary: 'Send an e-mail verification token', security: PUBLIC, body: z.object({ email: Email }) },
+      ...(verifyLimit ? { preHandler: verifyLimit } : {}),
+    },
     async (request, reply) => {
-      await auth.requestVerifyToken(request.body.email, request.ip);
+      await auth.requestVerifyToken(request.body.email);
       return reply.status(202).send(null);
     },
   );
@@ -161,8 +176,9 @@ export function authRoutes(app: App, ctx: HttpContext) {
         body: z.object({ token: z.string().max(8192) }),
         response: { 200: UserRead },
       },
+      ...(verifyLimit ? { preHandler: verifyLimit } : {}),
     },
-    async (request) => auth.verify(request.body.token, request.ip),
+    async (request) => auth.verify(request.body.token),
   );
 
   // API keys (D11).
