@@ -4,8 +4,10 @@ export {
   datasetGrants,
   effectiveDatasets,
   grant,
+  datasetPermissionDenied,
+  /** @deprecated the old name of `datasetPermissionDenied` (not the catalogue's `permissionDenied(message)`). */
+  datasetPermissionDenied as permissionDenied,
   isPermissionName,
-  permissionDenied,
   permittedIds,
   requireOnAll,
   revoke,

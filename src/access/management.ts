@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { ApiError } from '../errors.js';
+import {
+  cogneeValidation,
+  entityAlreadyExists,
+  entityNotFound,
+  permissionDenied,
+  permissionNotFound,
+  roleNotFound,
+  tenantNotFound,
+  userNotFound,
+} from '../errors.js';
 import type { Database } from '../storage/index.js';
 import { datasetView } from './datasets.js';
 import {
@@ -22,16 +31,15 @@ import {
   isMember,
   requireManagement,
   rolesInTenant,
-  tenantNotFound,
-  userNotFound,
+  noSuchTenant,
+  noSuchUser,
 } from './tenants.js';
 
 /**
  * The operations behind `/api/v1/permissions`. Each takes the requester as a `Subject` and returns
- * what the route answers; denials are `ApiError`s with the reference's messages (D14, D15 apply).
+ * what the route answers; denials are the catalogue's `ApiError`s (`errors.ts`) with the reference's messages (D14, D15 apply).
  */
 const ts = () => new Date().toISOString();
-const denied = (message: string) => ApiError.named(403, 'PermissionDeniedError', message);
 const requester = (subject: Subject) => ({ userId: subject.userId, roleIds: subject.roleIds });
 
 async function findUser(db: Kysely<Database>, id: string) {
@@ -56,14 +64,14 @@ export async function changeDatasetPermission(
   await requirePrincipal(db, principalId);
   // D15: an empty list is an error, never "every dataset I can share".
   if (datasetIds.length === 0) {
-    throw ApiError.named(400, 'CogneeValidationError', 'At least one dataset id is required.');
+    throw cogneeValidation('At least one dataset id is required.');
   }
   const shareable = await permittedIds(db, subject, 'share', datasetIds);
   if (datasetIds.some((id) => !shareable.has(id))) {
-    throw denied('Request owner does not have necessary permission: [share] for all datasets requested.');
+    throw permissionDenied('Request owner does not have necessary permission: [share] for all datasets requested.');
   }
   if (!isPermissionName(permissionName)) {
-    throw ApiError.named(403, 'PermissionNotFoundError', `${permissionName} not found or not in allowed permission types`);
+    throw permissionNotFound(permissionName);
   }
   if (action === 'grant') await grant(db, principalId, permissionName, datasetIds);
   else await revoke(db, principalId, permissionName, datasetIds);
@@ -80,17 +88,17 @@ export async function principalDatasets(
   const active = subject.activeTenantId;
   if (type === 'user') {
     if (principalId !== subject.userId) {
-      if (active === null) throw tenantNotFound(null);
+      if (active === null) throw noSuchTenant(null);
       await requireManagement(db, requester(subject), active);
     }
   } else if (type === 'role') {
     const role = await findRole(db, principalId);
     if (!role || active === null || role.tenant_id !== active) {
-      throw ApiError.named(404, 'RoleNotFoundError', 'Role not found for this tenant.');
+      throw roleNotFound('Role not found for this tenant.');
     }
     if (!subject.roleIds.includes(role.id)) await requireManagement(db, requester(subject), active);
   } else if (principalId !== active) {
-    throw denied('User is not authorized to read datasets of another tenant');
+    throw permissionDenied('User is not authorized to read datasets of another tenant');
   }
   if (!isPermissionName(permissionName)) return [];
   // The principal's own grants (not its union), kept to the requester's active tenant.
@@ -146,11 +154,11 @@ export async function datasetPrincipals(db: Kysely<Database>, subject: Subject, 
 
 export async function createRole(db: Kysely<Database>, subject: Subject, name: string) {
   const tenantId = subject.activeTenantId;
-  if (tenantId === null) throw tenantNotFound(null);
+  if (tenantId === null) throw noSuchTenant(null);
   const tenant = await findTenant(db, tenantId);
-  if (!tenant) throw tenantNotFound(tenantId);
+  if (!tenant) throw noSuchTenant(tenantId);
   if (tenant.owner_id !== subject.userId) {
-    throw denied('User submitting request does not have permission to create role for tenant.');
+    throw permissionDenied('User submitting request does not have permission to create role for tenant.');
   }
   const existing = await db
     .selectFrom('roles')
@@ -158,7 +166,7 @@ export async function createRole(db: Kysely<Database>, subject: Subject, name: s
     .where('tenant_id', '=', tenantId)
     .where('name', '=', name)
     .executeTakeFirst();
-  const duplicate = () => ApiError.named(409, 'EntityAlreadyExistsError', `Role ${name} already exists for this tenant.`);
+  const duplicate = () => entityAlreadyExists(`Role ${name} already exists for this tenant.`);
   if (existing) throw duplicate();
   const id = randomUUID();
   try {
@@ -177,7 +185,7 @@ export async function createRole(db: Kysely<Database>, subject: Subject, name: s
 
 export async function deleteRole(db: Kysely<Database>, subject: Subject, roleId: string) {
   const role = await findRole(db, roleId);
-  if (!role) throw ApiError.named(404, 'EntityNotFoundError', 'Role not found.');
+  if (!role) throw entityNotFound('Role not found.');
   await requireManagement(db, requester(subject), role.tenant_id);
   // The principal row cascades to the role, its memberships and its grants.
   await db.deleteFrom('principals').where('id', '=', roleId).execute();
@@ -186,16 +194,16 @@ export async function deleteRole(db: Kysely<Database>, subject: Subject, roleId:
 
 export async function addUserToRole(db: Kysely<Database>, subject: Subject, userId: string, roleId: string) {
   const user = await findUser(db, userId);
-  if (!user) throw userNotFound(userId);
+  if (!user) throw noSuchUser(userId);
   const role = await findRole(db, roleId);
-  if (!role) throw ApiError.named(404, 'RoleNotFoundError', 'User role not found.');
+  if (!role) throw roleNotFound('User role not found.');
   const tenant = await findTenant(db, role.tenant_id);
-  if (!tenant) throw tenantNotFound(role.tenant_id);
+  if (!tenant) throw noSuchTenant(role.tenant_id);
   if (!(await isMember(db, userId, role.tenant_id))) {
-    throw ApiError.named(404, 'TenantNotFoundError', 'User tenant does not match role tenant. User cannot be added to role.');
+    throw tenantNotFound('User tenant does not match role tenant. User cannot be added to role.');
   }
   if (tenant.owner_id !== subject.userId) {
-    throw denied('User submitting request does not have permission to add user to role.');
+    throw permissionDenied('User submitting request does not have permission to add user to role.');
   }
   const inserted = await db
     .insertInto('user_roles')
@@ -203,17 +211,17 @@ export async function addUserToRole(db: Kysely<Database>, subject: Subject, user
     .onConflict((oc) => oc.columns(['user_id', 'role_id']).doNothing())
     .executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
-    throw ApiError.named(409, 'EntityAlreadyExistsError', 'User is already part of group.');
+    throw entityAlreadyExists('User is already part of group.');
   }
   return { message: 'User added to role' };
 }
 
 export async function removeUserFromRole(db: Kysely<Database>, subject: Subject, userId: string, roleId: string) {
   if (!(await findUser(db, userId))) {
-    throw ApiError.named(404, 'UserNotFoundError', 'No user found in the system. Please create a user.');
+    throw userNotFound('No user found in the system. Please create a user.');
   }
   const role = await findRole(db, roleId);
-  if (!role) throw ApiError.named(404, 'RoleNotFoundError', 'User role not found.');
+  if (!role) throw roleNotFound('User role not found.');
   await requireManagement(db, requester(subject), role.tenant_id);
   await db.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', roleId).execute();
   return { message: 'User removed from role' };
@@ -223,17 +231,17 @@ export async function removeUserFromRole(db: Kysely<Database>, subject: Subject,
 // Tenants
 
 export async function addUserToTenant(db: Kysely<Database>, subject: Subject, userId: string, tenantId: string) {
-  if (!(await findUser(db, userId))) throw userNotFound(userId);
+  if (!(await findUser(db, userId))) throw noSuchUser(userId);
   const tenant = await findTenant(db, tenantId);
-  if (!tenant) throw tenantNotFound(tenantId);
-  if (tenant.owner_id !== subject.userId) throw denied('Only tenant owner can add other users to organization.');
+  if (!tenant) throw noSuchTenant(tenantId);
+  if (tenant.owner_id !== subject.userId) throw permissionDenied('Only tenant owner can add other users to organization.');
   const inserted = await db
     .insertInto('user_tenants')
     .values({ user_id: userId, tenant_id: tenantId, created_at: ts() })
     .onConflict((oc) => oc.columns(['user_id', 'tenant_id']).doNothing())
     .executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
-    throw ApiError.named(409, 'EntityAlreadyExistsError', 'User is already part of group.');
+    throw entityAlreadyExists('User is already part of group.');
   }
   return { message: 'User added to tenant' };
 }
@@ -245,12 +253,12 @@ export async function addUserToTenant(db: Kysely<Database>, subject: Subject, us
 export async function removeUserFromTenant(db: Kysely<Database>, subject: Subject, tenantId: string, userId: string) {
   const tenant = await requireManagement(db, requester(subject), tenantId);
   if (tenant.owner_id === userId) {
-    throw ApiError.named(400, 'CogneeValidationError', 'Cannot remove the tenant owner from their own tenant.');
+    throw cogneeValidation('Cannot remove the tenant owner from their own tenant.');
   }
   const user = await findUser(db, userId);
-  if (!user) throw userNotFound(userId);
+  if (!user) throw noSuchUser(userId);
   if (!(await isMember(db, userId, tenantId))) {
-    throw ApiError.named(404, 'EntityNotFoundError', 'User not found in this tenant.');
+    throw entityNotFound('User not found in this tenant.');
   }
   await db.transaction().execute(async (trx) => {
     await trx
@@ -271,9 +279,9 @@ export async function removeUserFromTenant(db: Kysely<Database>, subject: Subjec
 
 export async function selectTenant(db: Kysely<Database>, userId: string, tenantId: string | null) {
   if (tenantId !== null) {
-    if (!(await findTenant(db, tenantId))) throw tenantNotFound(tenantId);
+    if (!(await findTenant(db, tenantId))) throw noSuchTenant(tenantId);
     if (!(await isMember(db, userId, tenantId))) {
-      throw ApiError.named(404, 'TenantNotFoundError', 'User is not part of the tenant.');
+      throw tenantNotFound('User is not part of the tenant.');
     }
   }
   await db.updateTable('users').set({ tenant_id: tenantId }).where('id', '=', userId).execute();
@@ -282,7 +290,7 @@ export async function selectTenant(db: Kysely<Database>, userId: string, tenantI
 
 export async function tenantRoles(db: Kysely<Database>, subject: Subject, tenantId: string) {
   const tenant = await findTenant(db, tenantId);
-  if (!tenant) throw tenantNotFound(tenantId);
+  if (!tenant) throw noSuchTenant(tenantId);
   const manager = await canManageUsers(db, requester(subject), tenant);
   let query = db
     .selectFrom('roles')
@@ -301,7 +309,7 @@ export async function tenantRoles(db: Kysely<Database>, subject: Subject, tenant
 
 export async function roleMembers(db: Kysely<Database>, subject: Subject, tenantId: string, roleId: string) {
   const role = await findRole(db, roleId);
-  if (!role || role.tenant_id !== tenantId) throw ApiError.named(404, 'RoleNotFoundError', 'Role not found for this tenant.');
+  if (!role || role.tenant_id !== tenantId) throw roleNotFound('Role not found for this tenant.');
   if (!subject.roleIds.includes(roleId)) await requireManagement(db, requester(subject), tenantId);
   const rows = await db
     .selectFrom('user_roles')
@@ -316,7 +324,7 @@ export async function roleMembers(db: Kysely<Database>, subject: Subject, tenant
 /** D15: only the roles of this tenant (the reference lists every tenant's). */
 export async function userRolesInTenant(db: Kysely<Database>, subject: Subject, tenantId: string, userId: string) {
   await requireManagement(db, requester(subject), tenantId);
-  if (!(await findUser(db, userId))) throw userNotFound(userId);
+  if (!(await findUser(db, userId))) throw noSuchUser(userId);
   return rolesInTenant(db, userId, tenantId);
 }
 

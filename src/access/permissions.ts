@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { ApiError } from '../errors.js';
+import { permissionDenied, type ApiError } from '../errors.js';
 import type { Database } from '../storage/index.js';
 import type { ExternalScope } from './external.js';
 
@@ -139,12 +139,9 @@ export async function datasetGrants(db: Kysely<Database>, datasetId: string): Pr
   return rows.flatMap((row) => (isPermissionName(row.permission) ? [{ ...row, permission: row.permission }] : []));
 }
 
-export function permissionDenied(permission: PermissionName): ApiError {
-  return ApiError.named(
-    403,
-    'PermissionDeniedError',
-    `Request owner does not have necessary permission: [${permission}] for all datasets requested.`,
-  );
+/** 403 PermissionDeniedError: the caller lacks `permission` on one of the datasets requested. */
+export function datasetPermissionDenied(permission: PermissionName): ApiError {
+  return permissionDenied(`Request owner does not have necessary permission: [${permission}] for all datasets requested.`);
 }
 
 /**
@@ -158,7 +155,7 @@ export async function requireOnAll(
   datasetIds: readonly string[],
 ): Promise<void> {
   const allowed = await permittedIds(db, subject, permission, datasetIds);
-  if (datasetIds.length === 0 || datasetIds.some((id) => !allowed.has(id))) throw permissionDenied(permission);
+  if (datasetIds.length === 0 || datasetIds.some((id) => !allowed.has(id))) throw datasetPermissionDenied(permission);
 }
 
 async function permissionId(db: Kysely<Database>, name: PermissionName): Promise<string> {

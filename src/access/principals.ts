@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { ApiError } from '../errors.js';
+import { entityNotFound } from '../errors.js';
 import type { Database } from '../storage/index.js';
 
 export type PrincipalType = 'user' | 'role' | 'tenant';
@@ -12,6 +12,6 @@ export async function principalType(db: Kysely<Database>, id: string): Promise<P
 /** D14: an unknown principal is 404, not the reference's 500. */
 export async function requirePrincipal(db: Kysely<Database>, id: string): Promise<PrincipalType> {
   const type = await principalType(db, id);
-  if (!type) throw ApiError.named(404, 'EntityNotFoundError', `Could not find principal: ${id}`);
+  if (!type) throw entityNotFound(`Could not find principal: ${id}`);
   return type;
 }

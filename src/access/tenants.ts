@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { ApiError } from '../errors.js';
+import { entityNotFound, permissionDenied, tenantNotFound } from '../errors.js';
 import type { Database } from '../storage/index.js';
 
 /**
@@ -14,11 +14,11 @@ export const USER_MANAGEMENT_ROLE_NAMES = new Set(['admin']);
 
 const now = () => new Date().toISOString();
 
-export const tenantNotFound = (id: string | null) =>
-  ApiError.named(404, 'TenantNotFoundError', `Could not find tenant: ${id ?? 'None'}`);
-export const userNotFound = (id: string) => ApiError.named(404, 'EntityNotFoundError', `Could not find user: ${id}`);
-const cannotManage = () =>
-  ApiError.named(403, 'PermissionDeniedError', 'User is not authorized to manage users for this tenant');
+/** 404 TenantNotFoundError naming the tenant id (`None` for no tenant, as the reference). */
+export const noSuchTenant = (id: string | null) => tenantNotFound(`Could not find tenant: ${id ?? 'None'}`);
+/** 404 EntityNotFoundError naming the user id. */
+export const noSuchUser = (id: string) => entityNotFound(`Could not find user: ${id}`);
+const cannotManage = () => permissionDenied('User is not authorized to manage users for this tenant');
 
 export interface TenantRow {
   readonly id: string;
@@ -89,7 +89,7 @@ export async function requireManagement(
   tenantId: string,
 ): Promise<TenantRow> {
   const tenant = await findTenant(db, tenantId);
-  if (!tenant) throw tenantNotFound(tenantId);
+  if (!tenant) throw noSuchTenant(tenantId);
   if (!(await canManageUsers(db, requester, tenant))) throw cannotManage();
   return tenant;
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
-import { ApiError } from '../errors.js';
+import { ApiError, apiKeyNotFound } from '../errors.js';
 import { nowIso } from './user-store.js';
 
 /**
@@ -106,7 +106,7 @@ export class ApiKeyService {
       .where('user_id', '=', userId)
       .executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) {
-      throw ApiError.named(404, 'ApiKeyNotFoundError', `Could not find API key: ${keyId}`);
+      throw apiKeyNotFound(keyId);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
+import { ApiError, DomainError, isErrorStatus } from '../errors.js';
 
 /** Routes whose every input problem is answered as a failed login, as the reference does. */
 const LOGIN_PATH = '/api/v1/auth/login';
@@ -34,11 +34,23 @@ function toIssues(error: FastifyError): ValidationIssue[] {
 /** The multipart parser throws plain errors (no status) for a malformed body: a client error. */
 const MALFORMED_MULTIPART = /^(Multipart: |Unexpected end of (multipart data|form)|Malformed part header|Boundary required|The needle |\w+ terminated early)/;
 
-/** Renders every error once, in the reference's envelopes; never a stack trace. */
+/**
+ * Renders every error once, in the reference's envelopes; never a stack trace:
+ *   - an `ApiError`: its status, headers and body;
+ *   - any other `DomainError` (an LLM provider's refusal, a refused local path or URL, a refused or
+ *     limited Cypher query...) with a 4xx/5xx status: that status and the body it renders, by
+ *     default the reference's named envelope `{"detail": "<message> [<Name>]"}`;
+ *   - Fastify's own errors (validation, body parsing, limits) by their `statusCode`;
+ *   - anything else: 500 `Internal Server Error`, logged, with nothing of the error in the answer.
+ */
 export function installErrorHandling(app: FastifyInstance, notFound?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined) {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ApiError) {
       return reply.status(error.status).headers(error.headers).send(error.body);
+    }
+    if (error instanceof DomainError && isErrorStatus(error.status)) {
+      if (error.status >= 500) request.log.warn({ err: error }, 'answered with a server-side domain error');
+      return reply.status(error.status).headers(error.headers).send(error.toBody());
     }
     const isLogin = pathOf(request) === LOGIN_PATH;
     if (error.validation) {

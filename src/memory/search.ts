@@ -1,8 +1,8 @@
-import { ApiError } from '../errors.js';
-import { checkCypher } from '../security/cypher-gate.js';
-import type { DatasetInfo } from './engine.js';
-import { StructuredOutputUnavailableError, type Embedder, type ModelProvider } from './providers/types.js';
+import { cypherSearchError, searchTypeNotSupported, unsupportedSearchType } from '../errors.js';
+import { assertReadOnlyCypher } from '../security/cypher-gate.js';
 import { GraphQueryLimitError, type DatasetRef, type GraphEdge, type GraphNode, type StorePair } from '../storage/index.js';
+import { StructuredOutputUnavailableError, type Embedder, type ModelProvider } from './providers/types.js';
+import type { DatasetInfo } from './types.js';
 
 /**
  * Retrieval for one dataset, inside that dataset's stores only. Returns the reference's three
@@ -82,8 +82,8 @@ export function searchDependenciesOf(parts: {
 
 export const DEFAULT_SYSTEM_PROMPT = 'Answer the question using the provided context. Be as brief as possible.';
 
-export const cypherDisabled = () =>
-  ApiError.named(400, 'UnsupportedSearchTypeError', 'Unsupported search type: Cypher query search types are disabled.');
+/** The answer when CYPHER or NATURAL_LANGUAGE is asked for while ALLOW_CYPHER_QUERY is off. */
+export const cypherDisabled = () => unsupportedSearchType();
 
 /** The rule-based router of recall and of FEELING_LUCKY without a model: Cypher-looking text → CYPHER. */
 export function routeQuery(query: string): SearchType {
@@ -115,7 +115,7 @@ export async function resolveSearchType(deps: SearchDependencies, type: SearchTy
   }
   if ((resolved === 'CYPHER' || resolved === 'NATURAL_LANGUAGE') && !deps.cypher.allowed) throw cypherDisabled();
   if (!SUPPORTED_SEARCH_TYPES.has(resolved)) {
-    throw ApiError.named(400, 'SearchTypeNotSupported', `Search type ${resolved} is not supported by this server.`);
+    throw searchTypeNotSupported(`Search type ${resolved} is not supported by this server.`);
   }
   return resolved;
 }
@@ -257,29 +257,30 @@ export async function searchDataset(deps: SearchDependencies, dataset: DatasetIn
             );
           } catch (error) {
             if (error instanceof StructuredOutputUnavailableError) {
-              throw ApiError.named(400, 'SearchTypeNotSupported', 'NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY.');
+              throw searchTypeNotSupported('NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY.');
             }
             throw error;
           }
           query = String(written.query ?? '');
         }
-        const checked = checkCypher(query);
-        if (!checked.ok) throw ApiError.named(400, 'CypherSearchError', `The Cypher query was refused: ${checked.reason}`);
+        // A refused query is answered 400 [CypherSearchError] with the reason (CypherRefused).
+        const readOnly = assertReadOnlyCypher(query);
         let rows: Record<string, unknown>[];
         try {
-          rows = await stores.graph.cypher(dataset.id, checked.query, {
+          rows = await stores.graph.cypher(dataset.id, readOnly, {
             timeoutMs: deps.cypher.timeoutMs,
             maxRows: deps.cypher.maxRows,
           });
         } catch (error) {
-          // A limit is named (never the query); any other failure stays the reference's message.
-          const limit = error instanceof GraphQueryLimitError ? `: it exceeded ${error.limit}` : '';
-          throw ApiError.named(400, 'CypherSearchError', `An error occurred during the execution of the Cypher query${limit}.`);
+          // A limit is named, never the query (GraphQueryLimitError renders itself as a CypherSearchError);
+          // any other failure stays the reference's message.
+          if (error instanceof GraphQueryLimitError) throw error;
+          throw cypherSearchError('An error occurred during the execution of the Cypher query.');
         }
         return { completion: null, context: rows, objects: rows };
       }
       default:
-        throw ApiError.named(400, 'SearchTypeNotSupported', `Search type ${request.type} is not supported by this server.`);
+        throw searchTypeNotSupported(`Search type ${request.type} is not supported by this server.`);
     }
   });
 }

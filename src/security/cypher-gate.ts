@@ -24,17 +24,27 @@
  * refused keyword must be backtick-quoted (`n.\`set\``).
  */
 
+import { DomainError, namedBody } from '../errors.js';
+
 /** Longest accepted query, in UTF-16 code units. */
 export const MAX_CYPHER_LENGTH = 10_000;
 
-/** Raised by `assertReadOnlyCypher`; `reason` is a short human-readable message. */
-export class CypherRefused extends Error {
+/**
+ * Raised by `assertReadOnlyCypher`; `reason` is a short human-readable message. A client gets the
+ * reference's 400 `{"detail": "The Cypher query was refused: <reason> [CypherSearchError]"}`.
+ */
+export class CypherRefused extends DomainError {
+  readonly status = 400;
   readonly reason: string;
 
   constructor(reason: string) {
     super(reason);
     this.name = 'CypherRefused';
     this.reason = reason;
+  }
+
+  override toBody(): unknown {
+    return namedBody('CypherSearchError', `The Cypher query was refused: ${this.reason}`);
   }
 }
 

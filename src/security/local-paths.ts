@@ -19,9 +19,10 @@ import { constants } from 'node:fs';
 import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DomainError } from '../errors.js';
 
-/** Raised when an input names a local file that may not be read; rendered as HTTP 415. */
-export class IngestionError extends Error {
+/** Raised when an input names a local file that may not be read; answered 415 `[IngestionError]`. */
+export class IngestionError extends DomainError {
   readonly status = 415;
 
   constructor(message: string) {

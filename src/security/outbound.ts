@@ -21,9 +21,10 @@ import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
+import { DomainError } from '../errors.js';
 
-/** Raised when a URL is refused by the outbound guard; rendered as HTTP 403. */
-export class SsrfProtectionError extends Error {
+/** Raised when a URL is refused by the outbound guard; answered 403 `[SSRFProtectionError]`. */
+export class SsrfProtectionError extends DomainError {
   readonly status = 403;
 
   constructor(message: string) {

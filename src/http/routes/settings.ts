@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError } from '../../errors.js';
+import { bareError } from '../../errors.js';
 import { PROVIDER_ENDPOINTS as ENDPOINTS } from '../../memory/settings.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
@@ -89,7 +89,7 @@ export function settingsRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) => {
-      if (!principalOf(request).user.isSuperuser) throw new ApiError(403, { error: 'Superuser privileges required to modify settings' });
+      if (!principalOf(request).user.isSuperuser) throw bareError(403, 'Superuser privileges required to modify settings');
       const body = request.body;
       const stored = await load();
       // A masked key sent back unchanged (or a blank one) keeps the stored key, as the reference.

@@ -13,13 +13,17 @@
  * message (provider messages are scrubbed of it), and request bodies are never quoted in errors.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DomainError } from '../../errors.js';
 import type { Embedder, ExtractedGraph, LanguageModel } from './types.js';
 
 // ------------------------------------------------------------------------------------------------
 // Errors
 
-/** A failure talking to the model provider; `status` is the HTTP status the server answers with. */
-export class ProviderError extends Error {
+/**
+ * A failure talking to the model provider; `status` is the HTTP status the server answers with,
+ * in the reference's named envelope `{"detail": "<message> [<Name>]"}` of the subclass's name.
+ */
+export class ProviderError extends DomainError {
   readonly status: number;
 
   constructor(message: string, status: number) {

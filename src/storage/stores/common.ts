@@ -1,4 +1,5 @@
 /** Checks and helpers shared by the store implementations. */
+import { DomainError, namedBody } from '../../errors.js';
 import type { CypherLimits, CypherRunner, GraphEdge, GraphNode } from '../types.js';
 
 export const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
@@ -61,15 +62,22 @@ export class Mutex {
 
 /**
  * A Cypher query stopped by one of its limits; `limit` says which, e.g. "its time limit of
- * 1000 ms (CYPHER_TIMEOUT_MS)", and holds nothing of the query.
+ * 1000 ms (CYPHER_TIMEOUT_MS)", and holds nothing of the query. A client gets the reference's 400
+ * `{"detail": "An error occurred during the execution of the Cypher query: it exceeded <limit>. [CypherSearchError]"}`.
  */
-export class GraphQueryLimitError extends Error {
+export class GraphQueryLimitError extends DomainError {
+  readonly status = 400;
+
   constructor(
     readonly limit: string,
     message: string,
   ) {
     super(message);
     this.name = 'GraphQueryLimitError';
+  }
+
+  override toBody(): unknown {
+    return namedBody('CypherSearchError', `An error occurred during the execution of the Cypher query: it exceeded ${this.limit}.`);
   }
 }
 
