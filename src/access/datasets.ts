@@ -59,8 +59,3 @@ export async function getOrCreateDataset(
   const dataset = (await findDataset(db, id))!;
   return { dataset, created: dataset.created_at === now };
 }
-
-/** Removes the dataset row; its grants cascade. Stores attached to it are removed by the memory layer. */
-export async function deleteDatasetRow(db: Kysely<Database>, id: string): Promise<void> {
-  await db.deleteFrom('datasets').where('id', '=', id).execute();
-}

@@ -5,8 +5,6 @@ export {
   effectiveDatasets,
   grant,
   datasetPermissionDenied,
-  /** @deprecated the old name of `datasetPermissionDenied` (not the catalogue's `permissionDenied(message)`). */
-  datasetPermissionDenied as permissionDenied,
   isPermissionName,
   permittedIds,
   requireOnAll,
@@ -17,7 +15,7 @@ export {
   type PermissionName,
   type Subject,
 } from './permissions.js';
-export { datasetView, deleteDatasetRow, findDataset, getOrCreateDataset } from './datasets.js';
+export { datasetView, getOrCreateDataset } from './datasets.js';
 export * as management from './management.js';
 export { createTenant, tenantsOf } from './tenants.js';
 export { datasetId, uuid5 } from '../ids.js';

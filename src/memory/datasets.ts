@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { ApiError } from '../errors.js';
+import { dataNotFound } from '../errors.js';
 import type { Database } from '../storage/index.js';
 import type { DataRow, DatasetInfo, MemoryEngine } from './engine.js';
 import { RunStatus, latestRuns } from './runs.js';
@@ -52,7 +52,7 @@ export class DatasetContent {
   /** The stored original of an item (404 DataNotFoundError when the dataset has no such item). */
   async raw(dataset: DatasetRecord, dataId: string): Promise<{ row: DataRow; bytes: Buffer }> {
     const row = await this.item(dataset, dataId);
-    if (!row) throw ApiError.named(404, 'DataNotFoundError', `Data ${dataId} not found in dataset ${dataset.id}.`);
+    if (!row) throw dataNotFound(dataId, dataset.id);
     return { row, bytes: await this.engine.readStored(row) };
   }
 

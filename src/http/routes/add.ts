@@ -1,15 +1,12 @@
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
 import type { Actor, DatasetRow } from '../../access/index.js';
-import { ApiError } from '../../errors.js';
+import { ApiError, externalMetadataCountMismatch, invalidExternalMetadata, invalidLabels, labelCountMismatch, routerError } from '../../errors.js';
 import { ingestLimitsOf, type IngestItem, type PipelineRunInfo } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
 import { readUploadForm } from '../uploads.js';
-
-/** The reference's router-local error body. */
-const errorResponse = (status: number, error: string, detail: unknown = null) => new ApiError(status, { error, detail });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -23,10 +20,10 @@ function parseLabels(value: string | undefined, count: number): (string | null)[
     labels = value.split(',').map((s) => s.trim());
   }
   if (!Array.isArray(labels) || labels.some((l) => l !== null && typeof l !== 'string')) {
-    throw ApiError.named(400, 'InvalidLabelsError', 'Labels must be a JSON array of strings or nulls, or comma-separated text.');
+    throw invalidLabels();
   }
   if (labels.length !== count) {
-    throw ApiError.named(400, 'LabelCountMismatchError', `Provide one label per uploaded file: got ${labels.length} labels for ${count} files.`);
+    throw labelCountMismatch(labels.length, count);
   }
   return labels.map((l) => (l === '' ? null : (l as string | null)));
 }
@@ -37,16 +34,16 @@ function parseExternalMetadata(value: string | undefined, count: number): unknow
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw ApiError.named(400, 'InvalidExternalMetadataError', 'external_metadata must be a JSON array of objects or nulls.');
+    throw invalidExternalMetadata();
   }
   if (!Array.isArray(parsed) || parsed.some((m) => m !== null && (typeof m !== 'object' || Array.isArray(m)))) {
-    throw ApiError.named(400, 'InvalidExternalMetadataError', 'external_metadata must be a JSON array of objects or nulls.');
+    throw invalidExternalMetadata();
   }
   if (parsed.some((m) => m && Object.prototype.hasOwnProperty.call(m, 'node_set'))) {
-    throw ApiError.named(400, 'InvalidExternalMetadataError', 'The key node_set is reserved in external_metadata.');
+    throw invalidExternalMetadata('The key node_set is reserved in external_metadata.');
   }
   if (parsed.length !== count) {
-    throw ApiError.named(400, 'ExternalMetadataCountMismatchError', `Provide one metadata entry per uploaded file: got ${parsed.length} entries for ${count} files.`);
+    throw externalMetadataCountMismatch(parsed.length, count);
   }
   return parsed;
 }
@@ -67,8 +64,8 @@ export function addRoutes(app: App, ctx: HttpContext) {
       if (!UUID.test(datasetId)) throw new ApiError(400, { detail: [{ type: 'uuid_parsing', loc: ['body', 'datasetId'], msg: 'Input should be a valid UUID' }], body: null });
       return (await access.datasets(actor, 'write', { ids: [datasetId] }))[0]!;
     }
-    if (!datasetName) throw errorResponse(400, 'Either datasetId or datasetName must be provided.');
-    if (datasetName.includes(' ') || datasetName.includes('.')) throw errorResponse(400, 'Dataset name cannot contain spaces or dots.');
+    if (!datasetName) throw routerError(400, 'Either datasetId or datasetName must be provided.');
+    if (datasetName.includes(' ') || datasetName.includes('.')) throw routerError(400, 'Dataset name cannot contain spaces or dots.');
     return (await access.datasets(actor, 'write', { names: [datasetName], create: true }))[0]!;
   }
 
@@ -88,9 +85,9 @@ export function addRoutes(app: App, ctx: HttpContext) {
         const actor = await actorOf(request, access);
         const datasetId = field('datasetId') || field('dataset_id') || undefined;
         const datasetName = field('datasetName') || field('dataset_name') || undefined;
-        if (!datasetId && !datasetName) throw errorResponse(400, 'Either datasetId or datasetName must be provided.');
+        if (!datasetId && !datasetName) throw routerError(400, 'Either datasetId or datasetName must be provided.');
         // Checked before the dataset is resolved, so an empty request never creates a dataset.
-        if (form.files.length === 0) throw errorResponse(400, 'No data provided: send one or more files in the data field.');
+        if (form.files.length === 0) throw routerError(400, 'No data provided: send one or more files in the data field.');
         const dataset = await writeTarget(actor, datasetId, datasetName);
         const items: IngestItem[] = [];
         form.files.forEach((f, i) => {

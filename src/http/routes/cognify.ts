@@ -1,12 +1,9 @@
 import { z } from 'zod';
-import { ApiError } from '../../errors.js';
+import { routerError } from '../../errors.js';
 import type { PipelineRunInfo } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
-
-/** The reference's router-local error body. */
-const errorResponse = (status: number, error: string, detail: unknown = null) => new ApiError(status, { error, detail });
 
 /** The cognify router: builds the knowledge graph and vector index of datasets. */
 export function cognifyRoutes(app: App, ctx: HttpContext) {
@@ -50,11 +47,11 @@ export function cognifyRoutes(app: App, ctx: HttpContext) {
     async (request) => {
       const body = request.body;
       if ((!body.datasets || body.datasets.length === 0) && (!body.dataset_ids || body.dataset_ids.length === 0)) {
-        throw errorResponse(400, 'No datasets or dataset_ids provided');
+        throw routerError(400, 'No datasets or dataset_ids provided');
       }
-      if (body.ontology_key && body.ontology_key.length > 0) throw errorResponse(409, `Ontology key not found: ${body.ontology_key[0]}`);
+      if (body.ontology_key && body.ontology_key.length > 0) throw routerError(409, `Ontology key not found: ${body.ontology_key[0]}`);
       // The cognify router answers a name with spaces or dots with 409 (the add router with 400).
-      if (!body.dataset_ids || body.dataset_ids.length === 0) for (const name of body.datasets ?? []) if (name.includes(' ') || name.includes('.')) throw errorResponse(409, 'Dataset name cannot contain spaces or dots.');
+      if (!body.dataset_ids || body.dataset_ids.length === 0) for (const name of body.datasets ?? []) if (name.includes(' ') || name.includes('.')) throw routerError(409, 'Dataset name cannot contain spaces or dots.');
       const actor = await actorOf(request, access);
       const targets = await access.datasets(actor, 'write', { ids: body.dataset_ids, names: body.datasets, create: true });
       const opts = {
@@ -71,7 +68,7 @@ export function cognifyRoutes(app: App, ctx: HttpContext) {
           continue;
         }
         const run = await memory.pipelines.cognify(dataset, userId, opts);
-        if (run.status === 'PipelineRunErrored') throw errorResponse(500, 'Pipeline run errored', run.payload);
+        if (run.status === 'PipelineRunErrored') throw routerError(500, 'Pipeline run errored', run.payload);
         result[dataset.id] = run;
       }
       return result;

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { datasetView, permissionDenied, type DatasetRow, type PermissionName } from '../../access/index.js';
-import { ApiError } from '../../errors.js';
+import { datasetPermissionDenied, datasetView, type DatasetRow, type PermissionName } from '../../access/index.js';
+import { bareError, unauthorizedDataAccess } from '../../errors.js';
 import { itemView } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
@@ -21,7 +21,7 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
   /** The one dataset a path names, if the caller holds `permission` on it (403 otherwise). */
   const named = async (request: FastifyRequest, datasetId: string, permission: PermissionName = 'read'): Promise<DatasetRow> => {
     const [dataset] = await access.datasets(await actorOf(request, access), permission, { ids: [datasetId] });
-    if (!dataset) throw permissionDenied(permission);
+    if (!dataset) throw datasetPermissionDenied(permission);
     return dataset;
   };
 
@@ -76,7 +76,7 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
         const ids = requested.length > 0 ? [...new Set(requested.map((d) => d.toLowerCase()))] : datasets.map((d) => d.id);
         return await memory.pipelines.statuses(ids, asList(request.query.pipeline));
       } catch {
-        throw new ApiError(409, { error: 'Unable to retrieve dataset statuses.' });
+        throw bareError(409, 'Unable to retrieve dataset statuses.');
       }
     },
   );
@@ -126,7 +126,7 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
       try {
         dataset = await named(request, datasetId, 'delete');
       } catch {
-        throw ApiError.named(401, 'UnauthorizedDataAccessError', `Dataset ${datasetId} not accessible.`);
+        throw unauthorizedDataAccess(datasetId);
       }
       await memory.datasets.deleteItem(dataset, request.params.data_id);
       return null;

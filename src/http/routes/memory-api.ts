@@ -1,8 +1,8 @@
 import multipart from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { permissionDenied, type DatasetRow } from '../../access/index.js';
-import { ApiError } from '../../errors.js';
+import { datasetPermissionDenied, type DatasetRow } from '../../access/index.js';
+import { ApiError, bareError, datasetNotFound, queryValidation } from '../../errors.js';
 import { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
@@ -96,11 +96,11 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       const scopes = body.scope === undefined || body.scope === null ? ['auto'] : ([] as string[]).concat(body.scope);
       const unsupported = scopes.filter((s) => !['graph', 'auto', 'all'].includes(s));
       if (unsupported.length > 0) return reply.status(422).send({ error: `Unsupported recall scope: ${unsupported.join(', ')}. This server recalls from the graph scope.` });
-      if (body.top_k <= 0) throw ApiError.named(422, 'QueryValidationError', 'top_k must be a positive integer.');
+      if (body.top_k <= 0) throw queryValidation('top_k must be a positive integer.');
       const actor = await actorOf(request, access);
       const named = !(body.dataset_ids && body.dataset_ids.length > 0) && body.datasets && body.datasets.length > 0;
       const targets = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
-      if (named && targets.length === 0) throw ApiError.named(404, 'DatasetNotFoundError', 'No datasets found.');
+      if (named && targets.length === 0) throw datasetNotFound();
       const requested = (body.search_type ?? routeQuery(body.query)) as SearchType;
       const type = await memory.retrieval.resolveType(requested, body.query);
       if (config.memory.recallWarmup && !(await memory.pipelines.anyCognified(targets))) {
@@ -144,7 +144,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
     async (request) => memory.retrieval.history(principalOf(request).user.id),
   );
 
-  const invalid = () => new ApiError(422, { error: 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.' });
+  const invalid = () => bareError(422, 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.');
 
   app.post(
     '/api/v1/forget',
@@ -161,7 +161,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       if (body.dataset_id && !UUID.test(body.dataset_id)) throw invalid();
       if (body.data_id && !UUID.test(body.data_id)) throw invalid();
       const [dataset]: (DatasetRow | undefined)[] = await access.datasets(actor, 'delete', body.dataset_id ? { ids: [body.dataset_id] } : { names: [body.dataset!] });
-      if (!dataset) throw permissionDenied('delete');
+      if (!dataset) throw datasetPermissionDenied('delete');
       if (body.data_id) {
         const row = await memory.datasets.deleteItem(dataset, body.data_id);
         if (!row) throw invalid();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DatasetRow } from '../../access/index.js';
-import { ApiError } from '../../errors.js';
+import { datasetNotFound, queryValidation } from '../../errors.js';
 import { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, searchResultOf, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
@@ -43,11 +43,11 @@ export function searchRoutes(app: App, ctx: HttpContext) {
     { schema: { tags: ['search'], summary: 'Search the datasets you can read', security: SECURED, body: SearchBody }, preHandler: guard },
     async (request) => {
       const body = request.body;
-      if (body.top_k <= 0) throw ApiError.named(422, 'QueryValidationError', 'top_k must be a positive integer.');
+      if (body.top_k <= 0) throw queryValidation('top_k must be a positive integer.');
       const actor = await actorOf(request, access);
       const named = (body.dataset_ids && body.dataset_ids.length > 0) || (body.datasets && body.datasets.length > 0);
       const targets: DatasetRow[] = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
-      if (named && targets.length === 0) throw ApiError.named(404, 'DatasetNotFoundError', 'No datasets found.');
+      if (named && targets.length === 0) throw datasetNotFound();
       const type = await memory.retrieval.resolveType(body.search_type as SearchType, body.query);
       const perDataset = await memory.retrieval.search(targets, {
         type,

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/index.js';
-import { ApiError } from '../../errors.js';
-import { classifyInput, IngestionError, readLocalFile, serverStatePaths, type LocalFilePolicy } from '../../security/local-paths.js';
-import { fetchPublicUrl, SsrfProtectionError } from '../../security/outbound.js';
+import { DomainError, routerError } from '../../errors.js';
+import { classifyInput, readLocalFile, serverStatePaths, type LocalFilePolicy } from '../../security/local-paths.js';
+import { fetchPublicUrl } from '../../security/outbound.js';
 import type { IngestItem } from '../engine.js';
 import { IngestBudget } from './budget.js';
 
@@ -43,10 +43,9 @@ export class InputReader {
           items.push({ kind: 'file', filename: kind.path, bytes });
         }
       } catch (error) {
-        if (error instanceof SsrfProtectionError) throw ApiError.named(403, 'SSRFProtectionError', error.message);
-        if (error instanceof IngestionError) throw ApiError.named(415, 'IngestionError', error.message);
-        if (error instanceof ApiError) throw error;
-        throw new ApiError(400, { error: error instanceof Error ? error.message.slice(0, 300) : 'Could not ingest the item.', detail: null });
+        // Refusals (D17 IngestionError 415, D19 SSRFProtectionError 403, the 413 budget) answer as they are.
+        if (error instanceof DomainError) throw error;
+        throw routerError(400, error instanceof Error ? error.message.slice(0, 300) : 'Could not ingest the item.');
       }
     }
     return items;
