@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { chunkText, estimateTokens, type TextChunk } from '../../src/memory/chunker.js';
-import { decodeEntities, extractText, guessMimeType, htmlToText, parseCsv } from '../../src/memory/ingest/text.js';
+import { parseCsv } from '../../src/memory/ingest/csv.js';
+import { decodeEntities, htmlToText } from '../../src/memory/ingest/html.js';
+import { guessMimeType } from '../../src/memory/ingest/mime.js';
+import { extractText } from '../../src/memory/ingest/text.js';
 import { IngestionError } from '../../src/security/local-paths.js';
 
 /**

@@ -5,7 +5,7 @@ import type { Config } from '../../config/index.js';
 import { uuid5 } from '../../ids.js';
 import { FileStore, type Database } from '../../storage/index.js';
 import type { DataRow, DatasetInfo, IngestItem } from '../types.js';
-import { guessMimeType } from './text.js';
+import { guessMimeType } from './mime.js';
 
 /** The items of datasets: their Data rows and their stored originals (under the data root). */
 export class ItemStore {

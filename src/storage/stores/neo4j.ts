@@ -45,7 +45,6 @@ import {
   DELETE_NODES_BY_KEY,
   GRAPH_EDGES,
   GraphQueryTimeoutError,
-  Mutex,
   NODES_BY_KEY,
   assertDatasetId,
   checkCypher,
@@ -60,7 +59,11 @@ import {
   text,
   uniqueIds,
 } from './common.js';
-import type { CopyEdgeRow, CopyNodeRow, CypherLimits, CypherRunner, GraphEdge, GraphNode, GraphStore, Subgraph } from '../types.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { TIMEOUT_CODES, codeOf, openDriver, records, type Neo4jConnectionOptions, type Row } from './neo4j-connection.js';
+import { AROUND_COLUMNS, SCHEMA, UPSERT_EDGES, UPSERT_NODES } from './neo4j-statements.js';
+import { copyEdgeRow, copyNodeRow, fromNeo4jValue } from './neo4j-values.js';
+import type { CypherLimits, CypherRunner, GraphEdge, GraphNode, GraphStore, Subgraph } from '../types.js';
 
 /** Rows (or keys) per UNWIND statement. */
 const BATCH = 1000;
@@ -69,173 +72,15 @@ const DELETE_BATCH = 5000;
 /** Rows pulled at once from a Cypher query on the server. */
 const FETCH_SIZE = 1000;
 
-const SCHEMA = [
-  'CREATE CONSTRAINT engram_node_pk IF NOT EXISTS FOR (n:Node) REQUIRE n.pk IS UNIQUE',
-  'CREATE INDEX engram_node_dataset IF NOT EXISTS FOR (n:Node) ON (n.dataset_id)',
-];
-
-/** created_at is set once; the rest on every upsert. */
-const UPSERT_NODES = `
-  UNWIND $rows AS r
-  MERGE (n:Node {pk: r.pk})
-  ON CREATE SET n.id = r.id, n.dataset_id = $dataset, n.created_at = $now
-  SET n.name = r.name, n.type = r.type, n.properties = r.properties, n.updated_at = $now`;
-
-/**
- * An edge whose end nodes do not both exist is not created (a MATCH finds nothing); an existing
- * edge takes the new properties, and a new updated_at only when they changed.
- */
-const UPSERT_EDGES = `
-  UNWIND $rows AS r
-  MATCH (a:Node {pk: r.source})
-  MATCH (b:Node {pk: r.target})
-  MERGE (a)-[e:EDGE {relationship_name: r.relationship}]->(b)
-  ON CREATE SET e.properties = r.properties, e.created_at = $now, e.updated_at = $now
-  ON MATCH SET e.updated_at = CASE WHEN e.properties = r.properties THEN e.updated_at ELSE $now END, e.properties = r.properties`;
-
-const AROUND_COLUMNS = `a.id AS a_id, a.name AS a_name, a.type AS a_type, a.properties AS a_properties,
-  e.relationship_name AS relationship, e.properties AS properties,
-  b.id AS b_id, b.name AS b_name, b.type AS b_type, b.properties AS b_properties`;
-
-export interface Neo4jGraphStoreOptions {
-  /** bolt://, bolt+s://, neo4j://, neo4j+s:// ... */
-  readonly url: string;
-  readonly username: string;
-  readonly password: string;
-  /** The database to use; the server's default database when omitted. */
-  readonly database?: string;
+export interface Neo4jGraphStoreOptions extends Neo4jConnectionOptions {
   /**
    * The database holds one dataset only (the caller guarantees it, e.g. an Aura instance per
    * dataset): Cypher queries run on the server instead of on an in-memory copy of the dataset.
    */
   readonly singleDataset?: boolean;
-  /** Connections kept by the driver (default 20). */
-  readonly maxConnectionPoolSize?: number;
   /** Where user Cypher runs when the database is shared by datasets (D18); without one such a store refuses Cypher. */
   readonly cypherRunner?: CypherRunner;
 }
-
-/** The Neo4j server could not be reached, or refused the credentials. */
-export class Neo4jConnectionError extends Error {
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-  ) {
-    super(message);
-    this.name = 'Neo4jConnectionError';
-  }
-}
-
-/** The URL without any user information, for messages. */
-export function safeUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, '$1');
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-const TIMEOUT_CODES = new Set([
-  'Neo.ClientError.Transaction.TransactionTimedOut',
-  'Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration',
-]);
-
-/** A string as an ISO timestamp for the in-memory copy's TIMESTAMP columns, else null. */
-function isoOrNull(value: unknown): string | null {
-  return typeof value === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value) ? value : null;
-}
-
-/**
- * A value read through the driver as plain JSON: integers as numbers when exact, else decimal
- * strings; nodes, relationships and paths in the Kuzu store's shape (`_id` = element id, `_label`,
- * `_src`, `_dst`, `_nodes`, `_rels`, then the properties); temporal values as ISO-8601 strings;
- * points as {srid, x, y[, z]}; bytes as base64; non-finite numbers as null.
- */
-export function fromNeo4jValue(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value : null;
-    case 'bigint':
-      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
-    case 'object':
-      break;
-    default:
-      return null;
-  }
-  if (neo4j.isInt(value)) return value.inSafeRange() ? value.toNumber() : value.toString();
-  if (neo4j.isNode(value)) {
-    return { _id: value.elementId, _label: value.labels[0] ?? '', ...propertiesJson(value.properties) };
-  }
-  if (neo4j.isRelationship(value)) {
-    return {
-      _id: value.elementId,
-      _label: value.type,
-      _src: value.startNodeElementId,
-      _dst: value.endNodeElementId,
-      ...propertiesJson(value.properties),
-    };
-  }
-  if (neo4j.isUnboundRelationship(value)) return { _id: value.elementId, _label: value.type, ...propertiesJson(value.properties) };
-  if (neo4j.isPath(value)) {
-    const nodes = [value.start, ...value.segments.map((s) => s.end)];
-    return { _nodes: nodes.map(fromNeo4jValue), _rels: value.segments.map((s) => fromNeo4jValue(s.relationship)) };
-  }
-  if (
-    neo4j.isDate(value) ||
-    neo4j.isDateTime(value) ||
-    neo4j.isLocalDateTime(value) ||
-    neo4j.isTime(value) ||
-    neo4j.isLocalTime(value) ||
-    neo4j.isDuration(value)
-  ) {
-    return value.toString();
-  }
-  if (neo4j.isPoint(value)) {
-    const srid = fromNeo4jValue(value.srid);
-    return value.z === undefined ? { srid, x: value.x, y: value.y } : { srid, x: value.x, y: value.y, z: value.z };
-  }
-  if (value instanceof Uint8Array || value instanceof Int8Array) {
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-  }
-  if (Array.isArray(value)) return value.map(fromNeo4jValue);
-  return propertiesJson(value as Record<string, unknown>);
-}
-
-function propertiesJson(properties: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(properties)) out[key] = fromNeo4jValue(item);
-  return out;
-}
-
-/** Serial queues by key; a key's queue is dropped once it has nothing left to run. */
-class KeyedQueue {
-  private readonly queues = new Map<string, { mutex: Mutex; pending: number }>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    let entry = this.queues.get(key);
-    if (!entry) {
-      entry = { mutex: new Mutex(), pending: 0 };
-      this.queues.set(key, entry);
-    }
-    const queue = entry;
-    queue.pending += 1;
-    return queue.mutex.run(task).finally(() => {
-      queue.pending -= 1;
-      if (queue.pending === 0 && this.queues.get(key) === queue) this.queues.delete(key);
-    });
-  }
-
-  async idle(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.mutex.idle()));
-  }
-}
-
-type Row = Record<string, unknown>;
 
 export class Neo4jGraphStore implements GraphStore {
   private readonly queues = new KeyedQueue();
@@ -255,35 +100,8 @@ export class Neo4jGraphStore implements GraphStore {
    * the user, never the password) and makes sure the key constraint and the dataset index exist.
    */
   static async open(options: Neo4jGraphStoreOptions): Promise<Neo4jGraphStore> {
-    const { url, username, password } = options;
-    if (typeof url !== 'string' || url === '') throw new Error('the Neo4j graph store needs a URL');
-    const where = safeUrl(url);
-    let driver: Driver;
-    try {
-      driver = neo4j.driver(url, neo4j.auth.basic(username, password), {
-        userAgent: 'engram',
-        telemetryDisabled: true,
-        maxConnectionPoolSize: options.maxConnectionPoolSize ?? 20,
-        connectionTimeout: 15_000,
-        connectionAcquisitionTimeout: 60_000,
-        maxTransactionRetryTime: 15_000,
-      });
-    } catch (error) {
-      throw new Neo4jConnectionError(`invalid Neo4j URL ${where}: ${error instanceof Error ? error.message : String(error)}`, codeOf(error));
-    }
+    const driver = await openDriver(options);
     const store = new Neo4jGraphStore(driver, options.database, options.singleDataset === true, options.cypherRunner);
-    try {
-      await driver.verifyConnectivity(options.database !== undefined ? { database: options.database } : {});
-    } catch (error) {
-      await driver.close().catch(() => undefined);
-      const code = codeOf(error);
-      if (code === 'Neo.ClientError.Security.Unauthorized') {
-        throw new Neo4jConnectionError(`the Neo4j server at ${where} refused the credentials of user ${JSON.stringify(username)} (${code})`, code);
-      }
-      const message = error instanceof Error ? error.message : 'unknown error';
-      const reason = typeof password === 'string' && password !== '' ? message.split(password).join('***') : message;
-      throw new Neo4jConnectionError(`cannot connect to the Neo4j server at ${where}: ${reason}${code ? ` (${code})` : ''}`, code);
-    }
     try {
       for (const statement of SCHEMA) {
         const session = store.session('WRITE');
@@ -460,25 +278,7 @@ export class Neo4jGraphStore implements GraphStore {
       nodes: await records(tx, COPY_NODE_ROWS, { dataset: datasetId }),
       edges: await records(tx, COPY_EDGE_ROWS, { dataset: datasetId }),
     }));
-    const nodeRows: CopyNodeRow[] = nodes.map((r) => ({
-      pk: text(r.pk),
-      id: text(r.id),
-      dataset_id: text(r.dataset_id),
-      name: text(r.name),
-      type: text(r.type),
-      properties: typeof r.properties === 'string' ? r.properties : '{}',
-      created_at: isoOrNull(r.created_at),
-      updated_at: isoOrNull(r.updated_at),
-    }));
-    const edgeRows: CopyEdgeRow[] = edges.map((r) => ({
-      source: text(r.source),
-      target: text(r.target),
-      relationship_name: text(r.relationship_name),
-      properties: typeof r.properties === 'string' ? r.properties : '{}',
-      created_at: isoOrNull(r.created_at),
-      updated_at: isoOrNull(r.updated_at),
-    }));
-    return runner.run({ nodes: nodeRows, edges: edgeRows }, query, { timeoutMs, maxRows });
+    return runner.run({ nodes: nodes.map(copyNodeRow), edges: edges.map(copyEdgeRow) }, query, { timeoutMs, maxRows });
   }
 
   /** Closes the store once every call under way has finished; later calls fail. */
@@ -561,10 +361,4 @@ export class Neo4jGraphStore implements GraphStore {
       }
     });
   }
-}
-
-/** Every record of one statement, as objects keyed by column. */
-async function records(tx: ManagedTransaction, statement: string, params: Record<string, unknown>): Promise<Row[]> {
-  const result = await tx.run(statement, params);
-  return result.records.map((record) => record.toObject() as Row);
 }

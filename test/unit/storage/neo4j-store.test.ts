@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import neo4j from 'neo4j-driver';
-import { Neo4jConnectionError, Neo4jGraphStore, fromNeo4jValue, safeUrl } from '../../../src/storage/stores/neo4j.js';
+import { Neo4jGraphStore } from '../../../src/storage/stores/neo4j.js';
+import { Neo4jConnectionError, safeUrl } from '../../../src/storage/stores/neo4j-connection.js';
+import { fromNeo4jValue } from '../../../src/storage/stores/neo4j-values.js';
 import { BoltStandIn, type BoltStandInOptions } from '../../helpers/bolt/index.js';
 import { LIMITS, edge, graphStoreContract, node } from '../../helpers/graph-store-contract.js';
 import { CypherSandbox } from '../../../src/storage/cypher-sandbox/sandbox.js';
