@@ -44,8 +44,8 @@ import {
   GraphQueryTimeoutError,
   Mutex,
   NODES_BY_KEY,
-  assertDatasetId,
-  checkCypher,
+  assertKeyableDatasetId,
+  cypherLimitsOf,
   requireCypherRunner,
   chunks,
   edgeFromRow,
@@ -194,7 +194,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const rows = nodeRows(datasetId, nodes);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
@@ -222,7 +222,7 @@ export class KuzuGraphStore implements GraphStore {
    */
   async upsertEdges(datasetId: string, edges: readonly GraphEdge[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const rows = edgeRows(datasetId, edges);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
@@ -256,7 +256,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async getNodes(datasetId: string, ids: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(ids);
     if (unique.length === 0) return [];
     const found = new Map<string, GraphNode>();
@@ -273,7 +273,7 @@ export class KuzuGraphStore implements GraphStore {
   /** Nodes of one of `types`, by id; all nodes when `types` is omitted, none when it is empty. */
   async nodesOfType(datasetId: string, types?: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     if (types !== undefined && types.length === 0) return [];
     const rows = await this.queue.run(() =>
       types === undefined
@@ -285,7 +285,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async getGraph(datasetId: string): Promise<Subgraph> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     return this.queue.run(async () => {
       const nodes = await this.read(DATASET_NODES, { dataset: datasetId });
       const edges = await this.read(GRAPH_EDGES, { dataset: datasetId });
@@ -298,7 +298,7 @@ export class KuzuGraphStore implements GraphStore {
     nodeIds: readonly string[],
   ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(nodeIds);
     if (unique.length === 0) return [];
     const returned = 'ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b';
@@ -332,7 +332,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async deleteNodes(datasetId: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(ids);
     if (unique.length === 0) return;
     await this.write(() =>
@@ -346,7 +346,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async deleteDataset(datasetId: string): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     await this.write(async () => {
       await this.read('MATCH (n:Node) WHERE n.dataset_id = $dataset DETACH DELETE n', { dataset: datasetId });
     });
@@ -354,7 +354,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async counts(datasetId: string): Promise<{ nodes: number; edges: number }> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     return this.queue.run(async () => {
       const [nodes] = await this.read(COUNT_NODES, { dataset: datasetId });
       const [edges] = await this.read(COUNT_EDGES, { dataset: datasetId });
@@ -371,8 +371,8 @@ export class KuzuGraphStore implements GraphStore {
    */
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
-    const { timeoutMs, maxRows } = checkCypher(query, limits);
+    assertKeyableDatasetId(datasetId);
+    const { timeoutMs, maxRows } = cypherLimitsOf(query, limits);
     const runner = requireCypherRunner(this.cypherRunner);
     const graph = await this.queue.run(() => this.copyRows(datasetId));
     return runner.run(graph, query, { timeoutMs, maxRows });
