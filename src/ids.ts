@@ -25,3 +25,6 @@ export function datasetId(name: string, ownerId: string, tenantId: string | null
 export function legacyDatasetId(name: string, ownerId: string): string {
   return uuid5(`${name}${ownerId}`);
 }
+
+/** A UUID in its canonical 8-4-4-4-12 hex form, either case (the one UUID pattern of the code base). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

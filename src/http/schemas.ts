@@ -2,7 +2,17 @@ import { z } from 'zod';
 
 /** Request schemas shared by routers. They also feed the OpenAPI document. */
 export const Email = z.string().trim().max(320).pipe(z.email({ message: 'value is not a valid email address' }));
-export const Uuid = z.uuid({ message: 'Input should be a valid UUID' });
+/**
+ * The one UUID schema: a UUID in either case, handed on lower-cased (ids are stored lower-case), so
+ * a route never lower-cases an id itself. An invalid value is answered as the reference does, with
+ * the message 'Input should be a valid UUID'.
+ */
+export const Uuid = z.uuid({ message: 'Input should be a valid UUID' }).overwrite((v) => v.toLowerCase());
+/**
+ * `Uuid` answering zod's own message ('Invalid UUID') for an invalid value, as the routes that
+ * always did keep doing (DELETE /api/v1/auth/api-keys/:api_key_id).
+ */
+export const UuidZodMessage = z.uuid().overwrite((v) => v.toLowerCase());
 
 export const UserRead = z.object({
   id: z.string(),

@@ -345,7 +345,7 @@ function inspect(tokens: Token[]): string | undefined {
  * Checks a user-supplied Cypher query. Never throws: returns the query to run (trimmed, without
  * a trailing `;` or trailing comments, so text can safely be appended) or the reason it is refused.
  */
-export function checkCypher(query: string): CypherCheck {
+export function checkReadOnlyCypher(query: string): CypherCheck {
   if (typeof query !== 'string') return { ok: false, reason: 'Cypher query must be a string' };
   if (query.length > MAX_CYPHER_LENGTH) return { ok: false, reason: REASON_TOO_LONG };
 
@@ -377,7 +377,7 @@ export function checkCypher(query: string): CypherCheck {
 
 /** Returns the query to run, or throws CypherRefused. */
 export function assertReadOnlyCypher(query: string): string {
-  const result = checkCypher(query);
+  const result = checkReadOnlyCypher(query);
   if (!result.ok) throw new CypherRefused(result.reason);
   return result.query;
 }

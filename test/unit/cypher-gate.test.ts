@@ -6,7 +6,7 @@ import {
   CypherRefused,
   MAX_CYPHER_LENGTH,
   assertReadOnlyCypher,
-  checkCypher,
+  checkReadOnlyCypher,
 } from '../../src/security/cypher-gate.js';
 
 /**
@@ -16,7 +16,7 @@ import {
  */
 
 function refused(query: string, reasonPattern?: RegExp): string {
-  const result = checkCypher(query);
+  const result = checkReadOnlyCypher(query);
   assert.equal(result.ok, false, `expected refusal for ${JSON.stringify(query)}`);
   if (result.ok) throw new Error('unreachable');
   assert.equal(typeof result.reason, 'string');
@@ -26,7 +26,7 @@ function refused(query: string, reasonPattern?: RegExp): string {
 }
 
 function accepted(query: string): string {
-  const result = checkCypher(query);
+  const result = checkReadOnlyCypher(query);
   assert.ok(result.ok, `expected acceptance for ${JSON.stringify(query)}: ${result.ok ? '' : result.reason}`);
   return result.query;
 }
@@ -412,7 +412,7 @@ describe('cypher gate: properties', () => {
   it('never throws on arbitrary strings, always answering ok or a reason', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), fragmentQuery), (query) => {
-        const result = checkCypher(query);
+        const result = checkReadOnlyCypher(query);
         if (result.ok) {
           assert.equal(typeof result.query, 'string');
         } else {
@@ -428,13 +428,13 @@ describe('cypher gate: properties', () => {
     let acceptedCount = 0;
     fc.assert(
       fc.property(fc.oneof(fragmentQuery, readPrefixedQuery), (query) => {
-        const result = checkCypher(query);
+        const result = checkReadOnlyCypher(query);
         if (!result.ok) return;
         acceptedCount++;
         const hit = writeKeywordOutsideStrings(query);
         assert.equal(hit, undefined, `accepted ${JSON.stringify(query)} although it contains ${hit}`);
         // The returned query is itself accepted unchanged.
-        const again = checkCypher(result.query);
+        const again = checkReadOnlyCypher(result.query);
         assert.ok(again.ok && again.query === result.query);
       }),
       { numRuns: 5000 },
@@ -451,7 +451,7 @@ describe('cypher gate: properties', () => {
         fc.boolean(),
         (prefix, keyword, gap, lower) => {
           const spelled = lower ? keyword.toLowerCase() : keyword;
-          const result = checkCypher(`${prefix}${gap}${spelled}${gap}n.x = 1 RETURN n`);
+          const result = checkReadOnlyCypher(`${prefix}${gap}${spelled}${gap}n.x = 1 RETURN n`);
           assert.equal(result.ok, false);
         },
       ),
@@ -544,7 +544,7 @@ describe('cypher gate: against a live Kuzu engine', () => {
     let executed = 0;
     await fc.assert(
       fc.asyncProperty(fc.oneof(runnableQuery, runnableQuery, readPrefixedQuery, fragmentQuery), async (query) => {
-        const result = checkCypher(query);
+        const result = checkReadOnlyCypher(query);
         if (!result.ok) return;
         try {
           await run(conn, result.query);

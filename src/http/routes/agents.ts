@@ -36,14 +36,14 @@ export function agentRoutes(app: App, ctx: HttpContext) {
   app.get(
     '/api/v1/agents/:agent_id',
     { schema: { tags: TAGS, summary: 'One of your agents', security: SECURED, params: z.object({ agent_id: Uuid }) }, preHandler: guard },
-    async (request) => auth.agents.get(principalOf(request).user.id, request.params.agent_id.toLowerCase()),
+    async (request) => auth.agents.get(principalOf(request).user.id, request.params.agent_id),
   );
 
   app.delete(
     '/api/v1/agents/:agent_id',
     { schema: { tags: TAGS, summary: 'Delete one of your agents', security: SECURED, params: z.object({ agent_id: Uuid }) }, preHandler: guard },
     async (request) => {
-      const agent = await auth.agents.get(principalOf(request).user.id, request.params.agent_id.toLowerCase());
+      const agent = await auth.agents.get(principalOf(request).user.id, request.params.agent_id);
       await auth.deleteUser(agent.agentId).catch((error) => {
         if (error instanceof ApiError && error.status === 404) throw ApiError.detail(404, 'Agent not found');
         throw error;

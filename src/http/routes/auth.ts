@@ -6,7 +6,7 @@ import { ApiError } from '../../errors.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { PUBLIC, SECURED, type App, type HttpContext } from '../context.js';
 import { addressLimit, sharedAddressLimit } from '../rate-limits.js';
-import { Email, UserRead } from '../schemas.js';
+import { Email, UserRead, UuidZodMessage } from '../schemas.js';
 
 const LoginForm = z.object({
   username: z.string().min(1).max(320),
@@ -206,12 +206,12 @@ export function authRoutes(app: App, ctx: HttpContext) {
         tags: ['api-keys'],
         summary: 'Delete one of your API keys',
         security: SECURED,
-        params: z.object({ api_key_id: z.uuid() }),
+        params: z.object({ api_key_id: UuidZodMessage }),
       },
       preHandler: authenticate(auth, config, 'auth'),
     },
     async (request) => {
-      await auth.deleteApiKey(principalOf(request).user.id, request.params.api_key_id.toLowerCase());
+      await auth.deleteApiKey(principalOf(request).user.id, request.params.api_key_id);
       return null;
     },
   );

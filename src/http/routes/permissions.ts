@@ -6,7 +6,6 @@ import { Uuid, camelOrSnake } from '../schemas.js';
 import type { FastifyRequest } from 'fastify';
 
 const TAGS = ['permissions'];
-const lower = (id: string) => id.toLowerCase();
 
 /** `/api/v1/permissions`: sharing, roles and tenants (reference shapes; D14, D15). */
 export function permissionRoutes(app: App, ctx: HttpContext) {
@@ -45,9 +44,9 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
           db,
           await subject(request),
           action,
-          lower(request.params.principal_id),
+          request.params.principal_id,
           request.query.permission_name,
-          request.body.map(lower),
+          request.body,
         );
         return { message };
       },
@@ -65,7 +64,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
     },
-    async (request) => management.datasetPrincipals(db, await subject(request), lower(request.params.dataset_id)),
+    async (request) => management.datasetPrincipals(db, await subject(request), request.params.dataset_id),
   );
 
   app.get(
@@ -81,7 +80,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) =>
-      management.principalDatasets(db, await subject(request), lower(request.params.principal_id), request.query.permission_name),
+      management.principalDatasets(db, await subject(request), request.params.principal_id, request.query.permission_name),
   );
 
   app.post(
@@ -102,7 +101,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     `${base}/roles/:role_id`,
     { schema: { tags: TAGS, summary: 'Delete a role (owner or admin)', security: SECURED, params: z.object({ role_id: Uuid }) }, preHandler: guard },
     async (request) => {
-      const result = await management.deleteRole(db, await subject(request), lower(request.params.role_id));
+      const result = await management.deleteRole(db, await subject(request), request.params.role_id);
       return { message: result.message };
     },
   );
@@ -120,8 +119,8 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) => {
-      const userId = lower(request.params.user_id);
-      return changeOf(userId, management.addUserToRole(db, await subject(request), userId, lower(request.query.role_id)));
+      const userId = request.params.user_id;
+      return changeOf(userId, management.addUserToRole(db, await subject(request), userId, request.query.role_id));
     },
   );
 
@@ -138,8 +137,8 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) => {
-      const userId = lower(request.params.user_id);
-      return changeOf(userId, management.removeUserFromRole(db, await subject(request), userId, lower(request.query.role_id)));
+      const userId = request.params.user_id;
+      return changeOf(userId, management.removeUserFromRole(db, await subject(request), userId, request.query.role_id));
     },
   );
 
@@ -156,8 +155,8 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) => {
-      const userId = lower(request.params.user_id);
-      return changeOf(userId, management.addUserToTenant(db, await subject(request), userId, lower(request.query.tenant_id)));
+      const userId = request.params.user_id;
+      return changeOf(userId, management.addUserToTenant(db, await subject(request), userId, request.query.tenant_id));
     },
   );
 
@@ -173,8 +172,8 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) => {
-      const userId = lower(request.params.user_id);
-      return changeOf(userId, management.removeUserFromTenant(db, await subject(request), lower(request.params.tenant_id), userId));
+      const userId = request.params.user_id;
+      return changeOf(userId, management.removeUserFromTenant(db, await subject(request), request.params.tenant_id, userId));
     },
   );
 
@@ -213,7 +212,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = principalOf(request).user.id;
-      const tenantId = request.body.tenant_id ? lower(request.body.tenant_id) : null;
+      const tenantId = request.body.tenant_id || null;
       return changeOf(userId, management.selectTenant(db, userId, tenantId));
     },
   );
@@ -227,7 +226,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   app.get(
     `${base}/tenants/:tenant_id/roles`,
     { schema: { tags: TAGS, summary: "A tenant's roles (all for managers, your own otherwise)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
-    async (request) => management.tenantRoles(db, await subject(request), lower(request.params.tenant_id)),
+    async (request) => management.tenantRoles(db, await subject(request), request.params.tenant_id),
   );
 
   app.get(
@@ -237,7 +236,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) =>
-      management.roleMembers(db, await subject(request), lower(request.params.tenant_id), lower(request.params.role_id)),
+      management.roleMembers(db, await subject(request), request.params.tenant_id, request.params.role_id),
   );
 
   app.get(
@@ -247,12 +246,12 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) =>
-      management.userRolesInTenant(db, await subject(request), lower(request.params.tenant_id), lower(request.params.user_id)),
+      management.userRolesInTenant(db, await subject(request), request.params.tenant_id, request.params.user_id),
   );
 
   app.get(
     `${base}/tenants/:tenant_id/users`,
     { schema: { tags: TAGS, summary: "A tenant's members with their roles (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
-    async (request) => management.tenantUsers(db, await subject(request), lower(request.params.tenant_id)),
+    async (request) => management.tenantUsers(db, await subject(request), request.params.tenant_id),
   );
 }

@@ -1,9 +1,9 @@
 /** Checks and helpers shared by the store implementations. */
 import { DomainError, namedBody } from '../../errors.js';
+import { UUID_PATTERN } from '../../ids.js';
 import type { CypherLimits, CypherRunner, GraphEdge, GraphNode } from '../types.js';
 
 export const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function assertCollectionName(collection: string, maxLength = 128): void {
   if (typeof collection !== 'string' || !COLLECTION_NAME.test(collection) || collection.length > maxLength) {
@@ -11,8 +11,9 @@ export function assertCollectionName(collection: string, maxLength = 128): void 
   }
 }
 
+/** A vector store's dataset id: a UUID (it names tables, schemas and rows). */
 export function assertUuidDatasetId(datasetId: string): void {
-  if (typeof datasetId !== 'string' || !UUID.test(datasetId)) {
+  if (typeof datasetId !== 'string' || !UUID_PATTERN.test(datasetId)) {
     throw new Error(`invalid dataset id (a UUID is expected): ${JSON.stringify(datasetId)}`);
   }
 }
@@ -111,7 +112,8 @@ export class GraphQueryAnswerTooLargeError extends GraphQueryLimitError {
  * rows, the same keys, and the same read statements, which both engines run as written.
  */
 
-export function assertDatasetId(datasetId: string): void {
+/** A graph store's dataset id: any non-empty string without ':' (it prefixes node keys, see `pk`). */
+export function assertKeyableDatasetId(datasetId: string): void {
   // ':' would make `pk` ambiguous between datasets ("a:b" + "c" vs "a" + "b:c").
   if (typeof datasetId !== 'string' || datasetId === '' || datasetId.includes(':')) {
     throw new Error(`invalid dataset id: ${JSON.stringify(datasetId)}`);
@@ -235,14 +237,14 @@ export function edgeKey(edge: Pick<EdgeRow, 'source' | 'target' | 'relationship'
   return JSON.stringify([edge.source, edge.target, edge.relationship]);
 }
 
-/** Checks a Cypher call's query and limits; the limits to run it with. */
 /** The runner a store was opened with; a store opened without one refuses Cypher. */
 export function requireCypherRunner(runner: CypherRunner | undefined): CypherRunner {
   if (!runner) throw new Error('this graph store was opened without a Cypher runner: Cypher queries are refused');
   return runner;
 }
 
-export function checkCypher(query: string, limits: CypherLimits): { timeoutMs: number; maxRows: number } {
+/** Checks a Cypher call's query (a non-empty string) and limits; the limits to run it with. */
+export function cypherLimitsOf(query: string, limits: CypherLimits): { timeoutMs: number; maxRows: number } {
   if (typeof query !== 'string' || query.trim() === '') throw new Error('an empty Cypher query');
   const { timeoutMs, maxRows } = limits;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {

@@ -43,8 +43,8 @@ import {
   GRAPH_EDGES,
   Mutex,
   NODES_BY_KEY,
-  assertDatasetId,
-  checkCypher,
+  assertKeyableDatasetId,
+  cypherLimitsOf,
   requireCypherRunner,
   chunks,
   edgeFromRow,
@@ -130,7 +130,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const rows = nodeRows(datasetId, nodes);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
@@ -158,7 +158,7 @@ export class KuzuGraphStore implements GraphStore {
    */
   async upsertEdges(datasetId: string, edges: readonly GraphEdge[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const rows = edgeRows(datasetId, edges);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
@@ -192,7 +192,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async getNodes(datasetId: string, ids: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(ids);
     if (unique.length === 0) return [];
     const found = new Map<string, GraphNode>();
@@ -209,7 +209,7 @@ export class KuzuGraphStore implements GraphStore {
   /** Nodes of one of `types`, by id; all nodes when `types` is omitted, none when it is empty. */
   async nodesOfType(datasetId: string, types?: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     if (types !== undefined && types.length === 0) return [];
     const rows = await this.queue.run(() =>
       types === undefined
@@ -221,7 +221,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async getGraph(datasetId: string): Promise<Subgraph> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     return this.queue.run(async () => {
       const nodes = await this.read(DATASET_NODES, { dataset: datasetId });
       const edges = await this.read(GRAPH_EDGES, { dataset: datasetId });
@@ -234,7 +234,7 @@ export class KuzuGraphStore implements GraphStore {
     nodeIds: readonly string[],
   ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(nodeIds);
     if (unique.length === 0) return [];
     const returned = 'ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b';
@@ -268,7 +268,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async deleteNodes(datasetId: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(ids);
     if (unique.length === 0) return;
     await this.write(() =>
@@ -282,7 +282,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async deleteDataset(datasetId: string): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     await this.write(async () => {
       await this.read('MATCH (n:Node) WHERE n.dataset_id = $dataset DETACH DELETE n', { dataset: datasetId });
     });
@@ -290,7 +290,7 @@ export class KuzuGraphStore implements GraphStore {
 
   async counts(datasetId: string): Promise<{ nodes: number; edges: number }> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     return this.queue.run(async () => {
       const [nodes] = await this.read(COUNT_NODES, { dataset: datasetId });
       const [edges] = await this.read(COUNT_EDGES, { dataset: datasetId });
@@ -307,8 +307,8 @@ export class KuzuGraphStore implements GraphStore {
    */
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
-    const { timeoutMs, maxRows } = checkCypher(query, limits);
+    assertKeyableDatasetId(datasetId);
+    const { timeoutMs, maxRows } = cypherLimitsOf(query, limits);
     const runner = requireCypherRunner(this.cypherRunner);
     const graph = await this.queue.run(() => this.copyRows(datasetId));
     return runner.run(graph, query, { timeoutMs, maxRows });

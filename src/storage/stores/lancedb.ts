@@ -19,7 +19,7 @@
  */
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Schema, Utf8 } from 'apache-arrow';
-import { COLLECTION_NAME, Mutex, assertCollectionName, assertVector as checkVector, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
+import { COLLECTION_NAME, Mutex, assertCollectionName, assertVector as checkVector, assertUuidDatasetId, nodeSetNames } from './common.js';
 import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from '../types.js';
 
 /** Ids per `id IN (...)` predicate when deleting. */
@@ -79,7 +79,7 @@ export class LanceVectorStore implements VectorStore {
 
   async upsert(datasetId: string, collection: string, points: readonly VectorPoint[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     assertCollectionName(collection);
     // The last occurrence of an id in one call wins.
     const rows = new Map<string, Row>();
@@ -98,7 +98,7 @@ export class LanceVectorStore implements VectorStore {
 
   async search(datasetId: string, collection: string, vector: readonly number[], options: VectorSearchOptions): Promise<VectorHit[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     assertCollectionName(collection);
     this.assertVector(vector, 'query vector');
     const limit = options.limit;
@@ -142,7 +142,7 @@ export class LanceVectorStore implements VectorStore {
 
   async collections(datasetId: string): Promise<string[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     const filter = `dataset_id = ${sqlString(datasetId)}`;
     const found: string[] = [];
     for (const name of await this.tableNames()) {
@@ -156,7 +156,7 @@ export class LanceVectorStore implements VectorStore {
 
   async deleteIds(datasetId: string, collection: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     assertCollectionName(collection);
     const unique = [...new Set(ids)];
     if (unique.length === 0) return;
@@ -173,7 +173,7 @@ export class LanceVectorStore implements VectorStore {
 
   async deleteDataset(datasetId: string): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     for (const name of await this.tableNames()) {
       await this.lock(name).run(async () => {
         this.assertOpen();
@@ -187,7 +187,7 @@ export class LanceVectorStore implements VectorStore {
   /** The query plan of a search, for diagnostics (it shows whether an index or a flat scan is used). */
   async explainSearch(datasetId: string, collection: string, vector: readonly number[], limit: number): Promise<string> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     assertCollectionName(collection);
     this.assertVector(vector, 'query vector');
     const table = await this.table(collection, false);
@@ -310,4 +310,4 @@ export class LanceVectorStore implements VectorStore {
   }
 }
 
-export { assertCollectionName, assertDatasetId, nodeSetNames };
+export { assertCollectionName, assertUuidDatasetId, nodeSetNames };

@@ -46,8 +46,8 @@ import {
   GRAPH_EDGES,
   GraphQueryTimeoutError,
   NODES_BY_KEY,
-  assertDatasetId,
-  checkCypher,
+  assertKeyableDatasetId,
+  cypherLimitsOf,
   requireCypherRunner,
   chunks,
   edgeFromRow,
@@ -120,7 +120,7 @@ export class Neo4jGraphStore implements GraphStore {
 
   async upsertNodes(datasetId: string, nodes: readonly GraphNode[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const rows = nodeRows(datasetId, nodes);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
@@ -136,7 +136,7 @@ export class Neo4jGraphStore implements GraphStore {
    */
   async upsertEdges(datasetId: string, edges: readonly GraphEdge[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const rows = edgeRows(datasetId, edges);
     if (rows.size === 0) return;
     const now = new Date().toISOString();
@@ -147,7 +147,7 @@ export class Neo4jGraphStore implements GraphStore {
 
   async getNodes(datasetId: string, ids: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(ids);
     if (unique.length === 0) return [];
     const found = new Map<string, GraphNode>();
@@ -164,7 +164,7 @@ export class Neo4jGraphStore implements GraphStore {
   /** Nodes of one of `types`, by id; all nodes when `types` is omitted, none when it is empty. */
   async nodesOfType(datasetId: string, types?: readonly string[]): Promise<GraphNode[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     if (types !== undefined && types.length === 0) return [];
     const rows = await this.read(datasetId, (tx) =>
       types === undefined
@@ -176,7 +176,7 @@ export class Neo4jGraphStore implements GraphStore {
 
   async getGraph(datasetId: string): Promise<Subgraph> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     return this.read(datasetId, async (tx) => {
       const nodes = await records(tx, DATASET_NODES, { dataset: datasetId });
       const edges = await records(tx, GRAPH_EDGES, { dataset: datasetId });
@@ -189,7 +189,7 @@ export class Neo4jGraphStore implements GraphStore {
     nodeIds: readonly string[],
   ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(nodeIds);
     if (unique.length === 0) return [];
     // Outgoing, then incoming edges, each joined on the node keys; an edge between two of the
@@ -217,7 +217,7 @@ export class Neo4jGraphStore implements GraphStore {
 
   async deleteNodes(datasetId: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(ids);
     if (unique.length === 0) return;
     await this.write(datasetId, async (tx) => {
@@ -230,7 +230,7 @@ export class Neo4jGraphStore implements GraphStore {
   /** Removes the dataset's nodes and edges, DELETE_BATCH nodes per transaction. */
   async deleteDataset(datasetId: string): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     await this.queues.run(datasetId, async () => {
       for (;;) {
         const session = this.session('WRITE');
@@ -254,7 +254,7 @@ export class Neo4jGraphStore implements GraphStore {
 
   async counts(datasetId: string): Promise<{ nodes: number; edges: number }> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertKeyableDatasetId(datasetId);
     return this.read(datasetId, async (tx) => {
       const [nodes] = await records(tx, COUNT_NODES, { dataset: datasetId });
       const [edges] = await records(tx, COUNT_EDGES, { dataset: datasetId });
@@ -270,8 +270,8 @@ export class Neo4jGraphStore implements GraphStore {
    */
   async cypher(datasetId: string, query: string, limits: CypherLimits): Promise<Record<string, unknown>[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
-    const { timeoutMs, maxRows } = checkCypher(query, limits);
+    assertKeyableDatasetId(datasetId);
+    const { timeoutMs, maxRows } = cypherLimitsOf(query, limits);
     if (this.singleDataset) return this.queues.run(datasetId, () => this.cypherOnServer(query, timeoutMs, maxRows));
     const runner = requireCypherRunner(this.cypherRunner);
     const { nodes, edges } = await this.read(datasetId, async (tx) => ({

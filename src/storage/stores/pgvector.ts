@@ -11,7 +11,7 @@
  * on the connection's search_path. No vector index is created: searches are exact scans of the
  * dataset's rows.
  */
-import { COLLECTION_NAME, assertCollectionName as checkCollectionName, assertVector as checkVector, assertUuidDatasetId as assertDatasetId, nodeSetNames } from './common.js';
+import { COLLECTION_NAME, assertCollectionName as checkCollectionName, assertVector as checkVector, assertUuidDatasetId, nodeSetNames } from './common.js';
 import type { Pool, PoolClient } from 'pg';
 import type { VectorHit, VectorPoint, VectorSearchOptions, VectorStore } from '../types.js';
 
@@ -111,7 +111,7 @@ export class PgVectorStore implements VectorStore {
 
   async upsert(datasetId: string, collection: string, points: readonly VectorPoint[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     assertCollectionName(collection);
     // The last occurrence of an id in one call wins; rows go in id order so that concurrent
     // upserts of overlapping points lock them in the same order.
@@ -143,7 +143,7 @@ export class PgVectorStore implements VectorStore {
 
   async search(datasetId: string, collection: string, vector: readonly number[], options: VectorSearchOptions): Promise<VectorHit[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     assertCollectionName(collection);
     const query = this.vectorText(vector, 'query vector');
     const limit = options.limit;
@@ -176,7 +176,7 @@ export class PgVectorStore implements VectorStore {
 
   async collections(datasetId: string): Promise<string[]> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     for (let attempt = 0; ; attempt++) {
       const names = await this.tableNames();
       if (names.length === 0) return [];
@@ -196,7 +196,7 @@ export class PgVectorStore implements VectorStore {
 
   async deleteIds(datasetId: string, collection: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     assertCollectionName(collection);
     const unique = [...new Set(ids)];
     if (unique.length === 0) return;
@@ -209,7 +209,7 @@ export class PgVectorStore implements VectorStore {
 
   async deleteDataset(datasetId: string): Promise<void> {
     this.assertOpen();
-    assertDatasetId(datasetId);
+    assertUuidDatasetId(datasetId);
     const names = await this.tableNames();
     if (names.length === 0) return;
     await this.transaction(async (client) => {
@@ -339,4 +339,4 @@ export class PgVectorStore implements VectorStore {
   }
 }
 
-export { assertDatasetId, nodeSetNames };
+export { assertUuidDatasetId, nodeSetNames };
