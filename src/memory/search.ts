@@ -82,6 +82,21 @@ export function searchDependenciesOf(parts: {
 
 export const DEFAULT_SYSTEM_PROMPT = 'Answer the question using the provided context. Be as brief as possible.';
 
+/** The search and recall bodies' fields as a `SearchRequest`: top_k capped at 1000, the default prompt, node_name only when given. */
+export function searchRequestOf(
+  type: SearchType,
+  body: { query: string; top_k: number; system_prompt?: string | null | undefined; only_context: boolean; node_name?: readonly string[] | null | undefined },
+): SearchRequest {
+  return {
+    type,
+    query: body.query,
+    topK: Math.min(body.top_k, 1000),
+    systemPrompt: body.system_prompt || DEFAULT_SYSTEM_PROMPT,
+    onlyContext: body.only_context,
+    ...(body.node_name && body.node_name.length > 0 ? { nodeName: body.node_name } : {}),
+  };
+}
+
 /** The answer when CYPHER or NATURAL_LANGUAGE is asked for while ALLOW_CYPHER_QUERY is off. */
 export const cypherDisabled = () => unsupportedSearchType();
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { datasetPermissionDenied, type DatasetRow } from '../../access/index.js';
 import { ApiError, bareError, datasetNotFound, queryValidation } from '../../errors.js';
-import { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
+import { SEARCH_TYPES, searchRequestOf, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
@@ -106,14 +106,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       if (config.memory.recallWarmup && !(await memory.pipelines.anyCognified(targets))) {
         return [{ source: 'system', status: 'memory_warming_up', text: 'Memory is still warming up: add data and cognify it first.', datapoint_count: 0, threshold: 1 }];
       }
-      const perDataset = await memory.retrieval.searchInTurn(targets, {
-        type,
-        query: body.query,
-        topK: Math.min(body.top_k, 1000),
-        systemPrompt: body.system_prompt || DEFAULT_SYSTEM_PROMPT,
-        onlyContext: body.only_context,
-        ...(body.node_name && body.node_name.length > 0 ? { nodeName: body.node_name } : {}),
-      });
+      const perDataset = await memory.retrieval.searchInTurn(targets, searchRequestOf(type, body));
       const entries: unknown[] = [];
       for (const { dataset, outcome } of perDataset) {
         const result = searchResultOf(outcome, body.only_context);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DatasetRow } from '../../access/index.js';
 import { datasetNotFound, queryValidation } from '../../errors.js';
-import { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, searchResultOf, type SearchType } from '../../memory/index.js';
+import { SEARCH_TYPES, searchRequestOf, searchResultOf, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
@@ -49,14 +49,7 @@ export function searchRoutes(app: App, ctx: HttpContext) {
       const targets: DatasetRow[] = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
       if (named && targets.length === 0) throw datasetNotFound();
       const type = await memory.retrieval.resolveType(body.search_type as SearchType, body.query);
-      const perDataset = await memory.retrieval.search(targets, {
-        type,
-        query: body.query,
-        topK: Math.min(body.top_k, 1000),
-        systemPrompt: body.system_prompt || DEFAULT_SYSTEM_PROMPT,
-        onlyContext: body.only_context,
-        ...(body.node_name && body.node_name.length > 0 ? { nodeName: body.node_name } : {}),
-      });
+      const perDataset = await memory.retrieval.search(targets, searchRequestOf(type, body));
       const verbose = (outcome: (typeof perDataset)[number]['outcome']) => ({ text_result: outcome.completion, context_result: outcome.context, objects_result: outcome.objects });
       let response: unknown;
       if (config.posture.multiTenant) {
