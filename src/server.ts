@@ -138,7 +138,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   await auth.ensureDefaultUser();
 
   const memory = createMemoryEngine(config, store, log);
-  const app = await buildApp({ config, auth, store, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() }, log, { limitsRedis });
+  const app = await buildApp({ config, auth, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() }, log, { limitsRedis });
 
   const purge = setInterval(() => {
     auth.users.purgeExpiredRevocations().catch((error) => log.warn({ err: error }, 'revocation purge failed'));

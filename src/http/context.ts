@@ -4,13 +4,11 @@ import type { AccessService } from '../access/index.js';
 import type { AuthService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { MemoryService } from '../memory/index.js';
-import type { RelationalStore } from '../storage/index.js';
 
 /** What every router receives. */
 export interface HttpContext {
   readonly config: Config;
   readonly auth: AuthService;
-  readonly store: RelationalStore;
   readonly access: AccessService;
   readonly memory: MemoryService;
   readonly version: string;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { DatasetInfo } from '../../src/memory/engine.js';
+import { DomainError } from '../../src/errors.js';
 import { RunStatus, latestRunStatus, latestRuns, recordRunStatus } from '../../src/memory/runs.js';
 import { searchDataset, searchResultOf } from '../../src/memory/search.js';
 import { DOC, removeEngineRoots, searchRequest, setupEngine } from '../helpers/engine.js';
@@ -64,7 +65,13 @@ for (const multiTenant of [true, false]) {
         const rows = (await searchDataset(t.search, a, request('CYPHER', 'MATCH (n:Node) RETURN n.id AS id'))).context as { id: string }[];
         const graphA = await t.engine.databases.with(a, ({ graph }) => graph.counts(a.id));
         assert.equal(rows.length, graphA.nodes, 'Cypher sees exactly the dataset graph');
-        await assert.rejects(searchDataset(t.search, a, request('CYPHER', 'MATCH (n) DETACH DELETE n')), /CypherSearchError/);
+        await assert.rejects(searchDataset(t.search, a, request('CYPHER', 'MATCH (n) DETACH DELETE n')), (error: unknown) => {
+          // What a client gets: 400 with the reference's CypherSearchError envelope.
+          assert.ok(error instanceof DomainError, String(error));
+          assert.equal(error.status, 400);
+          assert.match(String((error.toBody() as { detail: string }).detail), /^The Cypher query was refused: .*DETACH.* \[CypherSearchError\]$/);
+          return true;
+        });
 
         // Deleting A leaves B whole.
         const countsB = await t.engine.databases.with(b, ({ graph }) => graph.counts(b.id));

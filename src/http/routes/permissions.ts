@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { createTenant, management, subjectOf, tenantsOf } from '../../access/index.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { Uuid, camelOrSnake } from '../schemas.js';
@@ -9,10 +8,10 @@ const TAGS = ['permissions'];
 
 /** `/api/v1/permissions`: sharing, roles and tenants (reference shapes; D14, D15). */
 export function permissionRoutes(app: App, ctx: HttpContext) {
-  const { auth, config, store } = ctx;
-  const db = store.db;
+  const { auth, config, access } = ctx;
+  const { management } = access;
   const guard = authenticate(auth, config, 'auth');
-  const subject = (request: FastifyRequest) => subjectOf(db, principalOf(request));
+  const subject = (request: FastifyRequest) => access.subjectOf(principalOf(request));
   /** A change to a user's roles or tenants: apply it, then drop that user's cached credentials everywhere. */
   const changeOf = async <T>(userId: string, change: Promise<T>): Promise<T> => {
     const result = await change;
@@ -40,9 +39,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
       handler: async (request) => {
-        await management.changeDatasetPermission(
-          db,
-          await subject(request),
+        await management.changeDatasetPermission(await subject(request),
           action,
           request.params.principal_id,
           request.query.permission_name,
@@ -64,7 +61,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
     },
-    async (request) => management.datasetPrincipals(db, await subject(request), request.params.dataset_id),
+    async (request) => management.datasetPrincipals(await subject(request), request.params.dataset_id),
   );
 
   app.get(
@@ -80,7 +77,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) =>
-      management.principalDatasets(db, await subject(request), request.params.principal_id, request.query.permission_name),
+      management.principalDatasets(await subject(request), request.params.principal_id, request.query.permission_name),
   );
 
   app.post(
@@ -94,14 +91,14 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
     },
-    async (request) => management.createRole(db, await subject(request), request.query.role_name),
+    async (request) => management.createRole(await subject(request), request.query.role_name),
   );
 
   app.delete(
     `${base}/roles/:role_id`,
     { schema: { tags: TAGS, summary: 'Delete a role (owner or admin)', security: SECURED, params: z.object({ role_id: Uuid }) }, preHandler: guard },
     async (request) => {
-      const result = await management.deleteRole(db, await subject(request), request.params.role_id);
+      const result = await management.deleteRole(await subject(request), request.params.role_id);
       return { message: result.message };
     },
   );
@@ -120,7 +117,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = request.params.user_id;
-      return changeOf(userId, management.addUserToRole(db, await subject(request), userId, request.query.role_id));
+      return changeOf(userId, management.addUserToRole(await subject(request), userId, request.query.role_id));
     },
   );
 
@@ -138,7 +135,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = request.params.user_id;
-      return changeOf(userId, management.removeUserFromRole(db, await subject(request), userId, request.query.role_id));
+      return changeOf(userId, management.removeUserFromRole(await subject(request), userId, request.query.role_id));
     },
   );
 
@@ -156,7 +153,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = request.params.user_id;
-      return changeOf(userId, management.addUserToTenant(db, await subject(request), userId, request.query.tenant_id));
+      return changeOf(userId, management.addUserToTenant(await subject(request), userId, request.query.tenant_id));
     },
   );
 
@@ -173,7 +170,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = request.params.user_id;
-      return changeOf(userId, management.removeUserFromTenant(db, await subject(request), request.params.tenant_id, userId));
+      return changeOf(userId, management.removeUserFromTenant(await subject(request), request.params.tenant_id, userId));
     },
   );
 
@@ -190,7 +187,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const userId = principalOf(request).user.id;
-      const tenantId = await createTenant(db, userId, request.query.tenant_name);
+      const tenantId = await access.createTenant(userId, request.query.tenant_name);
       await auth.invalidate(userId);
       return { message: 'Tenant created.', tenant_id: tenantId };
     },
@@ -213,20 +210,20 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     async (request) => {
       const userId = principalOf(request).user.id;
       const tenantId = request.body.tenant_id || null;
-      return changeOf(userId, management.selectTenant(db, userId, tenantId));
+      return changeOf(userId, management.selectTenant(userId, tenantId));
     },
   );
 
   app.get(
     `${base}/tenants/me`,
     { schema: { tags: TAGS, summary: 'Tenants you belong to', security: SECURED }, preHandler: guard },
-    async (request) => tenantsOf(db, principalOf(request).user.id),
+    async (request) => access.tenantsOf(principalOf(request).user.id),
   );
 
   app.get(
     `${base}/tenants/:tenant_id/roles`,
     { schema: { tags: TAGS, summary: "A tenant's roles (all for managers, your own otherwise)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
-    async (request) => management.tenantRoles(db, await subject(request), request.params.tenant_id),
+    async (request) => management.tenantRoles(await subject(request), request.params.tenant_id),
   );
 
   app.get(
@@ -236,7 +233,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) =>
-      management.roleMembers(db, await subject(request), request.params.tenant_id, request.params.role_id),
+      management.roleMembers(await subject(request), request.params.tenant_id, request.params.role_id),
   );
 
   app.get(
@@ -246,12 +243,12 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) =>
-      management.userRolesInTenant(db, await subject(request), request.params.tenant_id, request.params.user_id),
+      management.userRolesInTenant(await subject(request), request.params.tenant_id, request.params.user_id),
   );
 
   app.get(
     `${base}/tenants/:tenant_id/users`,
     { schema: { tags: TAGS, summary: "A tenant's members with their roles (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
-    async (request) => management.tenantUsers(db, await subject(request), request.params.tenant_id),
+    async (request) => management.tenantUsers(await subject(request), request.params.tenant_id),
   );
 }
