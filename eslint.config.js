@@ -1,5 +1,6 @@
 // Lint for the server, the web UI, the tests and the benchmark (checked by `npm test`).
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -13,12 +14,22 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       'no-control-regex': 'off',
-      eqeqeq: ['error', 'always'],
+      // `x != null` is the one loose comparison allowed: it means "neither null nor undefined".
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/storage/relational/*', '**/storage/stores/*', '**/storage/datasets/*'], message: 'Import storage through src/storage/index.ts.' }] },
+        {
+          patterns: [
+            { group: ['**/storage/relational/*', '**/storage/stores/*', '**/storage/datasets/*'], message: 'Import storage through src/storage/index.ts.' },
+          ],
+        },
       ],
     },
+  },
+  {
+    // Plain Node scripts.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: globals.node },
   },
   {
     // Inside storage, and in the storage tests, the adapters are imported directly.

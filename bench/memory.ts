@@ -31,21 +31,35 @@ const SAMPLES = Number(process.env.BENCH_MEMORY_SAMPLES ?? 200);
 const PARAGRAPHS = 10;
 const TSX = import.meta.resolve('tsx');
 
-const WORDS = 'river mountain engine station signal harbor garden library market bridge tower forest valley canal archive beacon compass lantern orchard quarry'.split(' ');
-const NAMES = ['Ada Lovelace', 'Charles Babbage', 'Grace Hopper', 'Alan Turing', 'Katherine Johnson', 'John Neumann', 'Hedy Lamarr', 'Claude Shannon', 'Mary Somerville', 'Emmy Noether'];
+const WORDS =
+  'river mountain engine station signal harbor garden library market bridge tower forest valley canal archive beacon compass lantern orchard quarry'.split(' ');
+const NAMES = [
+  'Ada Lovelace',
+  'Charles Babbage',
+  'Grace Hopper',
+  'Alan Turing',
+  'Katherine Johnson',
+  'John Neumann',
+  'Hedy Lamarr',
+  'Claude Shannon',
+  'Mary Somerville',
+  'Emmy Noether',
+];
 const PLACES = ['London', 'Paris', 'Geneva', 'Boston', 'Lisbon', 'Vienna', 'Oslo', 'Prague'];
 
 /** A deterministic pseudo-random corpus: each paragraph is one chunk of ~30 words. */
 function corpus(): string[] {
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
   const docs: string[] = [];
   for (let d = 0; d < DOCS; d++) {
     const paragraphs: string[] = [];
     for (let p = 0; p < PARAGRAPHS; p++) {
       const filler = Array.from({ length: 18 }, () => pick(WORDS)).join(' ');
-      paragraphs.push(`${pick(NAMES)} visited ${pick(PLACES)} in ${1800 + d % 200} to study the ${filler} with ${pick(NAMES)} near the ${pick(WORDS)} (doc ${d} part ${p}).`);
+      paragraphs.push(
+        `${pick(NAMES)} visited ${pick(PLACES)} in ${1800 + (d % 200)} to study the ${filler} with ${pick(NAMES)} near the ${pick(WORDS)} (doc ${d} part ${p}).`,
+      );
     }
     docs.push(paragraphs.join('\n\n'));
   }
@@ -96,14 +110,22 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
     try {
       const email = 'memory-runner@example.com';
       const password = 'Quiet-orchard-9137!';
-      const registered = await fetch(`${url}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+      const registered = await fetch(`${url}/api/v1/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password }),
+      });
       if (registered.status !== 201) throw new Error(`register: ${registered.status} ${await registered.text()}`);
       const { access_token: token } = await json(`${url}/api/v1/auth/login`, { method: 'POST', body: new URLSearchParams({ username: email, password }) });
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       const docs = corpus();
       const t0 = performance.now();
       for (let i = 0; i < docs.length; i += 50) {
-        const added = await json(`${url}/api/v1/add_text`, { method: 'POST', headers, body: JSON.stringify({ textData: docs.slice(i, i + 50), datasetName: 'bench' }) });
+        const added = await json(`${url}/api/v1/add_text`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ textData: docs.slice(i, i + 50), datasetName: 'bench' }),
+        });
         datasetId = added.dataset_id;
       }
       const t1 = performance.now();
@@ -116,10 +138,19 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
 
       for (const type of ['CHUNKS', 'GRAPH_COMPLETION'] as const) {
         const qs = queries();
-        for (const q of qs.slice(0, 20)) await json(`${url}/api/v1/search`, { method: 'POST', headers, body: JSON.stringify({ searchType: type, query: q, datasetIds: [datasetId], onlyContext: true, topK: 15 }) });
+        for (const q of qs.slice(0, 20))
+          await json(`${url}/api/v1/search`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ searchType: type, query: q, datasetIds: [datasetId], onlyContext: true, topK: 15 }),
+          });
         for (const q of qs) {
           const s = performance.now();
-          const r = await json(`${url}/api/v1/search`, { method: 'POST', headers, body: JSON.stringify({ searchType: type, query: q, datasetIds: [datasetId], onlyContext: true, topK: 15 }) });
+          const r = await json(`${url}/api/v1/search`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ searchType: type, query: q, datasetIds: [datasetId], onlyContext: true, topK: 15 }),
+          });
           api[type]!.push(performance.now() - s);
           if (type === 'CHUNKS') chunkCount = Math.max(chunkCount, (r[0].search_result as unknown[]).length);
         }
@@ -147,10 +178,20 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
     const vectorQuery = async (collection: string, vector: number[], limit: number) => {
       const table = tables.get(collection);
       if (!table) return [];
-      return (await table.vectorSearch(Float32Array.from(vector)).distanceType('cosine').where(filter).select(['id', 'payload', 'belongs_to_set', '_distance']).limit(limit).toArray()) as { id: string; _distance: number }[];
+      return (await table
+        .vectorSearch(Float32Array.from(vector))
+        .distanceType('cosine')
+        .where(filter)
+        .select(['id', 'payload', 'belongs_to_set', '_distance'])
+        .limit(limit)
+        .toArray()) as { id: string; _distance: number }[];
     };
-    const out = await conn.prepare('UNWIND $pks AS k MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node) WHERE b.dataset_id = $dataset RETURN ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b');
-    const inc = await conn.prepare('UNWIND $pks AS k MATCH (a:Node)-[e:EDGE]->(b:Node {pk: k}) WHERE a.dataset_id = $dataset RETURN ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b');
+    const out = await conn.prepare(
+      'UNWIND $pks AS k MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node) WHERE b.dataset_id = $dataset RETURN ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b',
+    );
+    const inc = await conn.prepare(
+      'UNWIND $pks AS k MATCH (a:Node)-[e:EDGE]->(b:Node {pk: k}) WHERE a.dataset_id = $dataset RETURN ID(e) AS eid, a AS a, e.relationship_name AS relationship, e.properties AS properties, b AS b',
+    );
     const raw: Record<string, number[]> = { CHUNKS: [], GRAPH_COMPLETION: [] };
     const rawChunks = async (q: string) => {
       const [v] = await embedder.embed([q]);
@@ -162,7 +203,10 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
       for (const c of ['Entity_name', 'TextSummary_text', 'EntityType_name', 'DocumentChunk_text', 'EdgeType_relationship_name']) {
         for (const hit of await vectorQuery(c, v!, 60)) distances.set(hit.id, Math.min(distances.get(hit.id) ?? Infinity, hit._distance));
       }
-      const seeds = [...distances.entries()].sort((a, b) => a[1] - b[1]).slice(0, 30).map(([id]) => `${datasetId}:${id}`);
+      const seeds = [...distances.entries()]
+        .sort((a, b) => a[1] - b[1])
+        .slice(0, 30)
+        .map(([id]) => `${datasetId}:${id}`);
       const rows: unknown[] = [];
       for (const statement of [out, inc]) {
         const result = await conn.execute(statement, { pks: seeds, dataset: datasetId });
@@ -176,7 +220,10 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
       return rows;
     };
     try {
-      for (const [type, fn] of [['CHUNKS', rawChunks], ['GRAPH_COMPLETION', rawGraph]] as const) {
+      for (const [type, fn] of [
+        ['CHUNKS', rawChunks],
+        ['GRAPH_COMPLETION', rawGraph],
+      ] as const) {
         const qs = queries();
         for (const q of qs.slice(0, 20)) await fn(q);
         for (const q of qs) {
@@ -195,7 +242,9 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
     const fmt = (n: number, d = 2) => n.toFixed(d);
     lines.push('## Memory engine');
     lines.push('');
-    lines.push(`Corpus: ${DOCS.toLocaleString('en-US')} generated documents of ${PARAGRAPHS} paragraphs (${chunksTotal.toLocaleString('en-US')} chunks), multi-tenant mode,`);
+    lines.push(
+      `Corpus: ${DOCS.toLocaleString('en-US')} generated documents of ${PARAGRAPHS} paragraphs (${chunksTotal.toLocaleString('en-US')} chunks), multi-tenant mode,`,
+    );
     lines.push('SQLite + Kuzu + LanceDB, offline providers (rule-based extraction, hashing embeddings), the server in its own process.');
     lines.push('');
     lines.push('| Phase | Seconds | Documents/min |');
@@ -205,7 +254,7 @@ export async function memoryBench(): Promise<{ lines: string[]; ok: boolean }> {
     lines.push(`| add + cognify | ${fmt(ingestSeconds + cognifySeconds, 1)} | ${fmt((DOCS / (ingestSeconds + cognifySeconds)) * 60, 0)} |`);
     lines.push('');
     lines.push(`Search latency, ${SAMPLES} sequential queries each, \`only_context\`, top_k 15. API = \`POST /api/v1/search\` over HTTP;`);
-    lines.push('raw = the same LanceDB queries (and, for GRAPH_COMPLETION, the same Kuzu traversal) in-process on the dataset\'s files.');
+    lines.push("raw = the same LanceDB queries (and, for GRAPH_COMPLETION, the same Kuzu traversal) in-process on the dataset's files.");
     lines.push('');
     lines.push('| Search type | API p50 (ms) | API p99 (ms) | Raw p50 (ms) | Raw p99 (ms) | p50 ratio | Target | Result |');
     lines.push('|---|---:|---:|---:|---:|---:|---:|---|');

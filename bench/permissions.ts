@@ -56,7 +56,10 @@ async function seed(db: Kysely<Database>, total: number) {
         ...roles.map((r) => ({ id: r.id, type: 'role' as const, created_at: now, updated_at: now })),
       ])
       .execute();
-    await trx.insertInto('tenants').values(tenants.map((id, i) => ({ id, name: `tenant-${i}`, owner_id: owners[i]!, external_id: null }))).execute();
+    await trx
+      .insertInto('tenants')
+      .values(tenants.map((id, i) => ({ id, name: `tenant-${i}`, owner_id: owners[i]!, external_id: null })))
+      .execute();
     const hashed = await hashPassword(PASSWORD);
     const user = (id: string, mail: string, tenant: string | null) => ({
       id,
@@ -70,10 +73,19 @@ async function seed(db: Kysely<Database>, total: number) {
       tokens_valid_after: 0,
       is_external: false,
     });
-    await trx.insertInto('users').values([user(userId, email, tenants[0]!), ...owners.map((id, i) => user(id, `owner-${i}-${id.slice(0, 6)}@example.com`, null))]).execute();
+    await trx
+      .insertInto('users')
+      .values([user(userId, email, tenants[0]!), ...owners.map((id, i) => user(id, `owner-${i}-${id.slice(0, 6)}@example.com`, null))])
+      .execute();
     await trx.insertInto('roles').values(roles).execute();
-    await trx.insertInto('user_tenants').values(tenants.map((tenant_id) => ({ user_id: userId, tenant_id, created_at: now }))).execute();
-    await trx.insertInto('user_roles').values(roles.map((r) => ({ user_id: userId, role_id: r.id, created_at: now }))).execute();
+    await trx
+      .insertInto('user_tenants')
+      .values(tenants.map((tenant_id) => ({ user_id: userId, tenant_id, created_at: now })))
+      .execute();
+    await trx
+      .insertInto('user_roles')
+      .values(roles.map((r) => ({ user_id: userId, role_id: r.id, created_at: now })))
+      .execute();
   });
 
   // Datasets: the first VISIBLE are in the user's active tenant and granted `read` to one of the
@@ -131,7 +143,12 @@ async function measure(backend: 'sqlite' | 'postgres', total: number): Promise<M
     await sql`ANALYZE`.execute(store.db);
 
     // The single-dataset check, in-process, as every dataset route makes it.
-    const subject = await subjectOf(store.db, { user: { id: world.userId, tenantId: (await store.db.selectFrom('users').select('tenant_id').where('id', '=', world.userId).executeTakeFirstOrThrow()).tenant_id } });
+    const subject = await subjectOf(store.db, {
+      user: {
+        id: world.userId,
+        tenantId: (await store.db.selectFrom('users').select('tenant_id').where('id', '=', world.userId).executeTakeFirstOrThrow()).tenant_id,
+      },
+    });
     for (let i = 0; i < 200; i++) await requireOnAll(store.db, subject, 'read', [world.visibleId]);
     const checks: number[] = [];
     for (let i = 0; i < CHECK_SAMPLES; i++) {
@@ -195,7 +212,7 @@ export async function permissionBench(): Promise<{ lines: string[]; ok: boolean 
   lines.push('## Permission resolution at scale');
   lines.push('');
   lines.push(`A user sees ${VISIBLE.toLocaleString('en-US')} datasets through ${ROLES} roles in ${TENANTS} tenants. The same user and grants in a`);
-  lines.push('system of 10,000 datasets and of 100,000 (each dataset also carries its owner\'s four grants). The listing is');
+  lines.push("system of 10,000 datasets and of 100,000 (each dataset also carries its owner's four grants). The listing is");
   lines.push(`\`GET /api/v1/datasets\` over HTTP (${LIST_SAMPLES} sequential requests, full JSON answer read); the check is one`);
   lines.push(`\`requireOnAll(read, [id])\` in-process, as every dataset route calls it (${CHECK_SAMPLES} calls).`);
   lines.push('');

@@ -222,13 +222,16 @@ async function call(url: string, init: RequestInit, expected: number): Promise<{
 async function makeCredentials(base: string): Promise<Credentials> {
   const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
   const password = `bench-${randomBytes(12).toString('base64url')}`;
-  await call(`${base}/api/v1/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  }, 201);
-  const login = () =>
-    call(`${base}/api/v1/auth/login`, { method: 'POST', body: new URLSearchParams({ username: email, password }) }, 200);
+  await call(
+    `${base}/api/v1/auth/register`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    },
+    201,
+  );
+  const login = () => call(`${base}/api/v1/auth/login`, { method: 'POST', body: new URLSearchParams({ username: email, password }) }, 200);
   const first = await login();
   const bearer = first.body.access_token as string;
   const second = await login();
@@ -236,11 +239,15 @@ async function makeCredentials(base: string): Promise<Credentials> {
   if (!setCookie) throw new Error('login set no auth_token cookie');
   const cookie = setCookie.split(';', 1)[0]!.slice('auth_token='.length);
   if (cookie === bearer) throw new Error('two logins returned the same token');
-  const key = await call(`${base}/api/v1/auth/api-keys`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench' }),
-  }, 200);
+  const key = await call(
+    `${base}/api/v1/auth/api-keys`,
+    {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench' }),
+    },
+    200,
+  );
   const creds: Credentials = { email, password, bearer, apiKey: key.body.key as string, cookie };
   // Each credential must authenticate as this user before it is measured.
   for (const headers of Object.values(authHeaders(creds))) {
@@ -372,7 +379,10 @@ async function slice(label: string, target: LoadTarget, profile: boolean): Promi
   const cpuAfter = await server.cpuMicros();
   if (profile) {
     profileCount += 1;
-    const slug = `${server.name}-${label}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const slug = `${server.name}-${label}`
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
     const file = join(CPU_PROF_DIR!, `${String(profileCount).padStart(2, '0')}-${slug}-${result.requests.total}req.cpuprofile`);
     await server.profileStop(file);
     progress(`profile written to ${file}`);
@@ -627,7 +637,6 @@ function keyCheckCost(): KeyCheckResult {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL: a fresh database, dropped afterwards.
 
-
 // ---------------------------------------------------------------------------------------------
 // Formatting.
 
@@ -644,11 +653,7 @@ function median(values: number[]): number {
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
 
 function table(header: string[], align: ('l' | 'r')[], rows: string[][]): string[] {
-  return [
-    `| ${header.join(' | ')} |`,
-    `|${align.map((a) => (a === 'r' ? '---:' : '---')).join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ];
+  return [`| ${header.join(' | ')} |`, `|${align.map((a) => (a === 'r' ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
 interface Target {
@@ -681,9 +686,7 @@ function noiseSummary(r: Report): string {
     .filter((x): x is number => x !== undefined);
   if (others.length === 0) return 'CPU use of other processes not measured (no /proc/stat).';
   const mean = others.reduce((a, x) => a + x, 0) / others.length;
-  const noisy = comparisons.filter(({ c }) =>
-    [...c.base.slices, ...c.case.slices].some((x) => (x.otherCpuPercent ?? 0) > NOISY_PERCENT),
-  );
+  const noisy = comparisons.filter(({ c }) => [...c.base.slices, ...c.case.slices].some((x) => (x.otherCpuPercent ?? 0) > NOISY_PERCENT));
   const redone = comparisons.reduce((a, { c }) => a + c.redone, 0);
   const notes: string[] = [];
   if (r.quiet.waitedMs > 0) notes.push(`waited ${fmt(r.quiet.waitedMs / 1000)} s for other processes to go quiet`);
@@ -734,7 +737,13 @@ function render(r: Report): string {
 
   if (CPU_PROF_DIR) push('> **This run profiled the server (BENCH_CPU_PROF_DIR); the profiler slows it, so use these figures for attribution only.**', '');
   push('## Targets', '');
-  push(...table(['Measure', 'Measured', 'Target', 'Result'], ['l', 'r', 'r', 'l'], r.targets.map((t) => [t.what, t.measured, t.target, verdict(t.ok)])));
+  push(
+    ...table(
+      ['Measure', 'Measured', 'Target', 'Result'],
+      ['l', 'r', 'r', 'l'],
+      r.targets.map((t) => [t.what, t.measured, t.target, verdict(t.ok)]),
+    ),
+  );
   push('', `**Overall: ${allOk ? 'all targets met' : 'SOME TARGETS MISSED'}.**`, '');
 
   push('## 1. Authenticated requests against a bare route', '');
@@ -744,7 +753,7 @@ function render(r: Report): string {
       '(case requests/s ÷ baseline requests/s); **the ratio checked against the target is the median of the pairs**, robust to a ' +
       'one-off stall (a major GC, the host taking the CPU) in either slice. "Aggregate" is all case slices\' requests/s over all ' +
       'baseline slices\', "pairs" the lowest and highest single pair. Req/s columns are over all slices. ' +
-      'p50 is the median of the slices\' p50, p99 the worst slice\'s. Server CPU is the server process\'s own CPU time ' +
+      "p50 is the median of the slices' p50, p99 the worst slice's. Server CPU is the server process's own CPU time " +
       '(user + system) per request, read over IPC around every slice; the CPU ratio (baseline µs/request ÷ case µs/request) is ' +
       'informative, the target is on requests/s. "Other CPU" is what the rest of the machine (other processes, PostgreSQL\'s ' +
       `backends included) used during the slices, in % of one CPU, mean (max); a pair where it passed ${NOISY_PERCENT}% is run again.`,
@@ -768,7 +777,20 @@ function render(r: Report): string {
     ]);
     push(
       ...table(
-        ['Case', 'Req/s', 'Baseline req/s', 'Ratio (median)', 'Aggregate', 'Pairs', 'p50 ms case / base', 'p99 ms case / base', 'Server CPU µs/req case / base', 'CPU ratio', 'Other CPU', 'Target'],
+        [
+          'Case',
+          'Req/s',
+          'Baseline req/s',
+          'Ratio (median)',
+          'Aggregate',
+          'Pairs',
+          'p50 ms case / base',
+          'p99 ms case / base',
+          'Server CPU µs/req case / base',
+          'CPU ratio',
+          'Other CPU',
+          'Target',
+        ],
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
         rows,
       ),
@@ -810,15 +832,23 @@ function render(r: Report): string {
     const l = r.login;
     push('## 2. Login latency (SQLite)', '');
     push(
-      'Form login (`POST /api/v1/auth/login`) of one account: argon2id (19 MiB, 2 passes, 1 lane) on libuv\'s thread pool ' +
-        '(default size 4), then a token is issued. Latency is autocannon\'s, from sending the request to the last byte of the answer (1 ms resolution).',
+      "Form login (`POST /api/v1/auth/login`) of one account: argon2id (19 MiB, 2 passes, 1 lane) on libuv's thread pool " +
+        "(default size 4), then a token is issued. Latency is autocannon's, from sending the request to the last byte of the answer (1 ms resolution).",
       '',
     );
     push(
       ...table(
         ['Run', 'Logins', 'At a time', 'p50 ms', 'p99 ms', 'Max ms', 'Logins/s'],
         ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
-        [l.sequential, l.lowConcurrency, l.storm].map((x) => [x.label, fmt(x.logins), fmt(x.concurrency), fmt(x.p50), fmt(x.p99), fmt(x.max), fmt(x.perSecond, 1)]),
+        [l.sequential, l.lowConcurrency, l.storm].map((x) => [
+          x.label,
+          fmt(x.logins),
+          fmt(x.concurrency),
+          fmt(x.p50),
+          fmt(x.p99),
+          fmt(x.max),
+          fmt(x.perSecond, 1),
+        ]),
       ),
     );
     push('', '## 3. Event-loop delay during a login storm', '');
@@ -848,7 +878,7 @@ function render(r: Report): string {
   }
 
   const k = r.key;
-  push('## 4. API-key check per request: the reference\'s scheme against ours', '');
+  push("## 4. API-key check per request: the reference's scheme against ours", '');
   push(
     `The reference hashes every presented key with PBKDF2-HMAC-SHA256, ${fmt(PBKDF2.iterations)} iterations, salt ` +
       `\`${PBKDF2.salt}\` (measured here with \`node:crypto\` \`pbkdf2Sync\`, median of ${PBKDF2.runs} runs: ` +
@@ -860,7 +890,12 @@ function render(r: Report): string {
   const ratio = k.pbkdf2Us / k.sha256Us;
   const cores = cpu.length;
   const keyRows: string[][] = [
-    ['Reference: PBKDF2-HMAC-SHA256, 600,000 iterations', fmt(k.pbkdf2Us), fmt(2e6 / k.pbkdf2Us, 1), cores === 2 ? '(same)' : fmt((cores * 1e6) / k.pbkdf2Us, 1)],
+    [
+      'Reference: PBKDF2-HMAC-SHA256, 600,000 iterations',
+      fmt(k.pbkdf2Us),
+      fmt(2e6 / k.pbkdf2Us, 1),
+      cores === 2 ? '(same)' : fmt((cores * 1e6) / k.pbkdf2Us, 1),
+    ],
     ['Engram: SHA-256 (hash part of the check)', fmt(k.sha256Us, 2), fmt(2e6 / k.sha256Us), cores === 2 ? '(same)' : fmt((cores * 1e6) / k.sha256Us)],
   ];
   push(...table(['Scheme', 'µs per key check', 'Most checks/s on 2 cores', `On this machine (${cores} cores)`], ['l', 'r', 'r', 'r'], keyRows));
@@ -888,7 +923,7 @@ function render(r: Report): string {
       'HMAC check and one indexed query, an API key one SHA-256 and one indexed query, once per credential per TTL.',
     '',
     'To see where the time goes, run with `BENCH_CPU_PROF_DIR=<dir>`: the server then writes a V8 CPU profile of the first ' +
-      'pair of slices of every comparison (open them in Chrome DevTools or speedscope; the profiler slows the server, so such a run\'s ' +
+      "pair of slices of every comparison (open them in Chrome DevTools or speedscope; the profiler slows the server, so such a run's " +
       'report goes next to the profiles). The server runs the TypeScript sources through tsx, as a checkout does; a deployment ' +
       'runs the compiled build (`npm run build`, `npm start`).',
     '',

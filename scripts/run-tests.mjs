@@ -32,7 +32,9 @@ function ensureServices() {
     spawnSync('sh', ['-c', 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start'], { stdio: 'inherit' });
   }
   if (!ok('redis-cli', ['-h', '127.0.0.1', 'ping'])) {
-    spawnSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'inherit' });
+    spawnSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no'], {
+      stdio: 'inherit',
+    });
   }
 }
 ensureServices();
@@ -55,11 +57,16 @@ const CHROMIUM = process.env.ENGRAM_CHROMIUM ?? '/usr/bin/chromium';
 
 // The suites test the web UI as built from the current sources.
 process.stdout.write('=== web UI build ===\n');
-const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], { stdio: 'inherit' });
+const build = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'warn'], {
+  stdio: 'inherit',
+});
 if (build.status !== 0) {
   process.stdout.write('\ntests: 0 passed, 1 failed\n');
   process.exit(1);
 }
+
+/** What Prettier formats (and the suite checks). */
+const FORMATTED = ['src/**/*.ts', 'test/**/*.{ts,mjs}', 'ui/src/**/*.{ts,tsx,css}', 'ui/*.ts', 'bench/**/*.ts', 'scripts/**/*.mjs', '*.{js,json}'];
 
 // The whole suite starts with a type check of the sources, tests, benchmark and web UI.
 if (only.length === 0) {
@@ -68,6 +75,15 @@ if (only.length === 0) {
   const ui = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'ui/tsconfig.json'], { stdio: 'inherit' });
   const browserTests = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test/browser/tsconfig.json'], { stdio: 'inherit' });
   if (tsc.status !== 0 || ui.status !== 0 || browserTests.status !== 0) {
+    process.stdout.write('\ntests: 0 passed, 1 failed\n');
+    process.exit(1);
+  }
+  // Then the format (Prettier, .prettierrc.json) and the lint rules (eslint.config.js).
+  process.stdout.write('=== format and lint ===\n');
+  const format = spawnSync(process.execPath, ['node_modules/prettier/bin/prettier.cjs', '--check', '--log-level', 'warn', ...FORMATTED], { stdio: 'inherit' });
+  const lint = spawnSync(process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { stdio: 'inherit' });
+  if (format.status !== 0 || lint.status !== 0) {
+    if (format.status !== 0) process.stdout.write('format: run npx prettier --write on the files above\n');
     process.stdout.write('\ntests: 0 passed, 1 failed\n');
     process.exit(1);
   }
@@ -92,11 +108,11 @@ let failed = 0;
 let status = 0;
 for (const run of runs) {
   process.stdout.write(`\n=== ${run.label}: ${run.files.length} files ===\n`);
-  const result = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...run.files],
-    { env: { ...process.env, ...run.env }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
-  );
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...run.files], {
+    env: { ...process.env, ...run.env },
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   process.stdout.write(result.stdout ?? '');
   process.stderr.write(result.stderr ?? '');
   const pass = /^ℹ pass (\d+)/m.exec(result.stdout ?? '');

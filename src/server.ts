@@ -138,11 +138,18 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   await auth.ensureDefaultUser();
 
   const memory = createMemoryEngine(config, store, log);
-  const app = await buildApp({ config, auth, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() }, log, { limitsRedis });
+  const app = await buildApp(
+    { config, auth, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() },
+    log,
+    { limitsRedis },
+  );
 
-  const purge = setInterval(() => {
-    auth.users.purgeExpiredRevocations().catch((error) => log.warn({ err: error }, 'revocation purge failed'));
-  }, 60 * 60 * 1000);
+  const purge = setInterval(
+    () => {
+      auth.users.purgeExpiredRevocations().catch((error) => log.warn({ err: error }, 'revocation purge failed'));
+    },
+    60 * 60 * 1000,
+  );
   purge.unref();
 
   await memory.settings.start();
@@ -198,7 +205,9 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
   let model: LanguageModel;
   if (m.llm.provider === 'offline') {
     model = new OfflineModel();
-    log.warn('language model: offline mode (no LLM configured): entities are extracted by rules and completions answer with the retrieved context; set LLM_API_KEY or LLM_ENDPOINT for a real model');
+    log.warn(
+      'language model: offline mode (no LLM configured): entities are extracted by rules and completions answer with the retrieved context; set LLM_API_KEY or LLM_ENDPOINT for a real model',
+    );
   } else {
     model = new OpenAICompatibleModel({
       endpoint: m.llm.endpoint!,
@@ -231,7 +240,9 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
       ? `memory stores: one ${m.graphHandler} graph and one ${m.vectorHandler} vector store per dataset`
       : `memory stores: one shared ${m.graphProvider} graph and one shared ${m.vectorProvider} vector store, partitioned by dataset`,
   );
-  log.info(`local file paths: ${m.acceptLocalFilePath ? 'accepted within COGNEE_ALLOWED_LOCAL_FILE_ROOTS' : 'refused'} (ACCEPT_LOCAL_FILE_PATH, ${m.acceptLocalFilePathSource})`);
+  log.info(
+    `local file paths: ${m.acceptLocalFilePath ? 'accepted within COGNEE_ALLOWED_LOCAL_FILE_ROOTS' : 'refused'} (ACCEPT_LOCAL_FILE_PATH, ${m.acceptLocalFilePathSource})`,
+  );
   if (m.acceptLocalFilePath) {
     log.info(
       m.allowedLocalRoots.length > 0
@@ -239,7 +250,9 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
         : 'local file roots: none (COGNEE_ALLOWED_LOCAL_FILE_ROOTS is unset): no local file is read',
     );
   }
-  log.info(`cypher search: ${m.allowCypherQuery ? 'allowed, read-only and confined to the dataset' : 'disabled'} (ALLOW_CYPHER_QUERY, ${m.allowCypherQuerySource})`);
+  log.info(
+    `cypher search: ${m.allowCypherQuery ? 'allowed, read-only and confined to the dataset' : 'disabled'} (ALLOW_CYPHER_QUERY, ${m.allowCypherQuerySource})`,
+  );
   if (m.encryptionKeyIsDefault) {
     log.warn('NEO4J_ENCRYPTION_KEY is the well-known default "test_key": stored graph database passwords are not protected; set a random key');
   }
@@ -248,6 +261,8 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
     ...(store.pgConnection ? { runLock: new PostgresRunLock(store.pgConnection) } : {}),
     queue: createJobQueue(config, store, log),
   });
-  log.info(store.pgConnection ? 'pipeline runs: one per dataset across instances (PostgreSQL advisory locks)' : 'pipeline runs: one per dataset (in-process lock)');
+  log.info(
+    store.pgConnection ? 'pipeline runs: one per dataset across instances (PostgreSQL advisory locks)' : 'pipeline runs: one per dataset (in-process lock)',
+  );
   return engine;
 }

@@ -42,7 +42,12 @@ export class UserConfigurations {
 
   /** One of the owner's configurations by id, or undefined (another owner's reads as missing). */
   async get(ownerId: string, id: string): Promise<unknown> {
-    const row = await this.db.selectFrom('principal_configuration').select('configuration').where('id', '=', id).where('owner_id', '=', ownerId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('principal_configuration')
+      .select('configuration')
+      .where('id', '=', id)
+      .where('owner_id', '=', ownerId)
+      .executeTakeFirst();
     return row ? (JSON.parse(row.configuration) as unknown) : undefined;
   }
 }

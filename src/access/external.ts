@@ -46,8 +46,7 @@ export async function resolveExternalTenant(db: Kysely<Database>, ref: string): 
 }
 
 async function ensureRole(db: Kysely<Database>, tenantId: string, name: string): Promise<string> {
-  const find = () =>
-    db.selectFrom('roles').select('id').where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst();
+  const find = () => db.selectFrom('roles').select('id').where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst();
   const existing = await find();
   if (existing) return existing.id;
   const id = randomUUID();

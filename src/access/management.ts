@@ -25,15 +25,7 @@ import {
   type Subject,
 } from './permissions.js';
 import { requirePrincipal } from './principals.js';
-import {
-  canManageUsers,
-  findTenant,
-  isMember,
-  requireManagement,
-  rolesInTenant,
-  noSuchTenant,
-  noSuchUser,
-} from './tenants.js';
+import { canManageUsers, findTenant, isMember, requireManagement, rolesInTenant, noSuchTenant, noSuchUser } from './tenants.js';
 
 /**
  * The operations behind `/api/v1/permissions`. Each takes the requester as a `Subject` and returns
@@ -78,12 +70,7 @@ export async function changeDatasetPermission(
 }
 
 /** `GET /principals/{id}/datasets`: who may ask about whose datasets. */
-export async function principalDatasets(
-  db: Kysely<Database>,
-  subject: Subject,
-  principalId: string,
-  permissionName: string,
-) {
+export async function principalDatasets(db: Kysely<Database>, subject: Subject, principalId: string, permissionName: string) {
   const type = await requirePrincipal(db, principalId);
   const active = subject.activeTenantId;
   if (type === 'user') {
@@ -143,9 +130,7 @@ export async function datasetPrincipals(db: Kysely<Database>, subject: Subject, 
     }))
     .sort(
       (a, b) =>
-        typeOrder[a.principal_type] - typeOrder[b.principal_type] ||
-        (a.name ?? '').localeCompare(b.name ?? '') ||
-        a.principal_id.localeCompare(b.principal_id),
+        typeOrder[a.principal_type] - typeOrder[b.principal_type] || (a.name ?? '').localeCompare(b.name ?? '') || a.principal_id.localeCompare(b.principal_id),
     );
 }
 
@@ -160,12 +145,7 @@ export async function createRole(db: Kysely<Database>, subject: Subject, name: s
   if (tenant.owner_id !== subject.userId) {
     throw permissionDenied('User submitting request does not have permission to create role for tenant.');
   }
-  const existing = await db
-    .selectFrom('roles')
-    .select('id')
-    .where('tenant_id', '=', tenantId)
-    .where('name', '=', name)
-    .executeTakeFirst();
+  const existing = await db.selectFrom('roles').select('id').where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst();
   const duplicate = () => entityAlreadyExists(`Role ${name} already exists for this tenant.`);
   if (existing) throw duplicate();
   const id = randomUUID();

@@ -46,10 +46,7 @@ export async function subjectOf(db: Kysely<Database>, source: SubjectSource): Pr
     activeTenantId = source.external.tenantId;
   } else {
     // As the reference: roles count only for a user who belongs to at least one tenant.
-    roleIds =
-      tenantIds.length === 0
-        ? []
-        : (await db.selectFrom('user_roles').select('role_id').where('user_id', '=', userId).execute()).map((r) => r.role_id);
+    roleIds = tenantIds.length === 0 ? [] : (await db.selectFrom('user_roles').select('role_id').where('user_id', '=', userId).execute()).map((r) => r.role_id);
     activeTenantId = source.user.tenantId;
   }
   return {
@@ -81,26 +78,13 @@ function grantedInActiveTenant(db: Kysely<Database>, subject: Subject, permissio
     .innerJoin('datasets', 'datasets.id', 'acls.dataset_id')
     .where('permissions.name', '=', permission)
     .where('acls.principal_id', 'in', [...subject.principalIds]);
-  return subject.activeTenantId === null
-    ? query.where('datasets.tenant_id', 'is', null)
-    : query.where('datasets.tenant_id', '=', subject.activeTenantId);
+  return subject.activeTenantId === null ? query.where('datasets.tenant_id', 'is', null) : query.where('datasets.tenant_id', '=', subject.activeTenantId);
 }
 
 /** Every dataset of the active tenant on which the subject holds `permission`. */
-export async function effectiveDatasets(
-  db: Kysely<Database>,
-  subject: Subject,
-  permission: PermissionName,
-): Promise<DatasetRow[]> {
+export async function effectiveDatasets(db: Kysely<Database>, subject: Subject, permission: PermissionName): Promise<DatasetRow[]> {
   return grantedInActiveTenant(db, subject, permission)
-    .select([
-      'datasets.id',
-      'datasets.name',
-      'datasets.owner_id',
-      'datasets.tenant_id',
-      'datasets.created_at',
-      'datasets.updated_at',
-    ])
+    .select(['datasets.id', 'datasets.name', 'datasets.owner_id', 'datasets.tenant_id', 'datasets.created_at', 'datasets.updated_at'])
     .distinct()
     .orderBy('datasets.created_at')
     .orderBy('datasets.id')
@@ -108,12 +92,7 @@ export async function effectiveDatasets(
 }
 
 /** The ids among `datasetIds` on which the subject holds `permission` in the active tenant. */
-export async function permittedIds(
-  db: Kysely<Database>,
-  subject: Subject,
-  permission: PermissionName,
-  datasetIds: readonly string[],
-): Promise<Set<string>> {
+export async function permittedIds(db: Kysely<Database>, subject: Subject, permission: PermissionName, datasetIds: readonly string[]): Promise<Set<string>> {
   if (datasetIds.length === 0) return new Set();
   const rows = await grantedInActiveTenant(db, subject, permission)
     .select('datasets.id')
@@ -148,12 +127,7 @@ export function datasetPermissionDenied(permission: PermissionName): ApiError {
  * Refuses the whole request with 403 unless the subject holds `permission` on every listed dataset.
  * An unknown id is refused the same way, so the answer never reveals whether a dataset exists.
  */
-export async function requireOnAll(
-  db: Kysely<Database>,
-  subject: Subject,
-  permission: PermissionName,
-  datasetIds: readonly string[],
-): Promise<void> {
+export async function requireOnAll(db: Kysely<Database>, subject: Subject, permission: PermissionName, datasetIds: readonly string[]): Promise<void> {
   const allowed = await permittedIds(db, subject, permission, datasetIds);
   if (datasetIds.length === 0 || datasetIds.some((id) => !allowed.has(id))) throw datasetPermissionDenied(permission);
 }
@@ -171,12 +145,7 @@ async function permissionId(db: Kysely<Database>, name: PermissionName): Promise
 }
 
 /** Grants are idempotent: the unique constraint keeps one row per principal × permission × dataset. */
-export async function grant(
-  db: Kysely<Database>,
-  principalId: string,
-  permission: PermissionName,
-  datasetIds: readonly string[],
-): Promise<void> {
+export async function grant(db: Kysely<Database>, principalId: string, permission: PermissionName, datasetIds: readonly string[]): Promise<void> {
   if (datasetIds.length === 0) return;
   const pid = await permissionId(db, permission);
   const now = new Date().toISOString();
@@ -196,12 +165,7 @@ export async function grant(
     .execute();
 }
 
-export async function revoke(
-  db: Kysely<Database>,
-  principalId: string,
-  permission: PermissionName,
-  datasetIds: readonly string[],
-): Promise<void> {
+export async function revoke(db: Kysely<Database>, principalId: string, permission: PermissionName, datasetIds: readonly string[]): Promise<void> {
   if (datasetIds.length === 0) return;
   await db
     .deleteFrom('acls')
@@ -210,4 +174,3 @@ export async function revoke(
     .where('permission_id', 'in', (eb) => eb.selectFrom('permissions').select('id').where('name', '=', permission))
     .execute();
 }
-

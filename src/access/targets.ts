@@ -30,12 +30,7 @@ export interface DatasetSelection {
  * `permission`. What a route answers when the selection comes back empty (404, 403, an empty
  * list) is the route's own, as in the reference's routers.
  */
-export async function targetDatasets(
-  db: Kysely<Database>,
-  actor: Actor,
-  permission: PermissionName,
-  selection: DatasetSelection = {},
-): Promise<DatasetRow[]> {
+export async function targetDatasets(db: Kysely<Database>, actor: Actor, permission: PermissionName, selection: DatasetSelection = {}): Promise<DatasetRow[]> {
   const { subject } = actor;
   if (selection.ids && selection.ids.length > 0) {
     const ids = [...new Set(selection.ids.map((id) => id.toLowerCase()))];
@@ -51,7 +46,13 @@ export async function targetDatasets(
       for (const name of selection.names) chosen.push(...own.filter((d) => d.name === name));
     }
     const unique = [...new Map(chosen.map((d) => [d.id, d])).values()];
-    if (unique.length > 0) await requireOnAll(db, subject, permission, unique.map((d) => d.id));
+    if (unique.length > 0)
+      await requireOnAll(
+        db,
+        subject,
+        permission,
+        unique.map((d) => d.id),
+      );
     return unique;
   }
   return effectiveDatasets(db, subject, permission);

@@ -31,21 +31,12 @@ export async function findTenant(db: Kysely<Database>, id: string): Promise<Tena
 }
 
 export async function isMember(db: Kysely<Database>, userId: string, tenantId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('user_tenants')
-    .select('user_id')
-    .where('user_id', '=', userId)
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirst();
+  const row = await db.selectFrom('user_tenants').select('user_id').where('user_id', '=', userId).where('tenant_id', '=', tenantId).executeTakeFirst();
   return row !== undefined;
 }
 
 /** Roles the user holds in one tenant. */
-export async function rolesInTenant(
-  db: Kysely<Database>,
-  userId: string,
-  tenantId: string,
-): Promise<{ id: string; name: string }[]> {
+export async function rolesInTenant(db: Kysely<Database>, userId: string, tenantId: string): Promise<{ id: string; name: string }[]> {
   return db
     .selectFrom('user_roles')
     .innerJoin('roles', 'roles.id', 'user_roles.role_id')

@@ -100,11 +100,7 @@ export class ApiKeyService {
 
   /** Deletes one of the caller's own keys; a missing or foreign key is 404 (D14). */
   async delete(userId: string, keyId: string): Promise<void> {
-    const result = await this.db
-      .deleteFrom('user_api_key')
-      .where('id', '=', keyId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
+    const result = await this.db.deleteFrom('user_api_key').where('id', '=', keyId).where('user_id', '=', userId).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) {
       throw apiKeyNotFound(keyId);
     }

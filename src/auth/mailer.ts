@@ -34,9 +34,7 @@ function render(message: AccountMessage): { subject: string; text: string } {
   }
   return {
     subject: 'Verify your Engram e-mail address',
-    text:
-      `To verify this e-mail address, open:\n${message.link}\n\n` +
-      `Or use this token with POST /api/v1/auth/verify:\n${message.token}\n`,
+    text: `To verify this e-mail address, open:\n${message.link}\n\n` + `Or use this token with POST /api/v1/auth/verify:\n${message.token}\n`,
   };
 }
 

@@ -33,9 +33,7 @@ const ARGON_PREFIX = /^\$argon2(id|i|d)\$/;
 const BCRYPT_PREFIX = /^\$2[abxy]\$\d{2}\$/;
 
 function isCurrentArgon(stored: string): boolean {
-  return stored.startsWith(
-    `$argon2id$v=19$m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}$`,
-  );
+  return stored.startsWith(`$argon2id$v=19$m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}$`);
 }
 
 export function isUsableHash(stored: string): boolean {

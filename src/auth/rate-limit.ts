@@ -75,7 +75,11 @@ return count
 
 export class RedisCounterStore implements CounterStore {
   private readonly redis: Redis;
-  constructor(url: string, onError: (error: unknown) => void, private readonly prefix = 'engram:rl:') {
+  constructor(
+    url: string,
+    onError: (error: unknown) => void,
+    private readonly prefix = 'engram:rl:',
+  ) {
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
     this.redis.on('error', onError);
   }

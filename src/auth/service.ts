@@ -9,14 +9,7 @@ import { ApiKeyService } from './api-keys.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
 import type { InvalidationBus } from './invalidation.js';
 import type { Mailer } from './mailer.js';
-import {
-  UNUSABLE_PASSWORD,
-  dummyVerify,
-  hashPassword,
-  isUsableHash,
-  passwordPolicyViolation,
-  verifyPassword,
-} from './passwords.js';
+import { UNUSABLE_PASSWORD, dummyVerify, hashPassword, isUsableHash, passwordPolicyViolation, verifyPassword } from './passwords.js';
 import type { CounterStore } from './rate-limit.js';
 import type { SigningSecrets } from './secrets.js';
 import {
@@ -203,8 +196,7 @@ export class AuthService {
     // D1: a token must expire.
     if (claims.expMs === undefined) return undefined;
     const revocationId = claims.jti ?? `sha256:${createHash('sha256').update(token).digest('base64url')}`;
-    const tooOld = (user: User) =>
-      user.tokensValidAfter > 0 && (claims.issuedAtMs === undefined || claims.issuedAtMs <= user.tokensValidAfter);
+    const tooOld = (user: User) => user.tokensValidAfter > 0 && (claims.issuedAtMs === undefined || claims.issuedAtMs <= user.tokensValidAfter);
 
     let principal: AuthenticatedUser;
     if (claims.kind === 'issued') {
@@ -216,8 +208,9 @@ export class AuthService {
       if (deletedAt !== undefined && (claims.issuedAtMs === undefined || claims.issuedAtMs <= deletedAt)) {
         return undefined;
       }
-      let { user, revoked } = await this.users.findForToken(claims.userId, revocationId);
-      if (revoked) return undefined;
+      const found = await this.users.findForToken(claims.userId, revocationId);
+      if (found.revoked) return undefined;
+      let user = found.user;
       if (!user) {
         if (!this.config.auth.externalTokenAutoProvision) return undefined;
         user = await this.provisionExternalUser(claims.userId);
@@ -399,12 +392,7 @@ export class AuthService {
   async forgotPassword(emailInput: string): Promise<void> {
     const user = await this.users.findByEmail(normaliseEmail(emailInput));
     if (!user || !user.isActive || !isUsableHash(user.hashedPassword)) return;
-    const token = await issueResetToken(
-      this.secrets.reset,
-      this.config.auth.resetTokenLifetimeSeconds,
-      user.id,
-      user.hashedPassword,
-    );
+    const token = await issueResetToken(this.secrets.reset, this.config.auth.resetTokenLifetimeSeconds, user.id, user.hashedPassword);
     this.deliver({
       kind: 'reset-password',
       userId: user.id,
@@ -462,12 +450,14 @@ export class AuthService {
 
   private deliver(message: Parameters<Mailer['send']>[0]) {
     // Only the message and code: an SMTP error object can carry the AUTH command with credentials.
-    this.mailer.send(message).catch((error: { message?: string; code?: string }) =>
-      this.log.error(
-        { error: { message: String(error?.message ?? error).slice(0, 300), code: error?.code }, userId: message.userId, event: message.kind },
-        'failed to send account e-mail',
-      ),
-    );
+    this.mailer
+      .send(message)
+      .catch((error: { message?: string; code?: string }) =>
+        this.log.error(
+          { error: { message: String(error?.message ?? error).slice(0, 300), code: error?.code }, userId: message.userId, event: message.kind },
+          'failed to send account e-mail',
+        ),
+      );
   }
 
   // ------------------------------------------------------------------------------------------

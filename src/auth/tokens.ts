@@ -228,12 +228,7 @@ export interface CreateJwtOptions {
  * Mints an external token (D2), the equivalent of the reference's `get_token.create_jwt`: signed
  * with the server's secret, no audience, carrying `user_id`, `tenant_id`, `roles` and `exp`.
  */
-export async function createJwt(
-  userId: string,
-  tenantId: string | null,
-  roles: readonly string[],
-  options: CreateJwtOptions,
-): Promise<string> {
+export async function createJwt(userId: string, tenantId: string | null, roles: readonly string[], options: CreateJwtOptions): Promise<string> {
   if (!isUuid(userId)) throw new TypeError('userId must be a UUID');
   if (!options.secret || options.secret.length < 32) throw new TypeError('secret must be at least 32 characters');
   const lifetime = options.lifetimeSeconds ?? 3600;

@@ -132,7 +132,12 @@ export class UserStore {
       .select(USER_COLUMNS)
       .select((eb) =>
         eb
-          .exists(eb.selectFrom('revoked_tokens').select('revoked_tokens.jti').where('revoked_tokens.jti', '=', jti ?? ''))
+          .exists(
+            eb
+              .selectFrom('revoked_tokens')
+              .select('revoked_tokens.jti')
+              .where('revoked_tokens.jti', '=', jti ?? ''),
+          )
           .as('revoked'),
       )
       .where('users.id', '=', id)

@@ -59,7 +59,10 @@ async function token(args: string[]) {
   if (!Number.isInteger(lifetime) || lifetime <= 0) fail('token: --lifetime must be a positive integer');
   const config = loadConfig();
   const secrets = resolveSecrets(config);
-  const roles = (values.roles ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = (values.roles ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   try {
     const jwt = await createJwt(values['user-id'], values['tenant-id'] ?? null, roles, { secret: secrets.jwt, lifetimeSeconds: lifetime });
     process.stdout.write(`${jwt}\n`);

@@ -114,9 +114,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
   const uiAppUrl = url(env, 'UI_APP_URL', 'http://localhost:3000') as string;
   const corsOrigins = list(env, 'CORS_ALLOWED_ORIGINS') ?? [uiAppUrl];
   const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const publicUrl = (
-    url(env, 'PUBLIC_BASE_URL') ?? `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`
-  ).replace(/\/+$/, '');
+  const publicUrl = (url(env, 'PUBLIC_BASE_URL') ?? `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`).replace(/\/+$/, '');
 
   const provider = oneOf<DbProvider>(env, 'DB_PROVIDER', ['sqlite', 'postgres'], 'sqlite');
   const dbName = str(env, 'DB_NAME', provider === 'sqlite' ? 'engram_db' : 'engram');
@@ -152,7 +150,10 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
     ] as const) {
       if (value === undefined) continue;
       if (DEFAULT_SECRET_NAMES.includes(value)) {
-        throw new ConfigError(name, 'the well-known default secret is refused while authentication is required; unset it to have one generated, or set a random value of at least 32 characters');
+        throw new ConfigError(
+          name,
+          'the well-known default secret is refused while authentication is required; unset it to have one generated, or set a random value of at least 32 characters',
+        );
       }
       if (value.length < 32) {
         throw new ConfigError(name, `a secret must be at least 32 characters while authentication is required (got ${value.length})`);
@@ -205,9 +206,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       resetTokenLifetimeSeconds: int(env, 'RESET_PASSWORD_TOKEN_LIFETIME_SECONDS', 3600, { min: 60 }),
       verifyTokenLifetimeSeconds: int(env, 'VERIFICATION_TOKEN_LIFETIME_SECONDS', 3600, { min: 60 }),
       cookieName: str(env, 'AUTH_TOKEN_COOKIE_NAME', 'auth_token'),
-      ...(raw(env, 'AUTH_TOKEN_COOKIE_DOMAIN') !== undefined
-        ? { cookieDomain: raw(env, 'AUTH_TOKEN_COOKIE_DOMAIN') }
-        : {}),
+      ...(raw(env, 'AUTH_TOKEN_COOKIE_DOMAIN') !== undefined ? { cookieDomain: raw(env, 'AUTH_TOKEN_COOKIE_DOMAIN') } : {}),
       cookieSecure: bool(env, 'AUTH_TOKEN_COOKIE_SECURE', false),
       hashApiKeys: bool(env, 'HASH_API_KEY', true),
       maxUserApiKeys: int(env, 'MAX_USER_API_KEYS', 10, { min: 1, max: 1000 }),

@@ -204,9 +204,7 @@ export function loadMemoryConfig(
   const embedding: EmbeddingConfig = {
     provider: embeddingProvider,
     model: embeddingOffline ? 'hashing' : bareModel(str(env, 'EMBEDDING_MODEL', 'text-embedding-3-large')),
-    ...(!embeddingOffline
-      ? { endpoint: embeddingEndpoint ?? llm.endpoint ?? DEFAULT_ENDPOINTS[embeddingProvider] ?? DEFAULT_ENDPOINTS.openai! }
-      : {}),
+    ...(!embeddingOffline ? { endpoint: embeddingEndpoint ?? llm.endpoint ?? DEFAULT_ENDPOINTS[embeddingProvider] ?? DEFAULT_ENDPOINTS.openai! } : {}),
     ...(!embeddingOffline && embeddingKey !== undefined ? { apiKey: embeddingKey } : {}),
     dimensions: int(env, 'EMBEDDING_DIMENSIONS', embeddingOffline ? 256 : 3072, { min: 2, max: 16_000 }),
     dimensionsExplicit: explicitDims !== undefined,
@@ -242,7 +240,10 @@ export function loadMemoryConfig(
   if (normalisedGraph === 'neo4j' && !opts.multiTenant) {
     const url = raw(env, 'GRAPH_DATABASE_URL');
     if (url === undefined) {
-      throw new ConfigError('GRAPH_DATABASE_URL', 'GRAPH_DATABASE_PROVIDER=neo4j in single-user mode needs the URL of the shared Neo4j (e.g. bolt://localhost:7687)');
+      throw new ConfigError(
+        'GRAPH_DATABASE_URL',
+        'GRAPH_DATABASE_PROVIDER=neo4j in single-user mode needs the URL of the shared Neo4j (e.g. bolt://localhost:7687)',
+      );
     }
     if (!/^(bolt|neo4j)(\+s|\+ssc)?:\/\/[^/?#\s]+/i.test(url)) {
       throw new ConfigError('GRAPH_DATABASE_URL', 'expected a bolt://, bolt+s://, bolt+ssc://, neo4j://, neo4j+s:// or neo4j+ssc:// URL');
@@ -262,9 +263,16 @@ export function loadMemoryConfig(
   // D17: only the roots an operator names. Unset means none (the reference's default of the working
   // and temp directories would expose the .env and .engram/ of a working directory, and whatever
   // other programs leave in the temp directory). Server state is refused whatever the roots.
-  const allowedLocalRoots = (rootsValue ?? '').split(delimiter).map((r) => r.trim()).filter(Boolean).map((r) => resolve(opts.cwd, r));
+  const allowedLocalRoots = (rootsValue ?? '')
+    .split(delimiter)
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((r) => resolve(opts.cwd, r));
 
-  const keys = (raw(env, 'NEO4J_ENCRYPTION_KEY') ?? 'test_key').split(',').map((k) => k.trim()).filter(Boolean);
+  const keys = (raw(env, 'NEO4J_ENCRYPTION_KEY') ?? 'test_key')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   if (keys.length === 0) throw new ConfigError('NEO4J_ENCRYPTION_KEY', 'must name at least one key');
 
   const auraClientId = raw(env, 'NEO4J_CLIENT_ID');

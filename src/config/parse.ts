@@ -33,22 +33,14 @@ export function optionalBool(env: Env, name: string): boolean | undefined {
   const lower = value.toLowerCase();
   if (TRUE_WORDS.has(lower)) return true;
   if (FALSE_WORDS.has(lower)) return false;
-  throw new ConfigError(
-    name,
-    `expected a boolean (true/false, 1/0, yes/no, on/off), got ${JSON.stringify(value)}`,
-  );
+  throw new ConfigError(name, `expected a boolean (true/false, 1/0, yes/no, on/off), got ${JSON.stringify(value)}`);
 }
 
 export function bool(env: Env, name: string, fallback: boolean): boolean {
   return optionalBool(env, name) ?? fallback;
 }
 
-export function int(
-  env: Env,
-  name: string,
-  fallback: number,
-  bounds: { min?: number; max?: number } = {},
-): number {
+export function int(env: Env, name: string, fallback: number, bounds: { min?: number; max?: number } = {}): number {
   const value = raw(env, name);
   if (value === undefined) return fallback;
   if (!/^-?\d+$/.test(value)) {
@@ -69,12 +61,7 @@ export function str(env: Env, name: string, fallback: string): string {
   return raw(env, name) ?? fallback;
 }
 
-export function oneOf<T extends string>(
-  env: Env,
-  name: string,
-  allowed: readonly T[],
-  fallback: T,
-): T {
+export function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const value = raw(env, name);
   if (value === undefined) return fallback;
   const lower = value.toLowerCase() as T;

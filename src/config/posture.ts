@@ -31,10 +31,7 @@ export function resolvePosture(env: Env): AuthPosture {
 
   if (requireAuth === undefined) {
     requireAuthentication = multiTenant;
-    reason =
-      accessControl === undefined
-        ? 'default (no env vars set)'
-        : 'inherited from ENABLE_BACKEND_ACCESS_CONTROL';
+    reason = accessControl === undefined ? 'default (no env vars set)' : 'inherited from ENABLE_BACKEND_ACCESS_CONTROL';
   } else if (requireAuth === false && multiTenant) {
     requireAuthentication = true;
     reason = 'forced on by multi-tenant mode (REQUIRE_AUTHENTICATION=false was ignored)';
@@ -45,8 +42,7 @@ export function resolvePosture(env: Env): AuthPosture {
   }
 
   const logLine =
-    `auth posture: authentication=${requireAuthentication ? 'required' : 'disabled'}, ` +
-    `multi_tenant=${multiTenant ? 'enabled' : 'disabled'} (${reason})`;
+    `auth posture: authentication=${requireAuthentication ? 'required' : 'disabled'}, ` + `multi_tenant=${multiTenant ? 'enabled' : 'disabled'} (${reason})`;
 
   return Object.freeze({
     requireAuthentication,

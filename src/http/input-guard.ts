@@ -30,8 +30,7 @@ function findNul(value: unknown, path: (string | number)[], depth: number): (str
 }
 
 export async function rejectNulCharacters(request: FastifyRequest, _reply: FastifyReply) {
-  const found =
-    findNul(request.params, ['path'], 0) ?? findNul(request.query, ['query'], 0) ?? findNul(request.body, ['body'], 0);
+  const found = findNul(request.params, ['path'], 0) ?? findNul(request.query, ['query'], 0) ?? findNul(request.body, ['body'], 0);
   if (!found) return;
   if (request.url.split('?', 1)[0] === LOGIN_PATH) throw ApiError.detail(400, 'LOGIN_BAD_CREDENTIALS');
   throw new ApiError(400, {

@@ -54,8 +54,7 @@ export async function registerAddressLimits(app: App, config: Config, redis: Red
     ...(redis ? { redis, nameSpace: REDIS_NAMESPACE } : {}),
     addHeadersOnExceeding: off,
     addHeaders: { ...off, 'retry-after': false },
-    errorResponseBuilder: (_request, context) =>
-      ApiError.detail(429, TOO_MANY, { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),
+    errorResponseBuilder: (_request, context) => ApiError.detail(429, TOO_MANY, { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }),
   });
 }
 

@@ -1,7 +1,11 @@
 import { z } from 'zod';
 
 /** Request schemas shared by routers. They also feed the OpenAPI document. */
-export const Email = z.string().trim().max(320).pipe(z.email({ message: 'value is not a valid email address' }));
+export const Email = z
+  .string()
+  .trim()
+  .max(320)
+  .pipe(z.email({ message: 'value is not a valid email address' }));
 /**
  * The one UUID schema: a UUID in either case, handed on lower-cased (ids are stored lower-case), so
  * a route never lower-cases an id itself. An invalid value is answered as the reference does, with

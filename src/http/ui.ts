@@ -116,12 +116,14 @@ export function uiRoutes(app: App, bundle: UiBundle): void {
     const path = request.url.split('?', 1)[0]!;
     const file = bundle.files.get(path);
     if (!file) return reply.status(404).send({ detail: 'Not Found' });
-    return reply
-      .header('content-type', file.type)
-      // Vite names assets by their content hash: a file at one URL never changes.
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('content-security-policy', UI_CONTENT_SECURITY_POLICY)
-      .send(file.body);
+    return (
+      reply
+        .header('content-type', file.type)
+        // Vite names assets by their content hash: a file at one URL never changes.
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('content-security-policy', UI_CONTENT_SECURITY_POLICY)
+        .send(file.body)
+    );
   });
 }
 

@@ -9,7 +9,8 @@ export interface UploadForm {
   readonly fields: Map<string, string[]>;
 }
 
-const fileTooLarge = (filename: string, limits: IngestLimits) => ApiError.detail(413, `File ${filename} exceeds ${limits.maxFileBytes} bytes (UPLOAD_MAX_BYTES).`);
+const fileTooLarge = (filename: string, limits: IngestLimits) =>
+  ApiError.detail(413, `File ${filename} exceeds ${limits.maxFileBytes} bytes (UPLOAD_MAX_BYTES).`);
 
 /** Reads a multipart ingestion form within the limits (415 when it is not multipart, 413 past a limit). */
 export async function readUploadForm(request: FastifyRequest, limits: IngestLimits): Promise<UploadForm> {

@@ -88,20 +88,45 @@ export class DatasetContent {
    * out). Counts of a completed run are kept, so they are computed once per run.
    */
   async graphSummary(datasets: readonly DatasetRecord[]) {
-    const runs = await latestRuns(this.db, 'cognify_pipeline', datasets.map((d) => d.id));
+    const runs = await latestRuns(
+      this.db,
+      'cognify_pipeline',
+      datasets.map((d) => d.id),
+    );
     const out = [];
     for (const dataset of datasets) {
       const run = runs.get(dataset.id);
       if (!run) continue;
-      let metrics = await this.db.selectFrom('graph_metrics').selectAll().where('dataset_id', '=', dataset.id).where('pipeline_run_id', '=', run.pipeline_run_id).executeTakeFirst();
+      let metrics = await this.db
+        .selectFrom('graph_metrics')
+        .selectAll()
+        .where('dataset_id', '=', dataset.id)
+        .where('pipeline_run_id', '=', run.pipeline_run_id)
+        .executeTakeFirst();
       if (!metrics) {
         const counts = await this.engine.databases.with(datasetInfo(dataset), ({ graph }) => graph.counts(dataset.id));
-        metrics = { dataset_id: dataset.id, pipeline_run_id: run.pipeline_run_id, num_nodes: counts.nodes, num_edges: counts.edges, computed_at: new Date().toISOString() };
+        metrics = {
+          dataset_id: dataset.id,
+          pipeline_run_id: run.pipeline_run_id,
+          num_nodes: counts.nodes,
+          num_edges: counts.edges,
+          computed_at: new Date().toISOString(),
+        };
         if (run.status === RunStatus.COMPLETED) {
-          await this.db.insertInto('graph_metrics').values(metrics).onConflict((oc) => oc.columns(['dataset_id', 'pipeline_run_id']).doNothing()).execute();
+          await this.db
+            .insertInto('graph_metrics')
+            .values(metrics)
+            .onConflict((oc) => oc.columns(['dataset_id', 'pipeline_run_id']).doNothing())
+            .execute();
         }
       }
-      out.push({ datasetId: dataset.id, pipelineRunId: run.pipeline_run_id, numNodes: metrics.num_nodes, numEdges: metrics.num_edges, computedAt: metrics.computed_at });
+      out.push({
+        datasetId: dataset.id,
+        pipelineRunId: run.pipeline_run_id,
+        numNodes: metrics.num_nodes,
+        numEdges: metrics.num_edges,
+        computedAt: metrics.computed_at,
+      });
     }
     return out;
   }

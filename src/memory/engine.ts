@@ -8,16 +8,7 @@ import { ItemStore } from './ingest/items.js';
 import type { DataRow, DatasetInfo, IngestItem } from './types.js';
 import { buildDocumentGraph, type ChunkExtraction } from './graph-builder.js';
 import { extractText } from './ingest/text.js';
-import {
-  ITEM_COMPLETED,
-  RunStatus,
-  itemCompleted,
-  latestRunStatus,
-  pendingRuns,
-  recordRunStatus,
-  withItemStatus,
-  type PipelineRunInfo,
-} from './runs.js';
+import { ITEM_COMPLETED, RunStatus, itemCompleted, latestRunStatus, pendingRuns, recordRunStatus, withItemStatus, type PipelineRunInfo } from './runs.js';
 import type { Embedder } from './providers/types.js';
 import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
 import type { MemorySettings } from './settings.js';
@@ -96,7 +87,6 @@ export class MemoryEngine {
     return this.items.read(row);
   }
 
-
   /**
    * Cognifies one dataset: every item not yet completed is chunked, extracted, summarised,
    * embedded and written to the dataset's graph and vectors. Node ids are deterministic, so a run
@@ -130,7 +120,11 @@ export class MemoryEngine {
         const now = new Date().toISOString();
         await this.db.transaction().execute(async (trx) => {
           for (const item of done) {
-            await trx.updateTable('data').set({ pipeline_status: withItemStatus(item.pipeline_status, 'cognify_pipeline', dataset.id, ITEM_COMPLETED), updated_at: now }).where('id', '=', item.id).execute();
+            await trx
+              .updateTable('data')
+              .set({ pipeline_status: withItemStatus(item.pipeline_status, 'cognify_pipeline', dataset.id, ITEM_COMPLETED), updated_at: now })
+              .where('id', '=', item.id)
+              .execute();
           }
         });
         for (const item of done) ingestion.push({ data_id: item.id, run_info: runInfo('PipelineRunCompleted', pipelineRunId, dataset) });

@@ -43,4 +43,13 @@ export { safeFilename } from './ingest/items.js';
 export type { DataRow, DatasetInfo, IngestItem } from './types.js';
 export { IngestBudget, ingestLimitsOf, type IngestLimits } from './ingest/budget.js';
 export { RunStatus, type PipelineRunInfo } from './runs.js';
-export { DEFAULT_SYSTEM_PROMPT, SEARCH_TYPES, routeQuery, searchRequestOf, searchResultOf, type SearchOutcome, type SearchRequest, type SearchType } from './search.js';
+export {
+  DEFAULT_SYSTEM_PROMPT,
+  SEARCH_TYPES,
+  routeQuery,
+  searchRequestOf,
+  searchResultOf,
+  type SearchOutcome,
+  type SearchRequest,
+  type SearchType,
+} from './search.js';

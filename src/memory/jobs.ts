@@ -129,7 +129,8 @@ export class LocalJobQueue implements JobQueue {
       .where('name', '=', JOB_NAME)
       .where('state', '=', 'active')
       .executeTakeFirst();
-    if (Number(reset.numUpdatedRows) > 0) this.log.warn({ jobs: Number(reset.numUpdatedRows) }, 'background jobs cut off by the previous process are queued again');
+    if (Number(reset.numUpdatedRows) > 0)
+      this.log.warn({ jobs: Number(reset.numUpdatedRows) }, 'background jobs cut off by the previous process are queued again');
     this.timer = setInterval(() => this.pump(), this.config.pollSeconds * 1000);
     this.timer.unref();
     this.pump();
@@ -139,7 +140,19 @@ export class LocalJobQueue implements JobQueue {
     const now = new Date().toISOString();
     await this.db
       .insertInto('jobs')
-      .values({ id: job.pipelineRunId, name: JOB_NAME, singleton_key: job.datasetId, data: JSON.stringify(job), state: 'queued', attempts: 0, last_error: null, run_after: null, started_at: null, created_at: now, updated_at: now })
+      .values({
+        id: job.pipelineRunId,
+        name: JOB_NAME,
+        singleton_key: job.datasetId,
+        data: JSON.stringify(job),
+        state: 'queued',
+        attempts: 0,
+        last_error: null,
+        run_after: null,
+        started_at: null,
+        created_at: now,
+        updated_at: now,
+      })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     this.pump();
@@ -240,7 +253,11 @@ export class LocalJobQueue implements JobQueue {
   private async run(job: CognifyJob, signal: AbortSignal): Promise<void> {
     try {
       await this.handler!(job, signal);
-      await this.db.updateTable('jobs').set({ state: 'done', started_at: null, updated_at: new Date().toISOString() }).where('id', '=', job.pipelineRunId).execute();
+      await this.db
+        .updateTable('jobs')
+        .set({ state: 'done', started_at: null, updated_at: new Date().toISOString() })
+        .where('id', '=', job.pipelineRunId)
+        .execute();
     } catch (error) {
       if (!(error instanceof JobInterrupted)) this.log.warn({ err: error, pipelineRunId: job.pipelineRunId }, 'background job failed; it will be tried again');
       await this.settle(job.pipelineRunId, errorText(error)).catch((e) => this.log.error({ err: e }, 'background job queue: recording a failure failed'));
@@ -309,12 +326,16 @@ export class PgBossJobQueue implements JobQueue {
   }
 
   async enqueue(job: CognifyJob): Promise<void> {
-    await this.boss.send(JOB_NAME, { ...job }, {
-      id: job.pipelineRunId,
-      retryLimit: this.config.retryLimit,
-      retryDelay: this.config.retryDelaySeconds,
-      expireInSeconds: this.config.expireSeconds,
-    });
+    await this.boss.send(
+      JOB_NAME,
+      { ...job },
+      {
+        id: job.pipelineRunId,
+        retryLimit: this.config.retryLimit,
+        retryDelay: this.config.retryDelaySeconds,
+        expireInSeconds: this.config.expireSeconds,
+      },
+    );
     for (const id of this.workers) this.boss.notifyWorker(id);
   }
 

@@ -16,12 +16,24 @@ export class Pipelines {
   ) {}
 
   /** Stores items without recording a run (remember records its own). */
-  async ingest(dataset: DatasetRecord, userId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<DataRow[]> {
+  async ingest(
+    dataset: DatasetRecord,
+    userId: string,
+    tenantId: string | null,
+    items: readonly IngestItem[],
+    nodeSet: readonly string[] | null,
+  ): Promise<DataRow[]> {
     return this.engine.ingest(datasetInfo(dataset), userId, tenantId, items, nodeSet);
   }
 
   /** Stores the items, records the add pipeline, and resets the dataset's cognify status to INITIATED. */
-  async add(dataset: DatasetRecord, userId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<PipelineRunInfo> {
+  async add(
+    dataset: DatasetRecord,
+    userId: string,
+    tenantId: string | null,
+    items: readonly IngestItem[],
+    nodeSet: readonly string[] | null,
+  ): Promise<PipelineRunInfo> {
     const pipelineRunId = randomUUID();
     const run = { pipelineRunId, pipelineName: 'add_pipeline' as const, datasetId: dataset.id, userId };
     await recordRunStatus(this.db, run, RunStatus.STARTED);
@@ -41,9 +53,21 @@ export class Pipelines {
   }
 
   /** Queues a background cognify run and answers at once with its start. */
-  async cognifyInBackground(dataset: DatasetRecord, userId: string, opts: Omit<CognifyOptions, 'signal'> = {}, pipelineRunId: string = randomUUID()): Promise<PipelineRunInfo> {
+  async cognifyInBackground(
+    dataset: DatasetRecord,
+    userId: string,
+    opts: Omit<CognifyOptions, 'signal'> = {},
+    pipelineRunId: string = randomUUID(),
+  ): Promise<PipelineRunInfo> {
     await this.engine.background(datasetInfo(dataset), userId, pipelineRunId, opts);
-    return { status: 'PipelineRunStarted', pipeline_run_id: pipelineRunId, dataset_id: dataset.id, dataset_name: dataset.name, payload: [], data_ingestion_info: null };
+    return {
+      status: 'PipelineRunStarted',
+      pipeline_run_id: pipelineRunId,
+      dataset_id: dataset.id,
+      dataset_name: dataset.name,
+      payload: [],
+      data_ingestion_info: null,
+    };
   }
 
   /**
@@ -73,7 +97,11 @@ export class Pipelines {
 
   /** True when at least one of the datasets has a completed cognify run (recall's warm-up check). */
   async anyCognified(datasets: readonly DatasetRecord[]): Promise<boolean> {
-    const runs = await latestRuns(this.db, 'cognify_pipeline', datasets.map((d) => d.id));
+    const runs = await latestRuns(
+      this.db,
+      'cognify_pipeline',
+      datasets.map((d) => d.id),
+    );
     return [...runs.values()].some((r) => r.status === RunStatus.COMPLETED);
   }
 
@@ -83,8 +111,14 @@ export class Pipelines {
    */
   async forgetMemory(dataset: DatasetRecord, userId: string): Promise<number> {
     await this.engine.databases.clearDataset(datasetInfo(dataset));
-    const reset = await this.db.updateTable('data').set({ pipeline_status: '{}', updated_at: new Date().toISOString() }).where('dataset_id', '=', dataset.id).executeTakeFirst();
-    await recordRunStatus(this.db, { pipelineRunId: randomUUID(), pipelineName: 'cognify_pipeline', datasetId: dataset.id, userId }, RunStatus.INITIATED, { forgotten: true });
+    const reset = await this.db
+      .updateTable('data')
+      .set({ pipeline_status: '{}', updated_at: new Date().toISOString() })
+      .where('dataset_id', '=', dataset.id)
+      .executeTakeFirst();
+    await recordRunStatus(this.db, { pipelineRunId: randomUUID(), pipelineName: 'cognify_pipeline', datasetId: dataset.id, userId }, RunStatus.INITIATED, {
+      forgotten: true,
+    });
     return Number(reset.numUpdatedRows);
   }
 }

@@ -4,7 +4,15 @@ import type { Database } from '../storage/index.js';
 import { datasetInfo, type DatasetRecord } from './datasets.js';
 import type { MemoryEngine } from './engine.js';
 import { nextSeq } from './runs.js';
-import { resolveSearchType, searchDataset, searchDependenciesOf, type SearchDependencies, type SearchOutcome, type SearchRequest, type SearchType } from './search.js';
+import {
+  resolveSearchType,
+  searchDataset,
+  searchDependenciesOf,
+  type SearchDependencies,
+  type SearchOutcome,
+  type SearchRequest,
+  type SearchType,
+} from './search.js';
 
 /** Search over several datasets, and the caller's search and recall history. */
 export class Retrieval {

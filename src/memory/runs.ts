@@ -70,11 +70,7 @@ export async function recordRunStatus(
 }
 
 /** The latest row per dataset for one pipeline. */
-export async function latestRuns(
-  db: Kysely<Database>,
-  pipelineName: string,
-  datasetIds: readonly string[],
-): Promise<Map<string, RunRow>> {
+export async function latestRuns(db: Kysely<Database>, pipelineName: string, datasetIds: readonly string[]): Promise<Map<string, RunRow>> {
   const result = new Map<string, RunRow>();
   if (datasetIds.length === 0) return result;
   const rows = await db
@@ -104,7 +100,13 @@ export async function pendingRuns(db: Kysely<Database>, pipelineName: PipelineNa
 
 /** The latest status of one run, or undefined when it has none. */
 export async function latestRunStatus(db: Kysely<Database>, pipelineRunId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('pipeline_runs').select('status').where('pipeline_run_id', '=', pipelineRunId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const row = await db
+    .selectFrom('pipeline_runs')
+    .select('status')
+    .where('pipeline_run_id', '=', pipelineRunId)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return row?.status;
 }
 

@@ -77,7 +77,12 @@ export function searchDependenciesOf(parts: {
   readonly config: { readonly memory: { readonly allowCypherQuery: boolean; readonly cypherTimeoutMs: number; readonly cypherMaxRows: number } };
 }): SearchDependencies {
   const m = parts.config.memory;
-  return { stores: parts.databases, embedder: parts.embedder, models: parts.settings, cypher: { allowed: m.allowCypherQuery, timeoutMs: m.cypherTimeoutMs, maxRows: m.cypherMaxRows } };
+  return {
+    stores: parts.databases,
+    embedder: parts.embedder,
+    models: parts.settings,
+    cypher: { allowed: m.allowCypherQuery, timeoutMs: m.cypherTimeoutMs, maxRows: m.cypherMaxRows },
+  };
 }
 
 export const DEFAULT_SYSTEM_PROMPT = 'Answer the question using the provided context. Be as brief as possible.';
@@ -114,12 +119,9 @@ export async function resolveSearchType(deps: SearchDependencies, type: SearchTy
     resolved = routeQuery(query);
     if (resolved !== 'CYPHER') {
       try {
-        const choice = await deps.models.current().structured<{ search_type: string }>(
-          'Pick the best search type for the question. Answer with one of: SUMMARIES, CHUNKS, RAG_COMPLETION, GRAPH_COMPLETION, GRAPH_SUMMARY_COMPLETION, CHUNKS_LEXICAL.',
-          query,
-          'SearchTypeChoice',
-          { type: 'object', properties: { search_type: { type: 'string' } }, required: ['search_type'], additionalProperties: false },
-        );
+        const choice = await deps.models.current().structured<{
+          search_type: string;
+        }>('Pick the best search type for the question. Answer with one of: SUMMARIES, CHUNKS, RAG_COMPLETION, GRAPH_COMPLETION, GRAPH_SUMMARY_COMPLETION, CHUNKS_LEXICAL.', query, 'SearchTypeChoice', { type: 'object', properties: { search_type: { type: 'string' } }, required: ['search_type'], additionalProperties: false });
         const picked = String(choice.search_type ?? '').toUpperCase() as SearchType;
         resolved = SUPPORTED_SEARCH_TYPES.has(picked) && picked !== 'FEELING_LUCKY' ? picked : 'RAG_COMPLETION';
       } catch (error) {
@@ -161,7 +163,10 @@ export function bm25(docs: { id: string; text: string }[], query: string, topK: 
     }
     return { id: docs[i]!.id, score };
   });
-  return scored.filter((s) => s.score > 0).sort((a, b) => b.score - a.score).slice(0, topK);
+  return scored
+    .filter((s) => s.score > 0)
+    .sort((a, b) => b.score - a.score)
+    .slice(0, topK);
 }
 
 function describe(node: GraphNode): string {
@@ -185,7 +190,10 @@ async function graphTriplets(deps: SearchDependencies, dataset: DatasetInfo, sto
     }
   }
   if (distances.size === 0) return [];
-  const seeds = [...distances.entries()].sort((a, b) => a[1] - b[1]).slice(0, Math.max(topK * 2, 10)).map(([id]) => id);
+  const seeds = [...distances.entries()]
+    .sort((a, b) => a[1] - b[1])
+    .slice(0, Math.max(topK * 2, 10))
+    .map(([id]) => id);
   const around = await stores.graph.edgesAround(dataset.id, seeds);
   const miss = 1.5;
   const scored = around.map((t) => ({
@@ -206,9 +214,7 @@ async function graphTriplets(deps: SearchDependencies, dataset: DatasetInfo, sto
 }
 
 function tripletText(triplets: { source: GraphNode; edge: GraphEdge; target: GraphNode }[]): string {
-  return triplets
-    .map((t) => `${describe(t.source)} --[${t.edge.relationship}]--> ${describe(t.target)}`)
-    .join('\n');
+  return triplets.map((t) => `${describe(t.source)} --[${t.edge.relationship}]--> ${describe(t.target)}`).join('\n');
 }
 
 async function complete(deps: SearchDependencies, request: SearchRequest, context: string): Promise<string[]> {
@@ -231,10 +237,21 @@ export async function searchDataset(deps: SearchDependencies, dataset: DatasetIn
       case 'CHUNKS_LEXICAL': {
         const chunks = await stores.graph.nodesOfType(dataset.id, ['DocumentChunk']);
         const byId = new Map(chunks.map((c) => [c.id, c]));
-        const ranked = bm25(chunks.map((c) => ({ id: c.id, text: String(c.properties.text ?? '') })), request.query, request.topK);
+        const ranked = bm25(
+          chunks.map((c) => ({ id: c.id, text: String(c.properties.text ?? '') })),
+          request.query,
+          request.topK,
+        );
         const hits = ranked.map((r) => {
           const c = byId.get(r.id)!;
-          return { id: c.id, text: c.properties.text, document_id: c.properties.document_id, document_name: c.properties.document_name, chunk_index: c.properties.chunk_index, score: r.score };
+          return {
+            id: c.id,
+            text: c.properties.text,
+            document_id: c.properties.document_id,
+            document_name: c.properties.document_name,
+            chunk_index: c.properties.chunk_index,
+            score: r.score,
+          };
         });
         return { completion: null, context: hits, objects: hits };
       }
@@ -264,12 +281,9 @@ export async function searchDataset(deps: SearchDependencies, dataset: DatasetIn
         if (request.type === 'NATURAL_LANGUAGE') {
           let written: { query?: unknown };
           try {
-            written = await deps.models.current().structured<{ query: string }>(
-              'Write one read-only Kuzu Cypher query answering the question. Nodes: (:Node {id, name, type, properties}); relationships: [:EDGE {relationship_name, properties}].',
-              request.query,
-              'CypherQuery',
-              { type: 'object', properties: { query: { type: 'string' } }, required: ['query'], additionalProperties: false },
-            );
+            written = await deps.models.current().structured<{
+              query: string;
+            }>('Write one read-only Kuzu Cypher query answering the question. Nodes: (:Node {id, name, type, properties}); relationships: [:EDGE {relationship_name, properties}].', request.query, 'CypherQuery', { type: 'object', properties: { query: { type: 'string' } }, required: ['query'], additionalProperties: false });
           } catch (error) {
             if (error instanceof StructuredOutputUnavailableError) {
               throw searchTypeNotSupported('NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY.');

@@ -119,7 +119,14 @@ export class MemorySettings implements ModelProvider {
     const m = this.config.memory.llm;
     this.model =
       endpoint && (apiKey || llm.provider === 'ollama')
-        ? new OpenAICompatibleModel({ endpoint, model: llm.model, ...(apiKey ? { apiKey } : {}), temperature: m.temperature, maxCompletionTokens: m.maxCompletionTokens, timeoutMs: m.timeoutMs })
+        ? new OpenAICompatibleModel({
+            endpoint,
+            model: llm.model,
+            ...(apiKey ? { apiKey } : {}),
+            temperature: m.temperature,
+            maxCompletionTokens: m.maxCompletionTokens,
+            timeoutMs: m.timeoutMs,
+          })
         : new OfflineModel();
     this.log.info(`language model: ${llm.provider} ${llm.model} (stored settings of ${updatedAt})`);
   }

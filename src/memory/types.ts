@@ -13,4 +13,3 @@ export interface DatasetInfo extends DatasetRef {
   readonly name: string;
   readonly tenantId: string | null;
 }
-

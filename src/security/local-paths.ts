@@ -67,10 +67,7 @@ export function serverStatePaths(config: ServerStateLocations): ProtectedPaths {
   return { dirs: [path.resolve(config.systemRoot), path.resolve(config.dataRoot)], files };
 }
 
-export type ClassifiedInput =
-  | { kind: 'text'; text: string }
-  | { kind: 'url'; url: string }
-  | { kind: 'file'; path: string /* realpath */ };
+export type ClassifiedInput = { kind: 'text'; text: string } | { kind: 'url'; url: string } | { kind: 'file'; path: string /* realpath */ };
 
 /** Strings longer than this are never taken for paths (and never reach the file system). */
 const MAX_PATH_CANDIDATE_LENGTH = 4096;
@@ -195,11 +192,7 @@ export async function classifyInput(input: string, policy: LocalFilePolicy): Pro
     return { kind: 'file', path: real };
   }
 
-  const pathLike =
-    trimmed !== '' &&
-    trimmed.length <= MAX_PATH_CANDIDATE_LENGTH &&
-    !trimmed.includes('\0') &&
-    !/[\r\n]/.test(trimmed);
+  const pathLike = trimmed !== '' && trimmed.length <= MAX_PATH_CANDIDATE_LENGTH && !trimmed.includes('\0') && !/[\r\n]/.test(trimmed);
   if (pathLike) {
     const real = await regularFileRealPath(trimmed);
     if (real !== undefined && (await insideAllowedRoots(real, policy.allowedRoots))) {

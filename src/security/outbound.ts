@@ -124,12 +124,10 @@ function parseV6(text: string): number[] | null {
 
   const halves = ip.split('::');
   if (halves.length > 2) return null;
-  const parse = (part: string | undefined): number[] =>
-    part === undefined || part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16));
+  const parse = (part: string | undefined): number[] => (part === undefined || part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16)));
   const head = parse(halves[0]);
   const rest = parse(halves[1]);
-  const groups =
-    halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest] : head;
+  const groups = halves.length === 2 ? [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest] : head;
   if (groups.length !== 8 || groups.some((g) => !Number.isInteger(g) || g < 0 || g > 0xffff)) return null;
   return groups;
 }

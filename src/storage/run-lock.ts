@@ -26,4 +26,3 @@ export class LocalRunLock implements RunLock {
     return this.held.has(datasetId) ? undefined : this.hold(datasetId);
   }
 }
-

@@ -119,7 +119,12 @@ describe('register → dataset → upload → cognify → search → share → r
     await node.click();
     const panel = page.getByRole('region', { name: 'Node details' });
     await panel.getByRole('heading', { level: 2, name: /grace hopper/i }).waitFor();
-    assert.ok((await panel.getByRole('list', { name: /^Neighbours of /i }).getByRole('listitem').count()) > 0);
+    assert.ok(
+      (await panel
+        .getByRole('list', { name: /^Neighbours of /i })
+        .getByRole('listitem')
+        .count()) > 0,
+    );
     const zoom = page.locator('.graph-zoom');
     const before = await zoom.innerText();
     await page.getByRole('button', { name: 'Zoom in' }).click();
@@ -179,7 +184,10 @@ describe('register → dataset → upload → cognify → search → share → r
     await bob.page.getByRole('textbox', { name: 'Query' }).fill('compiler');
     await bob.page.getByLabel('Search type').selectOption('CHUNKS');
     await bob.page.getByRole('button', { name: 'Search', exact: true }).click();
-    await bob.page.getByRole('region', { name: 'Results from handbook' }).getByText(/Grace Hopper built the first compiler/).waitFor();
+    await bob.page
+      .getByRole('region', { name: 'Results from handbook' })
+      .getByText(/Grace Hopper built the first compiler/)
+      .waitFor();
     ada.assertClean();
     bob.assertClean();
   });
@@ -314,7 +322,10 @@ describe('sign-in messages, an expired session, the API key shown once', () => {
       assert.doesNotMatch(JSON.stringify(state), new RegExp(key), 'not in a cookie or storage');
 
       await w.page.reload();
-      await w.page.getByRole('table', { name: 'Your API keys' }).getByRole('row', { name: /my-agent/ }).waitFor();
+      await w.page
+        .getByRole('table', { name: 'Your API keys' })
+        .getByRole('row', { name: /my-agent/ })
+        .waitFor();
       assert.equal(await w.page.getByRole('region', { name: 'API key created' }).count(), 0);
       assert.doesNotMatch(await w.page.content(), new RegExp(key), 'never shown again');
 
@@ -398,7 +409,9 @@ describe('forgot password: the link in the e-mail opens the reset page', () => {
     await w.page.goto(server.url + target.pathname + target.search);
     await announced(w.page, 'Your e-mail address is verified.').waitFor();
     await w.page.goto(server.url + target.pathname + target.search);
-    await announced(w.page, /already verified|not valid or has expired/, 'status').or(announced(w.page, /not valid or has expired/, 'alert')).waitFor();
+    await announced(w.page, /already verified|not valid or has expired/, 'status')
+      .or(announced(w.page, /not valid or has expired/, 'alert'))
+      .waitFor();
     w.assertClean();
     await w.context.close();
   });
@@ -444,7 +457,10 @@ describe('tenants: members, a role, a dataset shared with the role', () => {
     await o.page.getByLabel('Role to share with').selectOption({ label: 'readers' });
     await o.page.getByRole('button', { name: 'Grant permissions' }).click();
     await announced(o.page, 'Granted read on lab_notes to the role readers.').waitFor();
-    await o.page.getByRole('table', { name: 'Who has what on lab_notes' }).getByRole('row', { name: /readers/ }).waitFor();
+    await o.page
+      .getByRole('table', { name: 'Who has what on lab_notes' })
+      .getByRole('row', { name: /readers/ })
+      .waitFor();
 
     // The member sees nothing in their personal space, and the dataset once they switch to the tenant.
     await signIn(m.page, server.url, member.email, member.password);
@@ -458,7 +474,10 @@ describe('tenants: members, a role, a dataset shared with the role', () => {
     // Removed from the tenant: gone.
     await o.page.getByRole('button', { name: `Remove member ${member.email}` }).click();
     await o.page.getByRole('button', { name: `Yes, remove member ${member.email}` }).click();
-    await o.page.getByRole('table', { name: 'People in lab and their roles' }).getByRole('row', { name: new RegExp(member.email.replace(/[.+]/g, '\\$&')) }).waitFor({ state: 'detached' });
+    await o.page
+      .getByRole('table', { name: 'People in lab and their roles' })
+      .getByRole('row', { name: new RegExp(member.email.replace(/[.+]/g, '\\$&')) })
+      .waitFor({ state: 'detached' });
     await m.page.reload();
     await m.page.getByRole('heading', { name: 'Datasets', level: 1 }).waitFor();
     await m.page.getByText('No datasets yet.', { exact: false }).waitFor();

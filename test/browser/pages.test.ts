@@ -30,7 +30,10 @@ before(async () => {
   ];
   assert.equal((await c.post('/api/v1/add_text', { bearer: token, json: { textData: text, datasetId } })).status, 200);
   assert.equal((await c.post('/api/v1/cognify', { bearer: token, json: { datasetIds: [datasetId] } })).status, 200);
-  assert.equal((await c.post('/api/v1/search', { bearer: token, json: { query: 'Who discovered radium?', search_type: 'CHUNKS', datasetIds: [datasetId] } })).status, 200);
+  assert.equal(
+    (await c.post('/api/v1/search', { bearer: token, json: { query: 'Who discovered radium?', search_type: 'CHUNKS', datasetIds: [datasetId] } })).status,
+    200,
+  );
 });
 after(async () => {
   await browser?.close();
@@ -71,8 +74,15 @@ test('signed in as a superuser: every page with content, at desktop and phone wi
 
     await visit(w, `/datasets/${datasetId}`, 'Dataset research', `dataset${suffix}`);
     await visit(w, `/datasets/${datasetId}/graph`, /^Graph of research$/, `graph${suffix}`);
-    await w.page.getByRole('application').getByRole('button', { name: /^marie curie \(Entity\)$/i }).first().click();
-    await w.page.getByRole('region', { name: 'Node details' }).getByRole('heading', { level: 2, name: /marie curie/i }).waitFor();
+    await w.page
+      .getByRole('application')
+      .getByRole('button', { name: /^marie curie \(Entity\)$/i })
+      .first()
+      .click();
+    await w.page
+      .getByRole('region', { name: 'Node details' })
+      .getByRole('heading', { level: 2, name: /marie curie/i })
+      .waitFor();
     await checkPage(w.page, `graph-node${suffix}`);
 
     await visit(w, `/search?dataset=${datasetId}`, 'Search', `search-empty${suffix}`);

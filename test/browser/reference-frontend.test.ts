@@ -113,20 +113,35 @@ test("the reference frontend's sign-in and dataset pages work from its own origi
   assert.equal(created.status, 200, JSON.stringify(created.body));
   const datasetId = (created.body as { id: string }).id;
   const list = await call(w.page, 'GET', '/api/v1/datasets');
-  assert.deepEqual((list.body as Array<{ id: string }>).map((d) => d.id), [datasetId]);
+  assert.deepEqual(
+    (list.body as Array<{ id: string }>).map((d) => d.id),
+    [datasetId],
+  );
 
   const added = await call(w.page, 'POST', '/api/v1/add_text', {
     json: { textData: ['Ada Lovelace wrote the first program for the Analytical Engine.'], datasetId, datasetName: 'frontend_notes' },
   });
   assert.equal(added.status, 200, JSON.stringify(added.body));
   const cognify = await call(w.page, 'POST', '/api/v1/cognify', {
-    json: { datasets: ['frontend_notes'], datasetIds: [datasetId], runInBackground: true, customPrompt: '', ontologyKey: [], chunksPerBatch: 10, chunkSize: 1024 },
+    json: {
+      datasets: ['frontend_notes'],
+      datasetIds: [datasetId],
+      runInBackground: true,
+      customPrompt: '',
+      ontologyKey: [],
+      chunksPerBatch: 10,
+      chunkSize: 1024,
+    },
   });
   assert.equal(cognify.status, 200, JSON.stringify(cognify.body));
-  await eventually(async () => {
-    const status = await call(w.page, 'GET', `/api/v1/datasets/status?dataset=${datasetId}`);
-    return (status.body as Record<string, string>)[datasetId] === 'DATASET_PROCESSING_COMPLETED';
-  }, 30_000, 200);
+  await eventually(
+    async () => {
+      const status = await call(w.page, 'GET', `/api/v1/datasets/status?dataset=${datasetId}`);
+      return (status.body as Record<string, string>)[datasetId] === 'DATASET_PROCESSING_COMPLETED';
+    },
+    30_000,
+    200,
+  );
 
   const data = await call(w.page, 'GET', `/api/v1/datasets/${datasetId}/data`);
   assert.equal(data.status, 200);

@@ -56,7 +56,10 @@ describe('Cypher on the search page', () => {
 
       // A write is refused before it runs, in the server's words.
       await cypher(w.page, server.url, datasetId, "CREATE (n:Node {pk: 'x'})");
-      await w.page.getByRole('alert').filter({ hasText: /CypherSearchError|not allowed|read-only/i }).waitFor();
+      await w.page
+        .getByRole('alert')
+        .filter({ hasText: /CypherSearchError|not allowed|read-only/i })
+        .waitFor();
       w.assertClean();
     } finally {
       await w.context.close();

@@ -63,10 +63,16 @@ test('the checks themselves can fail: axe reports an unlabelled field, the watch
     document.body.append(script);
   });
   const violations = await seriousViolations(w.page);
-  assert.ok(violations.some((v) => v.id === 'label'), JSON.stringify(violations));
+  assert.ok(
+    violations.some((v) => v.id === 'label'),
+    JSON.stringify(violations),
+  );
   assert.equal(await w.page.evaluate(() => (window as unknown as { __ran?: boolean }).__ran ?? false), false, 'the policy blocked the inline script');
   await w.page.waitForTimeout(100);
-  assert.ok(w.problems.some((p) => p.startsWith('CSP: script-src')), JSON.stringify(w.problems));
+  assert.ok(
+    w.problems.some((p) => p.startsWith('CSP: script-src')),
+    JSON.stringify(w.problems),
+  );
   assert.throws(() => w.assertClean());
   await w.context.close();
 });

@@ -48,7 +48,13 @@ export async function setupEngine(env: Record<string, string>, options: EngineSe
   dirs.push(root);
   const logs: string[] = [];
   const config = loadConfig(
-    { REQUIRE_AUTHENTICATION: 'true', SYSTEM_ROOT_DIRECTORY: join(root, 'system'), DATA_ROOT_DIRECTORY: join(root, 'data'), ALLOW_CYPHER_QUERY: 'true', ...env },
+    {
+      REQUIRE_AUTHENTICATION: 'true',
+      SYSTEM_ROOT_DIRECTORY: join(root, 'system'),
+      DATA_ROOT_DIRECTORY: join(root, 'data'),
+      ALLOW_CYPHER_QUERY: 'true',
+      ...env,
+    },
     root,
   );
   const store = openRelationalStore(config);
@@ -61,7 +67,10 @@ export async function setupEngine(env: Record<string, string>, options: EngineSe
   const now = new Date().toISOString();
   const datasets: DatasetInfo[] = [];
   for (const [id, owner] of DATASETS) {
-    await store.db.insertInto('datasets').values({ id, name: `ds_${id.slice(0, 4)}`, owner_id: owner, tenant_id: null, created_at: now, updated_at: now }).execute();
+    await store.db
+      .insertInto('datasets')
+      .values({ id, name: `ds_${id.slice(0, 4)}`, owner_id: owner, tenant_id: null, created_at: now, updated_at: now })
+      .execute();
     datasets.push({ id, ownerId: owner, name: `ds_${id.slice(0, 4)}`, tenantId: null });
   }
   return {

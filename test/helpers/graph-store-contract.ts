@@ -114,11 +114,23 @@ export function graphStoreContract(label: string, options: ContractOptions): voi
     test('getNodes returns the found nodes in the order asked; nodesOfType filters by type', async () => {
       const ds = await dataset('ds-get');
       await store.upsertNodes(ds, [node('n1', 'Entity'), node('n2', 'EntityType'), node('n3', 'Entity'), node('n4', 'TextSummary', { text: 's' })]);
-      assert.deepEqual((await store.getNodes(ds, ['n3', 'nope', 'n1', 'n3'])).map((n) => n.id), ['n3', 'n1']);
+      assert.deepEqual(
+        (await store.getNodes(ds, ['n3', 'nope', 'n1', 'n3'])).map((n) => n.id),
+        ['n3', 'n1'],
+      );
       assert.deepEqual(await store.getNodes(ds, []), []);
-      assert.deepEqual((await store.nodesOfType(ds, ['Entity'])).map((n) => n.id), ['n1', 'n3']);
-      assert.deepEqual((await store.nodesOfType(ds, ['EntityType', 'TextSummary'])).map((n) => n.id), ['n2', 'n4']);
-      assert.deepEqual((await store.nodesOfType(ds)).map((n) => n.id), ['n1', 'n2', 'n3', 'n4']);
+      assert.deepEqual(
+        (await store.nodesOfType(ds, ['Entity'])).map((n) => n.id),
+        ['n1', 'n3'],
+      );
+      assert.deepEqual(
+        (await store.nodesOfType(ds, ['EntityType', 'TextSummary'])).map((n) => n.id),
+        ['n2', 'n4'],
+      );
+      assert.deepEqual(
+        (await store.nodesOfType(ds)).map((n) => n.id),
+        ['n1', 'n2', 'n3', 'n4'],
+      );
       assert.deepEqual(await store.nodesOfType(ds, []), []);
       assert.deepEqual(await store.nodesOfType(ds, ['Unknown']), []);
       assert.deepEqual((await store.nodesOfType(ds, ['TextSummary']))[0], node('n4', 'TextSummary', { text: 's' }));
@@ -130,7 +142,10 @@ export function graphStoreContract(label: string, options: ContractOptions): voi
       await store.upsertEdges(ds, [edge('a', 'b', 'r1', { w: 1 }), edge('c', 'a', 'r2'), edge('b', 'c', 'r3'), edge('c', 'd', 'r4')]);
       const around = await store.edgesAround(ds, ['a']);
       assert.deepEqual(around.map((x) => edgeKey(x.edge)).sort(), ['a-r1->b', 'c-r2->a']);
-      assert.deepEqual(around.find((x) => x.edge.relationship === 'r1'), { source: node('a'), edge: edge('a', 'b', 'r1', { w: 1 }), target: node('b') });
+      assert.deepEqual(
+        around.find((x) => x.edge.relationship === 'r1'),
+        { source: node('a'), edge: edge('a', 'b', 'r1', { w: 1 }), target: node('b') },
+      );
       const ab = await store.edgesAround(ds, ['a', 'b', 'a']);
       assert.deepEqual(ab.map((x) => edgeKey(x.edge)).sort(), ['a-r1->b', 'b-r3->c', 'c-r2->a']);
       for (const x of ab) {
@@ -158,11 +173,33 @@ export function graphStoreContract(label: string, options: ContractOptions): voi
       const ds = await dataset('ds-batch');
       const nodes = Array.from({ length: 2500 }, (_, i) => node(`n${i}`));
       await store.upsertNodes(ds, nodes);
-      await store.upsertEdges(ds, nodes.slice(1).map((n, i) => edge(`n${i}`, n.id)));
+      await store.upsertEdges(
+        ds,
+        nodes.slice(1).map((n, i) => edge(`n${i}`, n.id)),
+      );
       assert.deepEqual(await store.counts(ds), { nodes: 2500, edges: 2499 });
-      assert.equal((await store.getNodes(ds, nodes.map((n) => n.id))).length, 2500);
-      assert.equal((await store.edgesAround(ds, nodes.map((n) => n.id))).length, 2499);
-      await store.deleteNodes(ds, nodes.slice(0, 1500).map((n) => n.id));
+      assert.equal(
+        (
+          await store.getNodes(
+            ds,
+            nodes.map((n) => n.id),
+          )
+        ).length,
+        2500,
+      );
+      assert.equal(
+        (
+          await store.edgesAround(
+            ds,
+            nodes.map((n) => n.id),
+          )
+        ).length,
+        2499,
+      );
+      await store.deleteNodes(
+        ds,
+        nodes.slice(0, 1500).map((n) => n.id),
+      );
       assert.deepEqual(await store.counts(ds), { nodes: 1000, edges: 999 });
     });
 
@@ -181,7 +218,10 @@ export function graphStoreContract(label: string, options: ContractOptions): voi
 
     test('cypher returns plain JSON rows and stops at maxRows', async () => {
       const ds = await dataset('ds-cypher');
-      await store.upsertNodes(ds, Array.from({ length: 30 }, (_, i) => node(`q${i}`, 'Entity', { i })));
+      await store.upsertNodes(
+        ds,
+        Array.from({ length: 30 }, (_, i) => node(`q${i}`, 'Entity', { i })),
+      );
       const rows = await store.cypher(ds, 'MATCH (n:Node) RETURN n.id AS id ORDER BY id', { timeoutMs: 5000, maxRows: 7 });
       assert.equal(rows.length, 7);
       assert.deepEqual(rows[0], { id: 'q0' });
@@ -296,16 +336,32 @@ export function graphStoreContract(label: string, options: ContractOptions): voi
     });
 
     test('getNodes, nodesOfType, getGraph and counts see only their dataset', async () => {
-      assert.deepEqual(await store.getNodes(one, ['a', 'b', 'only1']), [node('a', 'Entity', { in: 1 }, 'one-a'), node('b', 'Entity', { in: 1 }, 'one-b'), node('only1', 'Person')]);
+      assert.deepEqual(await store.getNodes(one, ['a', 'b', 'only1']), [
+        node('a', 'Entity', { in: 1 }, 'one-a'),
+        node('b', 'Entity', { in: 1 }, 'one-b'),
+        node('only1', 'Person'),
+      ]);
       assert.deepEqual(await store.getNodes(two, ['a', 'b', 'only1']), [node('a', 'Entity', { in: 2 }, 'two-a'), node('b', 'Concept', { in: 2 }, 'two-b')]);
-      assert.deepEqual((await store.nodesOfType(one, ['Entity'])).map((n) => n.name), ['one-a', 'one-b']);
-      assert.deepEqual((await store.nodesOfType(two, ['Entity'])).map((n) => n.name), ['two-a']);
+      assert.deepEqual(
+        (await store.nodesOfType(one, ['Entity'])).map((n) => n.name),
+        ['one-a', 'one-b'],
+      );
+      assert.deepEqual(
+        (await store.nodesOfType(two, ['Entity'])).map((n) => n.name),
+        ['two-a'],
+      );
       assert.deepEqual(await store.nodesOfType(two, ['Person']), []);
       const g1 = await store.getGraph(one);
       const g2 = await store.getGraph(two);
-      assert.deepEqual(sortById(g1.nodes).map((n) => n.name), ['one-a', 'one-b', 'name-only1']);
+      assert.deepEqual(
+        sortById(g1.nodes).map((n) => n.name),
+        ['one-a', 'one-b', 'name-only1'],
+      );
       assert.deepEqual(g1.edges.map(edgeKey).sort(), ['a-r_one->b', 'b-r_one->only1']);
-      assert.deepEqual(sortById(g2.nodes).map((n) => n.name), ['two-a', 'two-b']);
+      assert.deepEqual(
+        sortById(g2.nodes).map((n) => n.name),
+        ['two-a', 'two-b'],
+      );
       assert.deepEqual(g2.edges.map(edgeKey), ['b-r_two->a']);
       assert.deepEqual(await store.counts(one), { nodes: 3, edges: 2 });
       assert.deepEqual(await store.counts(two), { nodes: 2, edges: 1 });
@@ -317,7 +373,10 @@ export function graphStoreContract(label: string, options: ContractOptions): voi
       assert.deepEqual(a1.map((x) => edgeKey(x.edge)).sort(), ['a-r_one->b', 'b-r_one->only1']);
       assert.ok(a1.every((x) => x.source.name.startsWith('one-') || x.source.id === 'only1'));
       const a2 = await store.edgesAround(two, ['a', 'b']);
-      assert.deepEqual(a2.map((x) => edgeKey(x.edge)), ['b-r_two->a']);
+      assert.deepEqual(
+        a2.map((x) => edgeKey(x.edge)),
+        ['b-r_two->a'],
+      );
       assert.deepEqual(a2[0]?.source, node('b', 'Concept', { in: 2 }, 'two-b'));
       assert.deepEqual(a2[0]?.target, node('a', 'Entity', { in: 2 }, 'two-a'));
       assert.deepEqual(await store.edgesAround(two, ['only1']), []);
@@ -330,7 +389,10 @@ export function graphStoreContract(label: string, options: ContractOptions): voi
         { d: one, name: 'one-b' },
       ]);
       const rows2 = await store.cypher(two, 'MATCH (n) RETURN n ORDER BY n.id', LIMITS);
-      assert.deepEqual(rows2.map((r) => (r.n as Record<string, unknown>).name), ['two-a', 'two-b']);
+      assert.deepEqual(
+        rows2.map((r) => (r.n as Record<string, unknown>).name),
+        ['two-a', 'two-b'],
+      );
       assert.deepEqual(await store.cypher(two, 'MATCH ()-[e]->() RETURN e.relationship_name AS r', LIMITS), [{ r: 'r_two' }]);
       assert.deepEqual(await store.cypher(one, 'MATCH ()-[e:EDGE]->() RETURN count(e) AS c', LIMITS), [{ c: 2 }]);
       assert.deepEqual(await store.cypher('dataset-three', 'MATCH (n) RETURN count(n) AS c', LIMITS), [{ c: 0 }]);

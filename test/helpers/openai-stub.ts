@@ -65,7 +65,10 @@ function lastUserMessage(body: any): string {
 }
 
 /** The stub's deterministic knowledge graph of a text. */
-export function stubGraph(text: string): { nodes: Array<{ id: string; name: string; type: string; description: string }>; edges: Array<{ source_node_id: string; target_node_id: string; relationship_name: string; description: string }> } {
+export function stubGraph(text: string): {
+  nodes: Array<{ id: string; name: string; type: string; description: string }>;
+  edges: Array<{ source_node_id: string; target_node_id: string; relationship_name: string; description: string }>;
+} {
   const names: string[] = [];
   for (const match of text.matchAll(/[\p{Lu}][\p{L}\p{N}]*/gu)) {
     if (!names.includes(match[0])) names.push(match[0]);

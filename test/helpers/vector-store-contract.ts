@@ -106,11 +106,7 @@ export function vectorStoreContract(label: string, options: VectorContractOption
     test('two datasets with the same ids and vectors never see or touch each other', async () => {
       const a = randomUUID();
       const b = randomUUID();
-      const pts = (owner: string) => [
-        point('p1', [1, 0, 0, 0], { owner }),
-        point('p2', [0, 1, 0, 0], { owner }),
-        point('p3', [0, 0, 1, 0], { owner }),
-      ];
+      const pts = (owner: string) => [point('p1', [1, 0, 0, 0], { owner }), point('p2', [0, 1, 0, 0], { owner }), point('p3', [0, 0, 1, 0], { owner })];
       await store.upsert(a, 'Entity_name', pts('A'));
       await store.upsert(b, 'Entity_name', pts('B'));
       await store.upsert(b, 'TextSummary_text', [point('p1', [1, 0, 0, 0], { owner: 'B' })]);
@@ -206,7 +202,10 @@ export function vectorStoreContract(label: string, options: VectorContractOption
 
       const hits = await store.search(ds, 'Sets_test', [1, 0, 0, 0], { limit: 3, nodeSets: ['keep'] });
       assert.equal(hits.length, 3);
-      assert.ok(hits.every((h) => h.id.startsWith('keep')), hits.map((h) => h.id).join());
+      assert.ok(
+        hits.every((h) => h.id.startsWith('keep')),
+        hits.map((h) => h.id).join(),
+      );
       assert.ok(hits.every((h) => nodeSetNames(h.payload.belongs_to_set).includes('keep')));
       assert.ok(hits[0]!.score <= hits[1]!.score && hits[1]!.score <= hits[2]!.score);
       assert.equal((await store.search(ds, 'Sets_test', [1, 0, 0, 0], { limit: 10, nodeSets: ['keep', 'nope'] })).length, 5);
@@ -258,7 +257,10 @@ export function vectorStoreContract(label: string, options: VectorContractOption
       );
       assert.deepEqual((await store.search(ds, 'Odd_ids', [1, 0, 0, 0], { limit: 20 })).map((h) => h.id).sort(), [...ids].sort());
       await store.deleteIds(ds, 'Odd_ids', ["x' OR '1'='1", "it's", 'back\\slash', '{a,b}']);
-      assert.deepEqual((await store.search(ds, 'Odd_ids', [1, 0, 0, 0], { limit: 20 })).map((h) => h.id).sort(), ["''", 'NULL', 'p%_*', 'q"uote', 'ünï'].sort());
+      assert.deepEqual(
+        (await store.search(ds, 'Odd_ids', [1, 0, 0, 0], { limit: 20 })).map((h) => h.id).sort(),
+        ["''", 'NULL', 'p%_*', 'q"uote', 'ünï'].sort(),
+      );
     });
 
     test('large upserts and many deleted ids are complete (they span several batches)', async () => {
@@ -274,7 +276,13 @@ export function vectorStoreContract(label: string, options: VectorContractOption
         pts.slice(0, 1100).map((p) => p.id),
       );
       const left = await store.search(ds, 'Many_ids', [1, 0, 0, 0], { limit: 2000 });
-      assert.deepEqual(left.map((h) => h.id).sort(), pts.slice(1100).map((p) => p.id).sort());
+      assert.deepEqual(
+        left.map((h) => h.id).sort(),
+        pts
+          .slice(1100)
+          .map((p) => p.id)
+          .sort(),
+      );
     });
 
     const writers = options.concurrentStores === false ? 'one store' : 'two stores';
@@ -287,7 +295,13 @@ export function vectorStoreContract(label: string, options: VectorContractOption
         for (let w = 0; w < 25; w++) {
           for (const ds of [a, b]) {
             const target = w % 2 ? second : store;
-            writes.push(target.upsert(ds, 'Concurrent_t', [0, 1, 2, 3].map((k) => point(`w${w}k${k}`, [1, w, k, 0]))));
+            writes.push(
+              target.upsert(
+                ds,
+                'Concurrent_t',
+                [0, 1, 2, 3].map((k) => point(`w${w}k${k}`, [1, w, k, 0])),
+              ),
+            );
             // Overlapping points, written by both stores (or many times by one).
             writes.push(target.upsert(ds, 'Concurrent_t', [point('shared', [0, 0, 0, 1], { w })]));
           }
@@ -363,7 +377,10 @@ export function vectorStoreContract(label: string, options: VectorContractOption
       await assert.rejects(s.upsert(ds, 'Close_t', [point('b', [1, 0, 0, 0])]), /closed/);
       await assert.rejects(s.collections(ds), /closed/);
       const reopened = await options.reopen(s);
-      assert.deepEqual((await reopened.search(ds, 'Close_t', [1, 0, 0, 0], { limit: 1 })).map((h) => h.id), ['a']);
+      assert.deepEqual(
+        (await reopened.search(ds, 'Close_t', [1, 0, 0, 0], { limit: 1 })).map((h) => h.id),
+        ['a'],
+      );
       await reopened.close();
     });
   });

@@ -101,12 +101,24 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
     it('validation errors are 400 {detail: [issues with loc], body: <received>}, never 422', async () => {
       const password = strongPassword();
       const cases: [unknown, string[][]][] = [
-        [{}, [['body', 'email'], ['body', 'password']]],
+        [
+          {},
+          [
+            ['body', 'email'],
+            ['body', 'password'],
+          ],
+        ],
         [{ password }, [['body', 'email']]],
         [{ email: uniqueEmail('nopw') }, [['body', 'password']]],
         [{ email: 'not-an-email', password }, [['body', 'email']]],
         [{ email: 'two@@example.com', password }, [['body', 'email']]],
-        [{ email: 42, password: null }, [['body', 'email'], ['body', 'password']]],
+        [
+          { email: 42, password: null },
+          [
+            ['body', 'email'],
+            ['body', 'password'],
+          ],
+        ],
       ];
       for (const [body, locs] of cases) {
         const res = await c.post('/api/v1/auth/register', { json: body });
@@ -114,11 +126,7 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
         assert.deepEqual(Object.keys(res.body).sort(), ['body', 'detail']);
         assert.deepEqual(res.body.body, body, 'the received body is echoed');
         assert.ok(Array.isArray(res.body.detail));
-        assert.deepEqual(
-          res.body.detail.map((issue: { loc: string[] }) => issue.loc).sort(),
-          locs,
-          `issue locations for ${JSON.stringify(body)}`,
-        );
+        assert.deepEqual(res.body.detail.map((issue: { loc: string[] }) => issue.loc).sort(), locs, `issue locations for ${JSON.stringify(body)}`);
         for (const issue of res.body.detail) {
           assert.equal(typeof issue.msg, 'string');
           assert.equal(typeof issue.type, 'string');
@@ -391,7 +399,10 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
       assert.equal(loggedToken(server, RESET_LINE(inactive.id)), undefined);
       const invalid = await c.post('/api/v1/auth/forgot-password', { json: { email: 'nope' } });
       assert.equal(invalid.status, 400);
-      assert.deepEqual(invalid.body.detail.map((i: { loc: string[] }) => i.loc), [['body', 'email']]);
+      assert.deepEqual(
+        invalid.body.detail.map((i: { loc: string[] }) => i.loc),
+        [['body', 'email']],
+      );
     });
 
     it('the reset token sets the new password (200 null): the old password fails, the new one works, old sessions end', async () => {
@@ -424,7 +435,10 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
       assert.equal((await login(c, user.email, user.password)).status, 200, 'the password is unchanged');
       const missing = await c.post('/api/v1/auth/reset-password', { json: { token } });
       assert.equal(missing.status, 400);
-      assert.deepEqual(missing.body.detail.map((i: { loc: string[] }) => i.loc), [['body', 'password']]);
+      assert.deepEqual(
+        missing.body.detail.map((i: { loc: string[] }) => i.loc),
+        [['body', 'password']],
+      );
     });
 
     it('D8: a weak new password is 400 RESET_PASSWORD_INVALID_PASSWORD and does not use up the token', async () => {
@@ -515,7 +529,10 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
       }
       const empty = await c.post('/api/v1/auth/verify', { json: {} });
       assert.equal(empty.status, 400);
-      assert.deepEqual(empty.body.detail.map((i: { loc: string[] }) => i.loc), [['body', 'token']]);
+      assert.deepEqual(
+        empty.body.detail.map((i: { loc: string[] }) => i.loc),
+        [['body', 'token']],
+      );
       // An already verified user is not sent another token.
       const before = countLines(server, VERIFY_LINE(user.id));
       assert.equal((await c.post('/api/v1/auth/request-verify-token', { json: { email: user.email } })).status, 202);
@@ -686,7 +703,7 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
       assert.equal((await login(c, user.email, newPassword)).status, 200);
     });
 
-    it('DELETE /users/{id} is 204 with an empty body; the deleted user\'s token is then 401 and the id 404', async () => {
+    it("DELETE /users/{id} is 204 with an empty body; the deleted user's token is then 401 and the id 404", async () => {
       const user = await register(c, uniqueEmail('doomed'));
       const token = (await login(c, user.email, user.password)).body.access_token as string;
       assert.equal((await c.get('/api/v1/auth/me', { bearer: token, cookies: false })).status, 200);
@@ -731,17 +748,17 @@ describe('account settings', () => {
       const c = server.client();
       const email = uniqueEmail('min12');
       const short = await c.post('/api/v1/auth/register', { json: { email, password: 'k7#vq-Lm2pZ' } });
-      assert.deepEqual([short.status, short.body], [
-        400,
-        { detail: { code: 'REGISTER_INVALID_PASSWORD', reason: 'Password should be at least 12 characters' } },
-      ]);
+      assert.deepEqual(
+        [short.status, short.body],
+        [400, { detail: { code: 'REGISTER_INVALID_PASSWORD', reason: 'Password should be at least 12 characters' } }],
+      );
       const { password } = await register(c, email, 'k7#vq-Lm2pZx');
       const token = (await login(c, email, password)).body.access_token as string;
       const change = await c.patch('/api/v1/users/me', { json: { password: 'z9!Qw-Er5tY' }, bearer: token });
-      assert.deepEqual([change.status, change.body], [
-        400,
-        { detail: { code: 'UPDATE_USER_INVALID_PASSWORD', reason: 'Password should be at least 12 characters' } },
-      ]);
+      assert.deepEqual(
+        [change.status, change.body],
+        [400, { detail: { code: 'UPDATE_USER_INVALID_PASSWORD', reason: 'Password should be at least 12 characters' } }],
+      );
     } finally {
       await server.close();
     }
@@ -788,15 +805,18 @@ describe('D7: the default user', () => {
       const token = await c.login(ADMIN_EMAIL, password);
       const me = await c.get('/api/v1/users/me', { bearer: token, cookies: false });
       assert.equal(me.status, 200);
-      assert.deepEqual({ ...me.body, id: undefined }, {
-        id: undefined,
-        email: ADMIN_EMAIL,
-        is_active: true,
-        is_superuser: true,
-        is_verified: true,
-        tenant_id: null,
-        parent_user_id: null,
-      });
+      assert.deepEqual(
+        { ...me.body, id: undefined },
+        {
+          id: undefined,
+          email: ADMIN_EMAIL,
+          is_active: true,
+          is_superuser: true,
+          is_verified: true,
+          tenant_id: null,
+          parent_user_id: null,
+        },
+      );
       assert.ok(server.logs.find(/^created default user default_user@example\.com$/), 'the creation is logged');
     } finally {
       await server.close();

@@ -154,7 +154,7 @@ describe('D11: API keys with HASH_API_KEY at its default (true)', () => {
     for (const r of ok) assert.equal((await meByKey(c, r.body.key)).status, 200);
   });
 
-  it('D14: deleting a missing key or another user\'s key is 404 [ApiKeyNotFoundError]; the key keeps working for its owner', async () => {
+  it("D14: deleting a missing key or another user's key is 404 [ApiKeyNotFoundError]; the key keeps working for its owner", async () => {
     const owner = server.client();
     const { token, id: ownerId } = await owner.signUp(uniqueEmail('owner'));
     const key = await createKey(owner, token, { name: 'mine' });
@@ -230,7 +230,7 @@ describe('D11: API keys with HASH_API_KEY at its default (true)', () => {
     assert.equal((await c.delete(`${KEYS}/${randomUUID()}`)).status, 401);
   });
 
-  it('a key acts as its user; it can manage that user\'s keys', async () => {
+  it("a key acts as its user; it can manage that user's keys", async () => {
     const c = server.client();
     const email = uniqueEmail('acts');
     const { token, id } = await c.signUp(email);

@@ -179,15 +179,9 @@ describe('the engram command', () => {
       run(['user', 'create', '--email', email, '--password', `${local}-2024`]),
       run(['user', 'create', '--email', 'not-an-email', '--password', strongPassword()]),
     ]);
-    assert.deepEqual(
-      [common.status, common.stderr],
-      [2, 'engram: user create: Password is too common: it appears in lists of breached passwords\n'],
-    );
+    assert.deepEqual([common.status, common.stderr], [2, 'engram: user create: Password is too common: it appears in lists of breached passwords\n']);
     assert.deepEqual([short.status, short.stderr], [2, 'engram: user create: Password should be at least 8 characters\n']);
-    assert.deepEqual(
-      [containsEmail.status, containsEmail.stderr],
-      [2, 'engram: user create: Password should not contain the e-mail address\n'],
-    );
+    assert.deepEqual([containsEmail.status, containsEmail.stderr], [2, 'engram: user create: Password should not contain the e-mail address\n']);
     assert.deepEqual([badEmail.status, badEmail.stderr], [2, 'engram: user create: --email with a valid address is required\n']);
     for (const res of [common, short, containsEmail, badEmail]) assert.equal(res.stdout, '');
 
@@ -288,8 +282,7 @@ describe('the engram command', () => {
       run(['serve'], { FASTAPI_USERS_JWT_SECRET: 'super_secret' }),
       run(['token', '--user-id', '6763554c-91bd-432c-aba8-d42cd72ed659'], { ENABLE_BACKEND_ACCESS_CONTROL: 'maybe' }),
     ]);
-    const expected =
-      'engram: configuration error: ENABLE_BACKEND_ACCESS_CONTROL: expected a boolean (true/false, 1/0, yes/no, on/off), got "maybe"\n';
+    const expected = 'engram: configuration error: ENABLE_BACKEND_ACCESS_CONTROL: expected a boolean (true/false, 1/0, yes/no, on/off), got "maybe"\n';
     assert.deepEqual([ebac.status, ebac.stderr], [78, expected]);
     // D4: the reference's default secret is a configuration error too, and the message does not repeat it.
     assert.equal(secret.status, 78);

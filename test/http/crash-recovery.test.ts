@@ -148,10 +148,14 @@ describe('crash recovery: background cognify runs survive their process', () => 
 
       const finisher = await scenario.interrupt(first, start);
       c = new Client(finisher.url);
-      await eventually(async () => {
-        const status = await c.get(`/api/v1/datasets/status?dataset=${ds}`, as);
-        return status.body?.[ds] === 'DATASET_PROCESSING_COMPLETED';
-      }, 120_000, 100);
+      await eventually(
+        async () => {
+          const status = await c.get(`/api/v1/datasets/status?dataset=${ds}`, as);
+          return status.body?.[ds] === 'DATASET_PROCESSING_COMPLETED';
+        },
+        120_000,
+        100,
+      );
       assert.ok(stub.requests.length > before, 'the run went on after the interruption');
 
       // The control dataset holds the same documents, cognified without interruption.

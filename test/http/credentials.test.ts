@@ -74,7 +74,7 @@ describe('D6: credential order with authentication required', () => {
     assert.equal(strict.body.id, who.id, label);
   }
 
-  it('D6: X-Api-Key wins over Bearer (the answer is the API key\'s user, either way round)', async () => {
+  it("D6: X-Api-Key wins over Bearer (the answer is the API key's user, either way round)", async () => {
     const c = server.client();
     await assertActsAs(c, alice, { apiKey: alice.apiKey, bearer: bob.token }, "alice's key, bob's bearer");
     await assertActsAs(c, bob, { apiKey: bob.apiKey, bearer: alice.token }, "bob's key, alice's bearer");

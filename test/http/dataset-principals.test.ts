@@ -35,8 +35,7 @@ describe('who holds which permission on a dataset', () => {
     const res = await a.c.delete(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
     assert.equal(res.status, 200, res.text);
   };
-  const newTenant = async (a: Actor, name: string) =>
-    (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a))).body.tenant_id as string;
+  const newTenant = async (a: Actor, name: string) => (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a))).body.tenant_id as string;
   const newRole = async (a: Actor, name: string) => (await a.c.post(`/api/v1/permissions/roles?role_name=${name}`, asActor(a))).body.role_id as string;
   const addMember = async (owner: Actor, member: Actor, tenantId: string) => {
     assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner))).status, 200);
@@ -60,7 +59,12 @@ describe('who holds which permission on a dataset', () => {
     assert.equal(res.status, 200, res.text);
     const byId = new Map(res.body.map((h) => [h.principal_id, h]));
     assert.equal(res.body.length, 4);
-    assert.deepEqual(byId.get(owner.id), { principal_id: owner.id, principal_type: 'user', name: owner.email, permissions: ['read', 'write', 'delete', 'share'] });
+    assert.deepEqual(byId.get(owner.id), {
+      principal_id: owner.id,
+      principal_type: 'user',
+      name: owner.email,
+      permissions: ['read', 'write', 'delete', 'share'],
+    });
     assert.deepEqual(byId.get(member.id), { principal_id: member.id, principal_type: 'user', name: member.email, permissions: ['read', 'write'] });
     assert.deepEqual(byId.get(roleId), { principal_id: roleId, principal_type: 'role', name: 'readers', permissions: ['read'] });
     assert.deepEqual(byId.get(tenantId), { principal_id: tenantId, principal_type: 'tenant', name: 'dp-org', permissions: ['read'] });
@@ -74,7 +78,10 @@ describe('who holds which permission on a dataset', () => {
     await revoke(owner, member.id, 'write', [d.id]);
     assert.deepEqual((await holders(owner, d.id)).body.find((h) => h.principal_id === member.id)?.permissions, ['read']);
     await revoke(owner, member.id, 'read', [d.id]);
-    assert.equal((await holders(owner, d.id)).body.find((h) => h.principal_id === member.id), undefined);
+    assert.equal(
+      (await holders(owner, d.id)).body.find((h) => h.principal_id === member.id),
+      undefined,
+    );
     // The id is matched case-insensitively like every other UUID parameter.
     assert.equal((await holders(owner, d.id.toUpperCase())).status, 200);
   });

@@ -214,7 +214,10 @@ describe('D10: SMTP credentials', () => {
       assert.equal(failure.level, 50);
       assert.equal(failure.userId, user.id);
       assert.equal(failure.event, 'reset-password');
-      assert.ok(smtp.authAttempts.some((a) => a.password === wrong && !a.accepted), 'the SMTP server saw and refused the login');
+      assert.ok(
+        smtp.authAttempts.some((a) => a.password === wrong && !a.accepted),
+        'the SMTP server saw and refused the login',
+      );
       assert.equal(smtp.messages.length, before, 'nothing was delivered');
       const logs = server.logs.text();
       assert.ok(!logs.includes(wrong), 'the SMTP password is not in the log');
@@ -241,10 +244,15 @@ describe('D10: SMTP server down', () => {
 
       const failures = () => server.logs.lines.filter((l) => l.msg === 'failed to send account e-mail');
       await eventually(async () => failures().length === 2, 10_000);
-      assert.deepEqual(failures().map((l) => [l.level, l.userId, l.event]).sort(), [
-        [50, user.id, 'reset-password'],
-        [50, user.id, 'verify-email'],
-      ]);
+      assert.deepEqual(
+        failures()
+          .map((l) => [l.level, l.userId, l.event])
+          .sort(),
+        [
+          [50, user.id, 'reset-password'],
+          [50, user.id, 'verify-email'],
+        ],
+      );
       const logs = server.logs.text();
       assert.ok(!JWT_RE.test(logs), 'no token is in the log');
       assert.equal(server.logs.find(/Reset token:|Verification token:/), undefined, 'no fallback to logging the token');

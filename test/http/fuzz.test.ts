@@ -33,15 +33,38 @@ const HEADER_BUDGET = 12000;
 // ---------------------------------------------------------------------------------------------
 // Generators
 
-const WEIRD = ['\u0000', '\u202e', '\ufeff', '\ud800', '\udfff', '\uffff', '\u2028', '\u00a0', '🙂', 'e\u0301', '\r\n', '"', '\\', '<script>', "'", '%00', '%', '${jndi:x}', '\t', ' ', '@'];
+const WEIRD = [
+  '\u0000',
+  '\u202e',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '\uffff',
+  '\u2028',
+  '\u00a0',
+  '🙂',
+  'e\u0301',
+  '\r\n',
+  '"',
+  '\\',
+  '<script>',
+  "'",
+  '%00',
+  '%',
+  '${jndi:x}',
+  '\t',
+  ' ',
+  '@',
+];
 const weirdUnit = fc.oneof(
   fc.constantFrom(...WEIRD),
-  fc.integer({ min: 0, max: 0x10ffff }).filter((cp) => cp < 0xd800 || cp > 0xdfff).map((cp) => String.fromCodePoint(cp)),
+  fc
+    .integer({ min: 0, max: 0x10ffff })
+    .filter((cp) => cp < 0xd800 || cp > 0xdfff)
+    .map((cp) => String.fromCodePoint(cp)),
   fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
 );
-const hugeString = fc
-  .tuple(fc.constantFrom('x', 'é', '🙂', '\u0000', 'a@'), fc.integer({ min: 300, max: 5000 }))
-  .map(([c, n]) => c.repeat(n));
+const hugeString = fc.tuple(fc.constantFrom('x', 'é', '🙂', '\u0000', 'a@'), fc.integer({ min: 300, max: 5000 })).map(([c, n]) => c.repeat(n));
 /** Text that storage layers mishandle: NUL (PostgreSQL text refuses it), lone surrogates, SQL, controls. */
 const nastyText = fc.constantFrom('\u0000', 'a\u0000b', '\ud800', '\udc00x', '\u202e', "'; DROP TABLE users; --", '%00', '\r\n', '\u0000'.repeat(64));
 const anyString: fc.Arbitrary<string> = fc.oneof(
@@ -52,10 +75,35 @@ const anyString: fc.Arbitrary<string> = fc.oneof(
   { weight: 1, arbitrary: hugeString },
 );
 const hostileKey = fc.oneof(
-  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'email', 'password', 'username', 'token', 'name', 'is_superuser', 'is_active', 'is_verified', 'parent_user_id', ''),
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'valueOf',
+    'hasOwnProperty',
+    '__defineGetter__',
+    'email',
+    'password',
+    'username',
+    'token',
+    'name',
+    'is_superuser',
+    'is_active',
+    'is_verified',
+    'parent_user_id',
+    '',
+  ),
   fc.string({ maxLength: 12 }),
 );
-const leaf: fc.Arbitrary<unknown> = fc.oneof(anyString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constantFrom(1e308, -0, 2 ** 53 + 1, 0.1, -1));
+const leaf: fc.Arbitrary<unknown> = fc.oneof(
+  anyString,
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constantFrom(1e308, -0, 2 ** 53 + 1, 0.1, -1),
+);
 const { value: hostileJson } = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(hostileKey, tie('value'), { maxKeys: 5 })),
 }));
@@ -83,7 +131,19 @@ const plainEmail = fc
   )
   .map(([local, suffix, domain]) => `${local}${suffix}@${domain}`);
 /** Addresses that have broken e-mail handling elsewhere: NUL (PostgreSQL text refuses it), SQL, lone surrogates. */
-const NASTY_EMAILS = ['\u0000', 'a\u0000@example.com', 'x@example.com\u0000.evil', '%00@example.com', "admin'--@example.com", '\ud800@example.com', 'a@b', '@', '', ' ', 'A@EXAMPLE.COM '];
+const NASTY_EMAILS = [
+  '\u0000',
+  'a\u0000@example.com',
+  'x@example.com\u0000.evil',
+  '%00@example.com',
+  "admin'--@example.com",
+  '\ud800@example.com',
+  'a@b',
+  '@',
+  '',
+  ' ',
+  'A@EXAMPLE.COM ',
+];
 const emailish = (taken: readonly string[]): fc.Arbitrary<unknown> =>
   fc.oneof(
     { weight: 5, arbitrary: plainEmail },
@@ -146,7 +206,12 @@ const credentialValue = (userIds: readonly string[]): fc.Arbitrary<string> =>
     { weight: 4, arbitrary: jwtShape(userIds) },
     { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }) },
     { weight: 1, arbitrary: fc.uuid() },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('A', 'eyJ', 'x.'), fc.integer({ min: 400, max: 9000 })).map(([c, n]) => c.repeat(Math.ceil(n / c.length)).slice(0, n)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('A', 'eyJ', 'x.'), fc.integer({ min: 400, max: 9000 }))
+        .map(([c, n]) => c.repeat(Math.ceil(n / c.length)).slice(0, n)),
+    },
   );
 
 interface Credentials {
@@ -198,16 +263,49 @@ interface Payload {
 
 const JSON_TYPES = ['application/json', 'application/json; charset=utf-8', 'Application/JSON', 'application/json; charset=utf-16', 'application/vnd.api+json'];
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=latin1'];
-const OTHER_TYPES = ['text/plain', 'text/plain; charset=utf-8', 'application/xml', 'application/octet-stream', 'multipart/form-data; boundary=zz', 'multipart/form-data', 'multipart/mixed; boundary=zz', '*/*', '', ';', 'application/json, text/plain', 'application/x-www-form-urlencoded, application/json'];
+const OTHER_TYPES = [
+  'text/plain',
+  'text/plain; charset=utf-8',
+  'application/xml',
+  'application/octet-stream',
+  'multipart/form-data; boundary=zz',
+  'multipart/form-data',
+  'multipart/mixed; boundary=zz',
+  '*/*',
+  '',
+  ';',
+  'application/json, text/plain',
+  'application/x-www-form-urlencoded, application/json',
+];
 const anyType = fc.oneof(fc.constantFrom(...JSON_TYPES, ...FORM_TYPES, ...OTHER_TYPES), headerText(60));
 const typeFor = (preferred: string[]) =>
   fc.option(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...preferred) }, { weight: 2, arbitrary: anyType }), { nil: undefined, freq: 8 });
 
 const fieldName = fc.oneof(
-  fc.constantFrom('username', 'password', 'email', 'token', 'grant_type', 'scope', 'client_id', 'client_secret', 'name', 'is_superuser', '__proto__', 'constructor', 'username[]', 'password[0]', ''),
+  fc.constantFrom(
+    'username',
+    'password',
+    'email',
+    'token',
+    'grant_type',
+    'scope',
+    'client_id',
+    'client_secret',
+    'name',
+    'is_superuser',
+    '__proto__',
+    'constructor',
+    'username[]',
+    'password[0]',
+    '',
+  ),
   fc.string({ maxLength: 10 }),
 );
-const fieldValue = fc.oneof({ weight: 4, arbitrary: fc.string({ maxLength: 40 }) }, { weight: 1, arbitrary: fc.constant('') }, { weight: 1, arbitrary: anyString });
+const fieldValue = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.constant('') },
+  { weight: 1, arbitrary: anyString },
+);
 const entriesOf = (value: unknown): [string, string][] =>
   value !== null && typeof value === 'object' && !Array.isArray(value)
     ? Object.entries(value).map(([k, v]) => [k, typeof v === 'string' ? v : (JSON.stringify(v) ?? '')])
@@ -216,14 +314,36 @@ const formEntries = (shaped: fc.Arbitrary<unknown>) =>
   fc.tuple(shaped, fc.array(fc.tuple(fieldName, fieldValue), { maxLength: 6 })).map(([v, extra]) => [...entriesOf(v), ...extra]);
 const urlEncoded = (entries: [string, string][]) => new URLSearchParams(entries).toString();
 const multipartBody = (entries: [string, string][], boundary: string, filePart: boolean) =>
-  entries.map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"${filePart ? '; filename="a.txt"' : ''}\r\n\r\n${v}\r\n`).join('') + `--${boundary}--\r\n`;
+  entries.map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"${filePart ? '; filename="a.txt"' : ''}\r\n\r\n${v}\r\n`).join('') +
+  `--${boundary}--\r\n`;
 
 const MALFORMED_JSON = [
-  '{', '}', '[', '{"email": "a@b.co", "password": ', '{"a":1}{"b":2}', "{'email': 'a@b.co'}", '{"email": NaN}', '[1,2,]', '{"a":1,}',
-  '\ufeff{"email":"a@b.co"}', '/* c */ {}', 'nul', 'true', '"str"', '1e999999', '-', '\u0000', '', ' ', '{"email":"a@b.co","email":"c@d.co"}',
+  '{',
+  '}',
+  '[',
+  '{"email": "a@b.co", "password": ',
+  '{"a":1}{"b":2}',
+  "{'email': 'a@b.co'}",
+  '{"email": NaN}',
+  '[1,2,]',
+  '{"a":1,}',
+  '\ufeff{"email":"a@b.co"}',
+  '/* c */ {}',
+  'nul',
+  'true',
+  '"str"',
+  '1e999999',
+  '-',
+  '\u0000',
+  '',
+  ' ',
+  '{"email":"a@b.co","email":"c@d.co"}',
   '{"__proto__": {"is_superuser": true}, "email": "proto@example.com", "password": "pw-aaaaaaaaaaaaaaaa"}',
   '{"constructor": {"prototype": {"is_superuser": true}}, "email": "ctor@example.com", "password": "pw-bbbbbbbbbbbbbbbb"}',
-  '{"email": "\\ud800@x.io", "password": "\\udfff\\ud800xxxxxxxx"}', '{"email": "a\\u0000@x.io"}', '{"name": "\\u0000"}', '{"token": "\\u0000.\\u0000.\\u0000"}',
+  '{"email": "\\ud800@x.io", "password": "\\udfff\\ud800xxxxxxxx"}',
+  '{"email": "a\\u0000@x.io"}',
+  '{"name": "\\u0000"}',
+  '{"token": "\\u0000.\\u0000.\\u0000"}',
 ];
 
 /** Every way a client can get a body wrong, around a value shaped for the route. */
@@ -237,7 +357,12 @@ const payloadFor = (shaped: fc.Arbitrary<unknown>): fc.Arbitrary<Payload> => {
     {
       weight: 2,
       arbitrary: fc
-        .tuple(formEntries(value), fc.string({ unit: fc.constantFrom(...'abcdefXYZ0189-_'), minLength: 1, maxLength: 300 }), fc.boolean(), fc.constantFrom('ok', 'none', 'other', 'truncated'))
+        .tuple(
+          formEntries(value),
+          fc.string({ unit: fc.constantFrom(...'abcdefXYZ0189-_'), minLength: 1, maxLength: 300 }),
+          fc.boolean(),
+          fc.constantFrom('ok', 'none', 'other', 'truncated'),
+        )
         .map(([e, boundary, filePart, mode]) => {
           const body = multipartBody(e, boundary, filePart);
           const ct = mode === 'none' ? 'multipart/form-data' : `multipart/form-data; boundary=${mode === 'other' ? 'different' : boundary}`;
@@ -251,7 +376,8 @@ const payloadFor = (shaped: fc.Arbitrary<unknown>): fc.Arbitrary<Payload> => {
         .map(([v, at, ch, how, ct]) => {
           const text = JSON.stringify(v) ?? 'null';
           const i = text.length === 0 ? 0 : at % text.length;
-          const bad = how === 'truncate' ? text.slice(0, i) : how === 'insert' ? text.slice(0, i) + ch + text.slice(i) : text.slice(0, i) + ch + text.slice(i + 1);
+          const bad =
+            how === 'truncate' ? text.slice(0, i) : how === 'insert' ? text.slice(0, i) + ch + text.slice(i) : text.slice(0, i) + ch + text.slice(i + 1);
           return p(bad, ct);
         }),
     },
@@ -260,12 +386,10 @@ const payloadFor = (shaped: fc.Arbitrary<unknown>): fc.Arbitrary<Payload> => {
     { weight: 1, arbitrary: fc.tuple(anyString, typeFor(['text/plain'])).map(([t, ct]) => p(t, ct)) },
     {
       weight: 1,
-      arbitrary: fc
-        .tuple(fc.constantFrom('[', '{"email":', '{"a":['), fc.integer({ min: 10, max: 1700 }), fc.boolean())
-        .map(([open, n, balanced]) => {
-          const close = open === '[' ? ']' : open === '{"email":' ? '}' : ']}';
-          return p(open.repeat(n) + (open === '[' ? '' : '1') + (balanced ? close.repeat(n) : ''), 'application/json');
-        }),
+      arbitrary: fc.tuple(fc.constantFrom('[', '{"email":', '{"a":['), fc.integer({ min: 10, max: 1700 }), fc.boolean()).map(([open, n, balanced]) => {
+        const close = open === '[' ? ']' : open === '{"email":' ? '}' : ']}';
+        return p(open.repeat(n) + (open === '[' ? '' : '1') + (balanced ? close.repeat(n) : ''), 'application/json');
+      }),
     },
     { weight: 1, arbitrary: fc.integer({ min: 2000, max: 16000 }).map((n) => p('['.repeat(n), 'application/json')) },
   );
@@ -299,8 +423,29 @@ const pathIds = (known: readonly string[]) =>
     {
       weight: 2,
       arbitrary: fc.constantFrom(
-        '', '%', '%zz', '%00', '%2F', '..', '..%2F..', '%2e%2e', 'null', 'undefined', '0', '-1', '1e9', 'me', 'get-user-id',
-        '00000000-0000-0000-0000-000000000000', '%E0%A4%A', '%ED%A0%80', "'%20OR%20'1'%3D'1", 'x'.repeat(65), 'y'.repeat(201), '__proto__', 'constructor',
+        '',
+        '%',
+        '%zz',
+        '%00',
+        '%2F',
+        '..',
+        '..%2F..',
+        '%2e%2e',
+        'null',
+        'undefined',
+        '0',
+        '-1',
+        '1e9',
+        'me',
+        'get-user-id',
+        '00000000-0000-0000-0000-000000000000',
+        '%E0%A4%A',
+        '%ED%A0%80',
+        "'%20OR%20'1'%3D'1",
+        'x'.repeat(65),
+        'y'.repeat(201),
+        '__proto__',
+        'constructor',
       ),
     },
   );
@@ -316,8 +461,26 @@ const queryString = fc.option(
 // Routes
 
 type RouteKey =
-  | 'login' | 'register' | 'forgot' | 'reset' | 'requestVerify' | 'verify' | 'logout' | 'authMe' | 'listKeys' | 'createKey' | 'deleteKey'
-  | 'usersMe' | 'patchMe' | 'getUser' | 'patchUser' | 'deleteUser' | 'getUserId' | 'root' | 'health' | 'openapi';
+  | 'login'
+  | 'register'
+  | 'forgot'
+  | 'reset'
+  | 'requestVerify'
+  | 'verify'
+  | 'logout'
+  | 'authMe'
+  | 'listKeys'
+  | 'createKey'
+  | 'deleteKey'
+  | 'usersMe'
+  | 'patchMe'
+  | 'getUser'
+  | 'patchUser'
+  | 'deleteUser'
+  | 'getUserId'
+  | 'root'
+  | 'health'
+  | 'openapi';
 
 interface Route {
   key: RouteKey;
@@ -454,16 +617,23 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 async function integrity(server: TestServer) {
   const db = server.engram.store.db;
-  const orphanUsers = await sql<{ id: string }>`select u.id from users u left join principals p on p.id = u.id where p.id is null or p.type <> 'user'`.execute(db);
+  const orphanUsers = await sql<{ id: string }>`select u.id from users u left join principals p on p.id = u.id where p.id is null or p.type <> 'user'`.execute(
+    db,
+  );
   assert.deepEqual(orphanUsers.rows, [], '(6) every users row has a user principal');
-  const danglingPrincipals = await sql<{ id: string }>`select p.id from principals p left join users u on u.id = p.id where p.type = 'user' and u.id is null`.execute(db);
+  const danglingPrincipals = await sql<{
+    id: string;
+  }>`select p.id from principals p left join users u on u.id = p.id where p.type = 'user' and u.id is null`.execute(db);
   assert.deepEqual(danglingPrincipals.rows, [], '(6) every user principal has a users row');
   const orphanKeys = await sql<{ id: string }>`select k.id from user_api_key k left join users u on u.id = k.user_id where u.id is null`.execute(db);
   assert.deepEqual(orphanKeys.rows, [], '(6) every API key belongs to a user');
 }
 
 async function countUsers(server: TestServer): Promise<number> {
-  const row = await server.engram.store.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await server.engram.store.db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -520,18 +690,16 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
   it('(1)(2)(3) anonymous requests with arbitrary bodies, content types, path ids and credentials: no 5xx, no 2xx on a protected route, JSON error envelopes, no other user in an answer', async () => {
     const userIds = [known.id, admin.id, target.id, sandbox.id];
     const taken = [known.email, ADMIN_EMAIL, target.email];
-    const request = fc
-      .constantFrom(...ROUTES)
-      .chain((r) =>
-        fc.record({
-          route: fc.constant(r),
-          id: pathIds([...userIds, known.apiKeyId]),
-          query: queryString,
-          payload: r.method === 'GET' ? fc.constant(undefined) : fc.option(payloadFor(shapedBody(r.key, taken, userIds)), { nil: undefined, freq: 6 }),
-          creds: junkCredentials(userIds),
-          origin: optional(fc.constantFrom('null', 'http://evil.example', 'http://127.0.0.1')),
-        }),
-      );
+    const request = fc.constantFrom(...ROUTES).chain((r) =>
+      fc.record({
+        route: fc.constant(r),
+        id: pathIds([...userIds, known.apiKeyId]),
+        query: queryString,
+        payload: r.method === 'GET' ? fc.constant(undefined) : fc.option(payloadFor(shapedBody(r.key, taken, userIds)), { nil: undefined, freq: 6 }),
+        creds: junkCredentials(userIds),
+        origin: optional(fc.constantFrom('null', 'http://evil.example', 'http://127.0.0.1')),
+      }),
+    );
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
         const headers = credentialHeaders(withinBudget(r.creds));
@@ -542,7 +710,11 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
         const res = await sendRaw(c, r.route.method, path, headers, body);
         const what = describeRequest(r.route.method, path, headers, body, res);
         checkAnswer(what, res, requestText(path, headers, body), othersSecrets());
-        assert.equal(res.headers.getSetCookie().some((s) => /^auth_token=[^;]/.test(s)), false, `no session is issued: ${what}`);
+        assert.equal(
+          res.headers.getSetCookie().some((s) => /^auth_token=[^;]/.test(s)),
+          false,
+          `no session is issued: ${what}`,
+        );
 
         const plainId = !r.route.path.includes('{id}') || /^[A-Za-z0-9_~-]{1,64}$/.test(r.id);
         if (r.route.protected) {
@@ -602,75 +774,124 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
     const wrongPassword = fc.oneof(
       { weight: 4, arbitrary: anyString },
       { weight: 2, arbitrary: fc.string({ minLength: 8, maxLength: 30 }) },
-      { weight: 2, arbitrary: fc.constantFrom(`${known.password}x`, known.password.toUpperCase(), known.password.slice(0, -1), ` ${known.password}`, `${known.password} `, '', ADMIN_EMAIL) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          `${known.password}x`,
+          known.password.toUpperCase(),
+          known.password.slice(0, -1),
+          ` ${known.password}`,
+          `${known.password} `,
+          '',
+          ADMIN_EMAIL,
+        ),
+      },
     );
     const username = fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom(known.email, known.email.toUpperCase(), ` ${known.email} `, ADMIN_EMAIL, target.email, `${known.email}\u0000`, `\u0000${known.email}`) },
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          known.email,
+          known.email.toUpperCase(),
+          ` ${known.email} `,
+          ADMIN_EMAIL,
+          target.email,
+          `${known.email}\u0000`,
+          `\u0000${known.email}`,
+        ),
+      },
       { weight: 1, arbitrary: fc.constantFrom(...NASTY_EMAILS) },
       { weight: 2, arbitrary: fc.emailAddress() },
       { weight: 2, arbitrary: anyString },
     );
-    const extras = fc.array(fc.tuple(fc.constantFrom('scope', 'client_id', 'client_secret', 'grant_type', 'x', '__proto__', 'constructor', 'username', 'password', ''), fieldValue), { maxLength: 4 });
+    const extras = fc.array(
+      fc.tuple(fc.constantFrom('scope', 'client_id', 'client_secret', 'grant_type', 'x', '__proto__', 'constructor', 'username', 'password', ''), fieldValue),
+      { maxLength: 4 },
+    );
     /** Wrong credentials in every encoding. */
     const wrong = fc
       .record({ username, password: wrongPassword, extras, encoding: fc.constantFrom('form', 'form', 'multipart', 'json', 'text', 'query', 'none', 'other') })
       .map(({ username: u, password: pw, extras: x, encoding }) => ({ entries: [['username', u], ['password', pw], ...x] as [string, string][], encoding }));
     /** The right credentials in a shape the reference does not read (JSON, text, query string, a bad grant_type, a file part). */
-    const rightButMisshaped = fc
-      .oneof(
-        fc.constantFrom('json', 'text', 'query', 'none', 'other', 'multipart-file').map((encoding) => ({ entries: [['username', known.email], ['password', known.password]] as [string, string][], encoding })),
-        fc.string({ maxLength: 12 }).filter((g) => g !== 'password').map((g) => ({ entries: [['username', known.email], ['password', known.password], ['grant_type', g]] as [string, string][], encoding: 'form' })),
-        fc.constantFrom('username', 'password').map((drop) => ({ entries: [['username', known.email], ['password', known.password]].filter(([k]) => k !== drop) as [string, string][], encoding: 'form' })),
-      );
+    const rightButMisshaped = fc.oneof(
+      fc.constantFrom('json', 'text', 'query', 'none', 'other', 'multipart-file').map((encoding) => ({
+        entries: [
+          ['username', known.email],
+          ['password', known.password],
+        ] as [string, string][],
+        encoding,
+      })),
+      fc
+        .string({ maxLength: 12 })
+        .filter((g) => g !== 'password')
+        .map((g) => ({
+          entries: [
+            ['username', known.email],
+            ['password', known.password],
+            ['grant_type', g],
+          ] as [string, string][],
+          encoding: 'form',
+        })),
+      fc.constantFrom('username', 'password').map((drop) => ({
+        entries: [
+          ['username', known.email],
+          ['password', known.password],
+        ].filter(([k]) => k !== drop) as [string, string][],
+        encoding: 'form',
+      })),
+    );
     const garbage = payloadFor(shapedBody('login', [known.email], [known.id])).map((payload) => ({ payload }));
 
     await fc.assert(
-      fc.asyncProperty(fc.oneof({ weight: 4, arbitrary: wrong }, { weight: 2, arbitrary: rightButMisshaped }, { weight: 3, arbitrary: garbage }), async (input) => {
-        let path = '/api/v1/auth/login';
-        const headers: Record<string, string> = {};
-        let body: Buffer | undefined;
-        if ('payload' in input) {
-          body = input.payload.bytes;
-          if (input.payload.contentType !== undefined) headers['content-type'] = input.payload.contentType;
-        } else {
-          const { entries, encoding } = input;
-          const obj = Object.fromEntries(entries);
-          switch (encoding) {
-            case 'form':
-              body = Buffer.from(urlEncoded(entries));
-              headers['content-type'] = 'application/x-www-form-urlencoded';
-              break;
-            case 'multipart':
-            case 'multipart-file':
-              body = Buffer.from(multipartBody(entries, 'fuzzboundary', encoding === 'multipart-file'));
-              headers['content-type'] = 'multipart/form-data; boundary=fuzzboundary';
-              break;
-            case 'json':
-              body = Buffer.from(JSON.stringify(obj));
-              headers['content-type'] = 'application/json';
-              break;
-            case 'text':
-              body = Buffer.from(urlEncoded(entries));
-              headers['content-type'] = 'text/plain';
-              break;
-            case 'query':
-              // The request line counts against the 16 KiB header limit.
-              path += `?${urlEncoded(entries).slice(0, HEADER_BUDGET)}`;
-              break;
-            case 'none':
-              body = Buffer.from(urlEncoded(entries));
-              break;
-            default:
-              body = Buffer.from(urlEncoded(entries));
-              headers['content-type'] = 'application/xml';
+      fc.asyncProperty(
+        fc.oneof({ weight: 4, arbitrary: wrong }, { weight: 2, arbitrary: rightButMisshaped }, { weight: 3, arbitrary: garbage }),
+        async (input) => {
+          let path = '/api/v1/auth/login';
+          const headers: Record<string, string> = {};
+          let body: Buffer | undefined;
+          if ('payload' in input) {
+            body = input.payload.bytes;
+            if (input.payload.contentType !== undefined) headers['content-type'] = input.payload.contentType;
+          } else {
+            const { entries, encoding } = input;
+            const obj = Object.fromEntries(entries);
+            switch (encoding) {
+              case 'form':
+                body = Buffer.from(urlEncoded(entries));
+                headers['content-type'] = 'application/x-www-form-urlencoded';
+                break;
+              case 'multipart':
+              case 'multipart-file':
+                body = Buffer.from(multipartBody(entries, 'fuzzboundary', encoding === 'multipart-file'));
+                headers['content-type'] = 'multipart/form-data; boundary=fuzzboundary';
+                break;
+              case 'json':
+                body = Buffer.from(JSON.stringify(obj));
+                headers['content-type'] = 'application/json';
+                break;
+              case 'text':
+                body = Buffer.from(urlEncoded(entries));
+                headers['content-type'] = 'text/plain';
+                break;
+              case 'query':
+                // The request line counts against the 16 KiB header limit.
+                path += `?${urlEncoded(entries).slice(0, HEADER_BUDGET)}`;
+                break;
+              case 'none':
+                body = Buffer.from(urlEncoded(entries));
+                break;
+              default:
+                body = Buffer.from(urlEncoded(entries));
+                headers['content-type'] = 'application/xml';
+            }
           }
-        }
-        const res = await sendRaw(c, 'POST', path, headers, body);
-        const what = describeRequest('POST', path, headers, body, res);
-        checkAnswer(what, res, requestText(path, headers, body), [ADMIN_PASSWORD, known.id, admin.id]);
-        assert.deepEqual([res.status, res.body], [400, LOGIN_BAD], `(4) ${what}`);
-        assert.deepEqual(res.headers.getSetCookie(), [], `(4) a failed login sets no cookie: ${what}`);
-      }),
+          const res = await sendRaw(c, 'POST', path, headers, body);
+          const what = describeRequest('POST', path, headers, body, res);
+          checkAnswer(what, res, requestText(path, headers, body), [ADMIN_PASSWORD, known.id, admin.id]);
+          assert.deepEqual([res.status, res.body], [400, LOGIN_BAD], `(4) ${what}`);
+          assert.deepEqual(res.headers.getSetCookie(), [], `(4) a failed login sets no cookie: ${what}`);
+        },
+      ),
       runs(250),
     );
   });
@@ -692,7 +913,9 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
         payload: r.method === 'GET' ? fc.constant(undefined) : fc.option(payloadFor(shapedBody(r.key, taken, userIds)), { nil: undefined, freq: 6 }),
         via: fc.constantFrom('api_key', 'bearer', 'cookie'),
         junk: junkCredentials(userIds),
-        origin: fc.option(fc.constantFrom(server.url, ...corsOrigins, 'null', 'http://evil.example', `${server.url}.evil.example`, 'http://127.0.0.1'), { nil: undefined }),
+        origin: fc.option(fc.constantFrom(server.url, ...corsOrigins, 'null', 'http://evil.example', `${server.url}.evil.example`, 'http://127.0.0.1'), {
+          nil: undefined,
+        }),
         referer: fc.option(fc.constantFrom(`${server.url}/ui`, 'http://evil.example/', 'not a url', `${server.url}@evil.example/`), { nil: undefined }),
       }),
     );
@@ -715,13 +938,37 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
         const what = `via ${r.via}: ${describeRequest(r.route.method, path, headers, body, res)}`;
         const sent = requestText(path, headers, body);
         // get-user-id answers any authenticated caller with the id behind an exact e-mail (as the reference).
-        const lookedUp = r.route.key === 'getUserId' ? [[known.email, known.id], [ADMIN_EMAIL, admin.id], [target.email, target.id]].filter(([e]) => sent.includes(e!.toLowerCase())).map(([, i]) => i!) : [];
-        checkAnswer(what, res, sent, othersSecrets().filter((x) => !lookedUp.includes(x)));
+        const lookedUp =
+          r.route.key === 'getUserId'
+            ? [
+                [known.email, known.id],
+                [ADMIN_EMAIL, admin.id],
+                [target.email, target.id],
+              ]
+                .filter(([e]) => sent.includes(e!.toLowerCase()))
+                .map(([, i]) => i!)
+            : [];
+        checkAnswer(
+          what,
+          res,
+          sent,
+          othersSecrets().filter((x) => !lookedUp.includes(x)),
+        );
         assert.notEqual(res.status, 401, `D6: a valid ${r.via} credential is never 401: ${what}`);
         const ok = res.status >= 200 && res.status < 300;
         if (ok && r.via === 'cookie' && r.route.method !== 'GET') {
-          const origin = r.origin !== undefined && r.origin !== 'null' ? r.origin : r.referer !== undefined ? URL.canParse(r.referer) ? new URL(r.referer).origin : undefined : undefined;
-          assert.ok(origin === server.url || (origin !== undefined && corsOrigins.includes(origin)), `D5: a cookie-only unsafe request from ${origin} succeeded: ${what}`);
+          const origin =
+            r.origin !== undefined && r.origin !== 'null'
+              ? r.origin
+              : r.referer !== undefined
+                ? URL.canParse(r.referer)
+                  ? new URL(r.referer).origin
+                  : undefined
+                : undefined;
+          assert.ok(
+            origin === server.url || (origin !== undefined && corsOrigins.includes(origin)),
+            `D5: a cookie-only unsafe request from ${origin} succeeded: ${what}`,
+          );
         }
         if (!ok) {
           if (['getUser', 'patchUser', 'deleteUser'].includes(r.route.key) && r.id !== 'me') assert.ok([400, 403, 404, 413, 415].includes(res.status), what);
@@ -735,7 +982,11 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
           case 'usersMe':
           case 'patchMe': {
             assert.deepEqual(Object.keys(res.body).sort(), USER_READ_KEYS, what);
-            assert.deepEqual([res.body.id, res.body.is_active, res.body.is_superuser], [sandbox.id, true, false], `a user cannot raise its own privileges: ${what}`);
+            assert.deepEqual(
+              [res.body.id, res.body.is_active, res.body.is_superuser],
+              [sandbox.id, true, false],
+              `a user cannot raise its own privileges: ${what}`,
+            );
             if (key === 'patchMe') {
               assert.ok(![known.email, ADMIN_EMAIL, target.email].includes(String(res.body.email).toLowerCase()), `took another user's e-mail: ${what}`);
               sandbox.email = res.body.email;
@@ -801,7 +1052,10 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
       fc.record({
         route: fc.constantFrom(route('getUser'), route('patchUser')),
         // ("me" would address the superuser itself through /users/me.)
-        id: fc.oneof(fc.constantFrom(target.id, target.id.toUpperCase()), pathIds([]).filter((id) => id !== 'me')),
+        id: fc.oneof(
+          fc.constantFrom(target.id, target.id.toUpperCase()),
+          pathIds([]).filter((id) => id !== 'me'),
+        ),
         payload: payloadFor(shapedBody('patchUser', taken, [known.id])),
       }),
       // Deleting only ever addresses users that do not exist.
@@ -843,8 +1097,10 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
       fc.asyncProperty(input, async ({ route: r, size, encoding, chunked, authenticated }) => {
         const filler = 'x'.repeat(size);
         const text =
-          encoding === 'json' ? JSON.stringify({ email: 'big@example.com', password: filler, name: 'n', token: 't' })
-            : encoding === 'form' ? `username=big%40example.com&password=${filler}&email=big%40example.com`
+          encoding === 'json'
+            ? JSON.stringify({ email: 'big@example.com', password: filler, name: 'n', token: 't' })
+            : encoding === 'form'
+              ? `username=big%40example.com&password=${filler}&email=big%40example.com`
               : filler;
         const headers: Record<string, string> = {};
         if (encoding === 'json') headers['content-type'] = 'application/json';
@@ -929,7 +1185,10 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
       { waitMs: 300 },
     );
     assert.equal(truncated, '', 'nothing is answered before the body is complete');
-    await raw(['POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9999\r\n\r\nusername=a'], { endAfter: true, waitMs: 500 });
+    await raw(['POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9999\r\n\r\nusername=a'], {
+      endAfter: true,
+      waitMs: 500,
+    });
     await stillServing('truncated bodies');
 
     // Invalid chunked encoding: 400 with the JSON envelope.
@@ -963,8 +1222,14 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
     await stillServing('malformed requests');
 
     // Valid requests on a raw socket: pipelined, and a path that is not a valid URL component.
-    const pipelined = await raw(['GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a.b.c\r\nConnection: close\r\n\r\n']);
-    assert.deepEqual([...pipelined.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]), ['200', '401'], pipelined.slice(0, 300));
+    const pipelined = await raw([
+      'GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a.b.c\r\nConnection: close\r\n\r\n',
+    ]);
+    assert.deepEqual(
+      [...pipelined.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]),
+      ['200', '401'],
+      pipelined.slice(0, 300),
+    );
     const badUrl = await raw(['GET /api/v1/users/%zz"%E0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
     assert.equal(statusOf(badUrl), '400', badUrl.slice(0, 300));
     assert.equal(typeof JSON.parse(bodyOf(badUrl)).detail, 'string', badUrl);
@@ -974,7 +1239,9 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
     await raw([...'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Len'], { pauseMs: 5, waitMs: 100 });
     // A client that half-closes right after its request (Node aborts the request; no answer is owed).
     await raw(['GET /health HTTP/1.1\r\nHost: x\r\n\r\n'], { endAfter: true });
-    const lingering = raw(['POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{'], { waitMs: 1000 });
+    const lingering = raw(['POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{'], {
+      waitMs: 1000,
+    });
     await stillServing('a request that has not finished');
     await lingering;
     await stillServing('slow and half-closed connections');
@@ -1017,14 +1284,38 @@ describe('fuzzing tokens signed with the server secret but carrying arbitrary cl
 
   it('D1 D2: a validly signed token authenticates exactly when its claims are well-formed; malformed claims are 401, never 5xx; provisioning leaves no half-written rows', async () => {
     const now = () => Math.floor(Date.now() / 1000);
-    const text = fc.oneof({ weight: 4, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 2, arbitrary: fc.string({ unit: weirdUnit, maxLength: 12 }) }, { weight: 1, arbitrary: fc.constantFrom('', '   ', '\u0000', 'x'.repeat(256), 'y'.repeat(255), '__proto__', 'constructor') });
-    const time = (future: boolean) => fc.oneof(fc.integer({ min: 120, max: 10 ** 6 }).map((d) => ({ rel: future ? d : -d })), fc.constant({ rel: future ? 1e12 : -1e9 }));
+    const text = fc.oneof(
+      { weight: 4, arbitrary: fc.string({ maxLength: 20 }) },
+      { weight: 2, arbitrary: fc.string({ unit: weirdUnit, maxLength: 12 }) },
+      { weight: 1, arbitrary: fc.constantFrom('', '   ', '\u0000', 'x'.repeat(256), 'y'.repeat(255), '__proto__', 'constructor') },
+    );
+    const time = (future: boolean) =>
+      fc.oneof(
+        fc.integer({ min: 120, max: 10 ** 6 }).map((d) => ({ rel: future ? d : -d })),
+        fc.constant({ rel: future ? 1e12 : -1e9 }),
+      );
     const claims = fc.record({
       kind: fc.constantFrom('issued', 'external'),
       subject: fc.oneof(fc.constant(known.id), fc.constant(known.id.toUpperCase()), fc.uuid(), text),
-      aud: fc.oneof(fc.constant([AUD]), fc.constant(AUD), fc.constant([AUD, 'other']), fc.constant(['other']), fc.constant('fastapi-users:verify'), fc.constant([])),
-      exp: fc.oneof({ weight: 5, arbitrary: time(true) }, { weight: 1, arbitrary: time(false) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, '9999999999', null, 1.5e9 + 0.5) }),
-      nbf: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: time(false) }, { weight: 1, arbitrary: time(true) }, { weight: 1, arbitrary: fc.constant<unknown>('0') }),
+      aud: fc.oneof(
+        fc.constant([AUD]),
+        fc.constant(AUD),
+        fc.constant([AUD, 'other']),
+        fc.constant(['other']),
+        fc.constant('fastapi-users:verify'),
+        fc.constant([]),
+      ),
+      exp: fc.oneof(
+        { weight: 5, arbitrary: time(true) },
+        { weight: 1, arbitrary: time(false) },
+        { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, '9999999999', null, 1.5e9 + 0.5) },
+      ),
+      nbf: fc.oneof(
+        { weight: 5, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: time(false) },
+        { weight: 1, arbitrary: time(true) },
+        { weight: 1, arbitrary: fc.constant<unknown>('0') },
+      ),
       iat: fc.oneof(fc.constant<unknown>(undefined), time(false), fc.constantFrom<unknown>('now', -1e300, 1e300)),
       jti: fc.oneof(fc.constant<unknown>(undefined), fc.uuid(), text, fc.constant<unknown>(42)),
       tenant: fc.oneof(fc.constant<unknown>(undefined), fc.constant(null), text, fc.constantFrom<unknown>(7, ['t'], { id: 't' })),
@@ -1032,7 +1323,12 @@ describe('fuzzing tokens signed with the server secret but carrying arbitrary cl
         fc.constant<unknown>(undefined),
         fc.constant(null),
         fc.array(text, { maxLength: 4 }),
-        fc.constantFrom<unknown>('admin', [1], Array.from({ length: 101 }, (_, i) => `r${i}`), {}),
+        fc.constantFrom<unknown>(
+          'admin',
+          [1],
+          Array.from({ length: 101 }, (_, i) => `r${i}`),
+          {},
+        ),
       ),
       route: fc.constantFrom('/api/v1/auth/me', '/api/v1/users/me', '/api/v1/auth/api-keys', '/api/v1/auth/logout'),
       via: fc.constantFrom('bearer', 'cookie'),
@@ -1089,12 +1385,18 @@ describe('fuzzing tokens signed with the server secret but carrying arbitrary cl
           if (cl.tenant !== undefined) payload.tenant_id = cl.tenant;
           if (cl.roles !== undefined) payload.roles = cl.roles;
         }
-        for (const [k, v] of [['exp', at(cl.exp)], ['nbf', at(cl.nbf)], ['iat', at(cl.iat)], ['jti', cl.jti]] as const) {
+        for (const [k, v] of [
+          ['exp', at(cl.exp)],
+          ['nbf', at(cl.nbf)],
+          ['iat', at(cl.iat)],
+          ['jti', cl.jti],
+        ] as const) {
           if (v !== undefined) payload[k] = v;
         }
         const token = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(SECRET));
         const expected = model(payload, token);
-        const headers: Record<string, string> = cl.via === 'bearer' ? { authorization: `Bearer ${token}` } : { cookie: `auth_token=${token}`, origin: server.url };
+        const headers: Record<string, string> =
+          cl.via === 'bearer' ? { authorization: `Bearer ${token}` } : { cookie: `auth_token=${token}`, origin: server.url };
         const method = cl.route.endsWith('logout') ? 'POST' : 'GET';
         const res = await sendRaw(c, method, cl.route, headers, undefined);
         const what = `${method} ${cl.route} via ${cl.via} claims=${JSON.stringify(payload).slice(0, 400)} expected ${expected ? 'accepted' : 'rejected'} → ${res.status} ${res.text.slice(0, 200)}`;

@@ -67,7 +67,13 @@ describe('add_text with local files', () => {
     root = mkdtempSync(join(tmpdir(), 'engram-ingest-roots-'));
     for (let i = 0; i < 3; i++) writeFileSync(join(root, `note-${i}.txt`), `note ${i} `.padEnd(FILE, 'z'));
     server = await startTestServer({
-      env: { ...LIMITS, ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'true', ACCEPT_LOCAL_FILE_PATH: 'true', COGNEE_ALLOWED_LOCAL_FILE_ROOTS: root },
+      env: {
+        ...LIMITS,
+        ENABLE_BACKEND_ACCESS_CONTROL: 'false',
+        REQUIRE_AUTHENTICATION: 'true',
+        ACCEPT_LOCAL_FILE_PATH: 'true',
+        COGNEE_ALLOWED_LOCAL_FILE_ROOTS: root,
+      },
     });
     a = await signUpActor(server, 'local-limits');
   });

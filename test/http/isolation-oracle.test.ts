@@ -82,7 +82,10 @@ class World {
     return this.principals(user).some((p) => this.acl.has(`${p}|${perm}|${dataset}`));
   }
   effective(user: string, perm: Perm): string[] {
-    return this.datasets.filter((d) => this.has(user, perm, d.id)).map((d) => d.id).sort();
+    return this.datasets
+      .filter((d) => this.has(user, perm, d.id))
+      .map((d) => d.id)
+      .sort();
   }
   canManage(user: string, tenant: string): boolean {
     const t = this.tenants.find((x) => x.id === tenant)!;
@@ -228,7 +231,12 @@ describe('isolation oracle', () => {
               const ids = op.datasets.map((i) => world.datasets[i]?.id).filter((x): x is string => x !== undefined);
               if (!principal || ids.length === 0) break;
               const uid = users[op.user]!.id;
-              const res = await call(op.user, op.kind === 'grant' ? 'POST' : 'DELETE', `/api/v1/permissions/datasets/${principal}?permission_name=${op.perm}`, ids);
+              const res = await call(
+                op.user,
+                op.kind === 'grant' ? 'POST' : 'DELETE',
+                `/api/v1/permissions/datasets/${principal}?permission_name=${op.perm}`,
+                ids,
+              );
               const allowed = ids.every((id) => world.has(uid, 'share', id));
               assert.equal(res.status, allowed ? 200 : 403, step);
               if (allowed) for (const id of ids) world.acl[op.kind === 'grant' ? 'add' : 'delete'](`${principal}|${op.perm}|${id}`);

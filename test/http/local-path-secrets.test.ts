@@ -84,7 +84,10 @@ describe('D17: server state is never readable through add_text (single-user, aut
     victimUpload = fileURLToPath(listed.body[0].rawDataLocation);
     assert.equal(readFileSync(victimUpload, 'utf8'), VICTIM_MARK);
 
-    const created = await attacker.c.post('/api/v1/add_text', { json: { textData: ['The attacker keeps a harmless note here.'], datasetName: 'loot' }, ...asActor(attacker) });
+    const created = await attacker.c.post('/api/v1/add_text', {
+      json: { textData: ['The attacker keeps a harmless note here.'], datasetName: 'loot' },
+      ...asActor(attacker),
+    });
     assert.equal(created.status, 200, created.text);
     loot = created.body.dataset_id;
 
@@ -102,11 +105,14 @@ describe('D17: server state is never readable through add_text (single-user, aut
 
   it('the startup log names the roots in effect', () => {
     const messages = server.logs.messages();
-    assert.ok(messages.includes('local file paths: accepted within COGNEE_ALLOWED_LOCAL_FILE_ROOTS (ACCEPT_LOCAL_FILE_PATH, multi-tenant default)'), messages.join('\n'));
+    assert.ok(
+      messages.includes('local file paths: accepted within COGNEE_ALLOWED_LOCAL_FILE_ROOTS (ACCEPT_LOCAL_FILE_PATH, multi-tenant default)'),
+      messages.join('\n'),
+    );
     assert.ok(messages.includes(`local file roots: ${root} (server state, data root and .env files always refused)`), messages.join('\n'));
   });
 
-  it('the database, the generated secrets, the .env and another user\'s upload are refused as paths and file:// URIs, and nothing is stored', async () => {
+  it("the database, the generated secrets, the .env and another user's upload are refused as paths and file:// URIs, and nothing is stored", async () => {
     const baseline = (await attacker.c.get(`/api/v1/datasets/${loot}/data`, asActor(attacker))).body;
     assert.equal(baseline.length, 1);
 
@@ -120,7 +126,9 @@ describe('D17: server state is never readable through add_text (single-user, aut
     ];
     for (const file of named) assert.ok(existsSync(file), `${file} exists, so refusing it means something`);
     // Every other file the server keeps (graph and vector stores, the -shm file, ...).
-    const everything = [...new Set([...named, ...regularFilesUnder(join(root, 'system')), ...regularFilesUnder(join(root, 'data')), ...regularFilesUnder(join(root, 'db'))])];
+    const everything = [
+      ...new Set([...named, ...regularFilesUnder(join(root, 'system')), ...regularFilesUnder(join(root, 'data')), ...regularFilesUnder(join(root, 'db'))]),
+    ];
 
     for (const file of everything) {
       for (const input of [file, pathToFileURL(file).href, `file://${file}`]) {
@@ -144,7 +152,10 @@ describe('D17: server state is never readable through add_text (single-user, aut
       const r = await attacker.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: loot }, ...asActor(attacker) });
       assert.deepEqual([r.status, r.body], [415, PROTECTED], input);
     }
-    const mixed = await attacker.c.post('/api/v1/add_text', { json: { textData: ['a harmless sentence', join(root, '.env')], datasetId: loot }, ...asActor(attacker) });
+    const mixed = await attacker.c.post('/api/v1/add_text', {
+      json: { textData: ['a harmless sentence', join(root, '.env')], datasetId: loot },
+      ...asActor(attacker),
+    });
     assert.deepEqual([mixed.status, mixed.body], [415, PROTECTED]);
 
     assert.deepEqual((await attacker.c.get(`/api/v1/datasets/${loot}/data`, asActor(attacker))).body, baseline, 'nothing was ingested');
@@ -221,7 +232,10 @@ describe('D17: with COGNEE_ALLOWED_LOCAL_FILE_ROOTS unset no local file is read 
   });
 
   it('the startup log says so; bare paths in the working or temp directory are plain text and file:// URIs are outside the roots', async () => {
-    assert.ok(server.logs.messages().includes('local file roots: none (COGNEE_ALLOWED_LOCAL_FILE_ROOTS is unset): no local file is read'), server.logs.messages().join('\n'));
+    assert.ok(
+      server.logs.messages().includes('local file roots: none (COGNEE_ALLOWED_LOCAL_FILE_ROOTS is unset): no local file is read'),
+      server.logs.messages().join('\n'),
+    );
     const outside = { detail: 'Local file path is outside allowed roots. [IngestionError]' };
     for (const file of [join(root, '.env'), join(root, 'note.txt'), join(root, 'system', 'secrets', 'jwt_secret')]) {
       const uri = await user.c.post('/api/v1/add_text', { json: { textData: [pathToFileURL(file).href], datasetId: ds }, ...asActor(user) });

@@ -123,7 +123,10 @@ async function dataOf(a: Actor, datasetId: string): Promise<any[]> {
 function rowsOf(body: any, multiTenant: boolean, datasetId: string): any[] {
   if (!multiTenant) return body;
   assert.ok(Array.isArray(body), JSON.stringify(body));
-  assert.deepEqual(body.map((r: any) => r.dataset_id), [datasetId]);
+  assert.deepEqual(
+    body.map((r: any) => r.dataset_id),
+    [datasetId],
+  );
   return body[0].search_result;
 }
 
@@ -352,14 +355,23 @@ for (const multiTenant of [true, false]) {
       }
 
       // A NUL character never gets as far as the gate: the request guard refuses it.
-      const nul = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node)\u0000 DETACH DELETE n', datasetIds: [dsA] }, ...asActor(ownerA) });
-      assert.deepEqual([nul.status, nul.body], [400, { detail: [{ type: 'string_nul', loc: ['body', 'query'], msg: 'NUL characters are not allowed' }], body: null }]);
+      const nul = await ownerA.c.post('/api/v1/search', {
+        json: { search_type: 'CYPHER', query: 'MATCH (n:Node)\u0000 DETACH DELETE n', datasetIds: [dsA] },
+        ...asActor(ownerA),
+      });
+      assert.deepEqual(
+        [nul.status, nul.body],
+        [400, { detail: [{ type: 'string_nul', loc: ['body', 'query'], msg: 'NUL characters are not allowed' }], body: null }],
+      );
 
       // Not run: the graph (as the API shows it and as Cypher sees it) is unchanged, no file was
       // written, nothing reached the network.
       assert.deepEqual(await graphOf(ownerA, dsA), before);
       assert.deepEqual(await graphOf(ownerB, dsB), beforeB, "another tenant's graph is untouched too");
-      const names = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN n.name AS name', datasetIds: [dsA] }, ...asActor(ownerA) });
+      const names = await ownerA.c.post('/api/v1/search', {
+        json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN n.name AS name', datasetIds: [dsA] },
+        ...asActor(ownerA),
+      });
       assert.equal(names.status, 200, names.text);
       const rows = rowsOf(names.body, multiTenant, dsA);
       assert.equal(rows.length, before.nodes.length, 'Cypher still sees every node');
@@ -368,10 +380,16 @@ for (const multiTenant of [true, false]) {
       assert.equal(counting.hits.length, hitsBefore, 'no request reached the loopback server');
 
       // Recall routes Cypher-looking text to CYPHER and passes the same gate.
-      const recalled = await ownerA.c.post('/api/v1/recall', { json: { query: 'MATCH (n:Node) DETACH DELETE n', searchType: null, datasetIds: [dsA] }, ...asActor(ownerA) });
+      const recalled = await ownerA.c.post('/api/v1/recall', {
+        json: { query: 'MATCH (n:Node) DETACH DELETE n', searchType: null, datasetIds: [dsA] },
+        ...asActor(ownerA),
+      });
       assert.equal(recalled.status, 400, recalled.text);
       assert.match(recalled.body.detail, /clause DETACH.*\[CypherSearchError\]$/);
-      const lucky = await ownerA.c.post('/api/v1/search', { json: { search_type: 'FEELING_LUCKY', query: "CREATE (:Node {pk: 'pwned'})", datasetIds: [dsA] }, ...asActor(ownerA) });
+      const lucky = await ownerA.c.post('/api/v1/search', {
+        json: { search_type: 'FEELING_LUCKY', query: "CREATE (:Node {pk: 'pwned'})", datasetIds: [dsA] },
+        ...asActor(ownerA),
+      });
       assert.equal(lucky.status, 400, lucky.text);
       assert.match(lucky.body.detail, /clause CREATE.*\[CypherSearchError\]$/);
       assert.deepEqual(await graphOf(ownerA, dsA), before);
@@ -407,7 +425,10 @@ for (const multiTenant of [true, false]) {
       assert.deepEqual(rowsOf(reach.body, multiTenant, dsA), []);
       const foreign = await cypher(ownerA, 'MATCH (n) RETURN n.name', [dsB]);
       const unknown = await cypher(ownerA, 'MATCH (n) RETURN n.name', [randomUUID()]);
-      assert.deepEqual([foreign.status, foreign.body], [403, { detail: 'Request owner does not have necessary permission: [read] for all datasets requested. [PermissionDeniedError]' }]);
+      assert.deepEqual(
+        [foreign.status, foreign.body],
+        [403, { detail: 'Request owner does not have necessary permission: [read] for all datasets requested. [PermissionDeniedError]' }],
+      );
       assert.deepEqual([unknown.status, unknown.body], [foreign.status, foreign.body], 'a foreign id is answered like an unknown one');
 
       // The same from B's side: B's rows are B's.
@@ -425,7 +446,10 @@ for (const multiTenant of [true, false]) {
     });
 
     it('D18: a read query is cut at the row limit and stopped at the time limit (CYPHER_MAX_ROWS, CYPHER_TIMEOUT_MS)', async () => {
-      const many = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'UNWIND range(1, 5000) AS x RETURN x', datasetIds: [dsA] }, ...asActor(ownerA) });
+      const many = await ownerA.c.post('/api/v1/search', {
+        json: { search_type: 'CYPHER', query: 'UNWIND range(1, 5000) AS x RETURN x', datasetIds: [dsA] },
+        ...asActor(ownerA),
+      });
       assert.equal(many.status, 200, many.text);
       const rows = rowsOf(many.body, multiTenant, dsA);
       assert.equal(rows.length, 100);
@@ -433,15 +457,31 @@ for (const multiTenant of [true, false]) {
       const started = Date.now();
       const slow = await ownerA.c.post('/api/v1/search', {
         // Ten billion rows streamed in little memory: minutes of work unless the limit stops it.
-        json: { search_type: 'CYPHER', query: 'UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 10 RETURN count(*) AS c', datasetIds: [dsA] },
+        json: {
+          search_type: 'CYPHER',
+          query: 'UNWIND range(1, 100000) AS x UNWIND range(1, 100000) AS y WITH x, y WHERE (x + y) % 7 = 10 RETURN count(*) AS c',
+          datasetIds: [dsA],
+        },
         ...asActor(ownerA),
       });
       const elapsed = Date.now() - started;
       // The sandbox names the limit hit (test/http/cypher-limits.test.ts covers the others).
-      assert.deepEqual([slow.status, slow.body], [400, { detail: 'An error occurred during the execution of the Cypher query: it exceeded its time limit of 1000 ms (CYPHER_TIMEOUT_MS). [CypherSearchError]' }]);
+      assert.deepEqual(
+        [slow.status, slow.body],
+        [
+          400,
+          {
+            detail:
+              'An error occurred during the execution of the Cypher query: it exceeded its time limit of 1000 ms (CYPHER_TIMEOUT_MS). [CypherSearchError]',
+          },
+        ],
+      );
       assert.ok(elapsed >= 900 && elapsed < 8000, `stopped by the 1000 ms limit after ${elapsed} ms`);
       // The store is usable afterwards.
-      const after = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] }, ...asActor(ownerA) });
+      const after = await ownerA.c.post('/api/v1/search', {
+        json: { search_type: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] },
+        ...asActor(ownerA),
+      });
       assert.equal(after.status, 200, after.text);
     });
 
@@ -449,7 +489,10 @@ for (const multiTenant of [true, false]) {
     // D17
 
     it('D17: file:// paths outside the allowed root are refused with 415 IngestionError and nothing is ingested; bare paths outside it stay text', async () => {
-      const created = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['A note kept for the local path checks.'], datasetName: 'paths' }, ...asActor(ownerA) });
+      const created = await ownerA.c.post('/api/v1/add_text', {
+        json: { textData: ['A note kept for the local path checks.'], datasetName: 'paths' },
+        ...asActor(ownerA),
+      });
       assert.equal(created.status, 200, created.text);
       const ds = created.body.dataset_id as string;
       const baseline = await dataOf(ownerA, ds);
@@ -509,11 +552,20 @@ for (const multiTenant of [true, false]) {
       }
 
       // Positive control: files inside the allowed root are read (as a path and as a file:// URI).
-      const inside = await ownerA.c.post('/api/v1/add_text', { json: { textData: [join(allowed, 'inside.txt'), `file://${allowed}/inside-uri.txt`], datasetId: ds }, ...asActor(ownerA) });
+      const inside = await ownerA.c.post('/api/v1/add_text', {
+        json: { textData: [join(allowed, 'inside.txt'), `file://${allowed}/inside-uri.txt`], datasetId: ds },
+        ...asActor(ownerA),
+      });
       assert.equal(inside.status, 200, inside.text);
       const [viaPath, viaUri] = inside.body.data_ingestion_info.map((d: { data_id: string }) => d.data_id) as [string, string];
-      assert.equal((await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaPath}/raw`, asActor(ownerA))).text, 'Inside the allowed root the lighthouse keeper logs the tide.');
-      assert.equal((await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaUri}/raw`, asActor(ownerA))).text, 'Inside the allowed root the ferry leaves at dawn.');
+      assert.equal(
+        (await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaPath}/raw`, asActor(ownerA))).text,
+        'Inside the allowed root the lighthouse keeper logs the tide.',
+      );
+      assert.equal(
+        (await ownerA.c.get(`/api/v1/datasets/${ds}/data/${viaUri}/raw`, asActor(ownerA))).text,
+        'Inside the allowed root the ferry leaves at dawn.',
+      );
       const names = (await dataOf(ownerA, ds)).map((d) => d.name);
       assert.ok(names.includes('inside') && names.includes('inside-uri'), names.join(','));
     });
@@ -529,7 +581,12 @@ for (const multiTenant of [true, false]) {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const ds = r.body.dataset_id as string;
       const ids = (r.body.data_ingestion_info as { data_id: string }[]).map((d) => d.data_id);
-      const expected = ['uploaded bytes named like a system file', 'uploaded bytes with a traversing name', 'file:///etc/passwd', join(fsRoot, 'outside', 'secret.txt')];
+      const expected = [
+        'uploaded bytes named like a system file',
+        'uploaded bytes with a traversing name',
+        'file:///etc/passwd',
+        join(fsRoot, 'outside', 'secret.txt'),
+      ];
       for (const [i, id] of ids.entries()) {
         const raw = await ownerA.c.get(`/api/v1/datasets/${ds}/data/${id}/raw`, asActor(ownerA));
         assert.equal(raw.text, expected[i]);
@@ -539,7 +596,10 @@ for (const multiTenant of [true, false]) {
       // Cognify reads the stored copies only.
       const cognified = await ownerA.c.post('/api/v1/cognify', { json: { datasetIds: [ds] }, ...asActor(ownerA) });
       assert.equal(cognified.status, 200, cognified.text);
-      const chunks = await ownerA.c.post('/api/v1/search', { json: { search_type: 'CHUNKS_LEXICAL', query: 'root secret passwd', datasetIds: [ds], topK: 50 }, ...asActor(ownerA) });
+      const chunks = await ownerA.c.post('/api/v1/search', {
+        json: { search_type: 'CHUNKS_LEXICAL', query: 'root secret passwd', datasetIds: [ds], topK: 50 },
+        ...asActor(ownerA),
+      });
       assert.equal(chunks.status, 200, chunks.text);
       assert.ok(!chunks.text.includes('root:') && !chunks.text.includes('OUTSIDE-SECRET'), chunks.text);
     });
@@ -548,13 +608,17 @@ for (const multiTenant of [true, false]) {
     // D19
 
     it('D19: URL ingestion refuses loopback, private and link-local hosts in every spelling with 403 SSRFProtectionError, before connecting', async () => {
-      const created = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['A note kept for the outbound checks.'], datasetName: 'urls' }, ...asActor(ownerA) });
+      const created = await ownerA.c.post('/api/v1/add_text', {
+        json: { textData: ['A note kept for the outbound checks.'], datasetName: 'urls' },
+        ...asActor(ownerA),
+      });
       assert.equal(created.status, 200, created.text);
       const ds = created.body.dataset_id as string;
       const baseline = await dataOf(ownerA, ds);
       const p = counting.port;
       const blocked = (host: string) => `URL host '${host}' points to a non-public address and is blocked. [SSRFProtectionError]`;
-      const resolved = (host: string, address: string) => `URL host '${host}' resolves to a non-public address (${address}) and is blocked. [SSRFProtectionError]`;
+      const resolved = (host: string, address: string) =>
+        `URL host '${host}' resolves to a non-public address (${address}) and is blocked. [SSRFProtectionError]`;
 
       // Loopback, aimed at the counting server: a guard that let one through would be seen.
       const loopback: [string, string][] = [
@@ -606,7 +670,10 @@ for (const multiTenant of [true, false]) {
         assert.deepEqual([r.status, r.body], [403, { detail }], url);
       }
       // A refused URL in a batch refuses the whole batch.
-      const batch = await ownerA.c.post('/api/v1/add_text', { json: { textData: ['harmless text in a batch', `http://127.0.0.1:${p}/`], datasetId: ds }, ...asActor(ownerA) });
+      const batch = await ownerA.c.post('/api/v1/add_text', {
+        json: { textData: ['harmless text in a batch', `http://127.0.0.1:${p}/`], datasetId: ds },
+        ...asActor(ownerA),
+      });
       assert.equal(batch.status, 403, batch.text);
 
       assert.deepEqual(counting.hits, [], 'no request reached the loopback server');
@@ -618,24 +685,36 @@ for (const multiTenant of [true, false]) {
 
     it("D16: a member of tenant A gets only tenant A's content from every read route; naming tenant B's dataset is 403 like an unknown id", async () => {
       const m = memberA;
-      const foreignAndUnknown = async (request: (id: string, dataId: string) => Promise<{ status: number; body: unknown; text: string }>, expectedStatus = 403) => {
+      const foreignAndUnknown = async (
+        request: (id: string, dataId: string) => Promise<{ status: number; body: unknown; text: string }>,
+        expectedStatus = 403,
+      ) => {
         const foreign = await request(dsB, dataB[0]!);
         const unknown = await request(randomUUID(), randomUUID());
         assert.equal(foreign.status, expectedStatus, foreign.text);
         assert.deepEqual([unknown.status, unknown.body], [foreign.status, foreign.body], 'a foreign id is answered like an unknown one');
-        if (expectedStatus === 403) assert.deepEqual(foreign.body, { detail: 'Request owner does not have necessary permission: [read] for all datasets requested. [PermissionDeniedError]' });
+        if (expectedStatus === 403)
+          assert.deepEqual(foreign.body, {
+            detail: 'Request owner does not have necessary permission: [read] for all datasets requested. [PermissionDeniedError]',
+          });
         return foreign;
       };
       const leakFree = (text: string, label: string) => {
         const lower = text.toLowerCase();
-        assert.ok(!lower.includes('burgundy') && !lower.includes('hopper') && !lower.includes('purr'), `${label}: no content of tenant B: ${text.slice(0, 500)}`);
+        assert.ok(
+          !lower.includes('burgundy') && !lower.includes('hopper') && !lower.includes('purr'),
+          `${label}: no content of tenant B: ${text.slice(0, 500)}`,
+        );
         assert.ok(!text.includes(dsB) && !dataB.some((id) => text.includes(id)), `${label}: no id of tenant B`);
       };
 
       // Datasets list.
       const list = await m.c.get('/api/v1/datasets', asActor(m));
       assert.equal(list.status, 200, list.text);
-      assert.deepEqual(list.body.map((d: { id: string }) => d.id), [dsA]);
+      assert.deepEqual(
+        list.body.map((d: { id: string }) => d.id),
+        [dsA],
+      );
       assert.equal(list.body[0].tenantId, tenantA);
 
       // Search: every served type, with only_context, over everything readable and over dsA.
@@ -661,15 +740,26 @@ for (const multiTenant of [true, false]) {
           }
           assert.equal(r.status, 200, `${label}: ${r.text}`);
           leakFree(r.text, label);
-          if (multiTenant) assert.deepEqual(r.body.map((x: { dataset_id: string }) => x.dataset_id), [dsA], label);
+          if (multiTenant)
+            assert.deepEqual(
+              r.body.map((x: { dataset_id: string }) => x.dataset_id),
+              [dsA],
+              label,
+            );
           if (['CHUNKS', 'CHUNKS_LEXICAL', 'RAG_COMPLETION', 'CYPHER'].includes(searchType)) {
             assert.ok(r.text.toLowerCase().includes('aquamarine'), `${label}: tenant A's own content is found: ${r.text.slice(0, 300)}`);
           }
         }
         await foreignAndUnknown((id) => m.c.post('/api/v1/search', { json: { searchType, query, onlyContext: true, datasetIds: [id] }, ...asActor(m) }));
       }
-      const natural = await m.c.post('/api/v1/search', { json: { searchType: 'NATURAL_LANGUAGE', query: 'What is the vault code?', datasetIds: [dsA] }, ...asActor(m) });
-      assert.deepEqual([natural.status, natural.body], [400, { detail: 'NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY. [SearchTypeNotSupported]' }]);
+      const natural = await m.c.post('/api/v1/search', {
+        json: { searchType: 'NATURAL_LANGUAGE', query: 'What is the vault code?', datasetIds: [dsA] },
+        ...asActor(m),
+      });
+      assert.deepEqual(
+        [natural.status, natural.body],
+        [400, { detail: 'NATURAL_LANGUAGE search needs a language model; set LLM_API_KEY. [SearchTypeNotSupported]' }],
+      );
 
       // Recall.
       for (const scope of [{}, { datasetIds: [dsA] }]) {
@@ -691,7 +781,11 @@ for (const multiTenant of [true, false]) {
       assert.deepEqual(raws.map((r) => r.text).sort(), [DOC, MARK_A].sort());
       await foreignAndUnknown((id, dataId) => m.c.get(`/api/v1/datasets/${id}/data/${dataId}/raw`, asActor(m)));
       const mixed = await m.c.get(`/api/v1/datasets/${dsA}/data/${dataB[0]}/raw`, asActor(m));
-      assert.deepEqual([mixed.status, mixed.body], [404, { detail: `Data ${dataB[0]} not found in dataset ${dsA}. [DataNotFoundError]` }], "tenant B's item is not reachable through tenant A's dataset");
+      assert.deepEqual(
+        [mixed.status, mixed.body],
+        [404, { detail: `Data ${dataB[0]} not found in dataset ${dsA}. [DataNotFoundError]` }],
+        "tenant B's item is not reachable through tenant A's dataset",
+      );
       const graph = await m.c.get(`/api/v1/datasets/${dsA}/graph`, asActor(m));
       assert.equal(graph.status, 200, graph.text);
       assert.ok(graph.body.nodes.length > 0);
@@ -702,7 +796,10 @@ for (const multiTenant of [true, false]) {
       // Graph summary and status.
       const summary = await m.c.get('/api/v1/datasets/graph-summary', asActor(m));
       assert.equal(summary.status, 200, summary.text);
-      assert.deepEqual(summary.body.map((s: { datasetId: string }) => s.datasetId), [dsA]);
+      assert.deepEqual(
+        summary.body.map((s: { datasetId: string }) => s.datasetId),
+        [dsA],
+      );
       assert.equal(summary.body[0].numNodes, graph.body.nodes.length);
       await foreignAndUnknown((id) => m.c.get(`/api/v1/datasets/graph-summary?dataset_ids=${id}`, asActor(m)));
       const status = await m.c.get('/api/v1/datasets/status', asActor(m));
@@ -713,11 +810,17 @@ for (const multiTenant of [true, false]) {
 
       // Search history: the member's own queries only, and nothing of tenant B in it.
       const marker = `bravo-only-query-${randomBytes(4).toString('hex')}`;
-      assert.equal((await ownerB.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: marker, datasetIds: [dsB] }, ...asActor(ownerB) })).status, 200);
+      assert.equal(
+        (await ownerB.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: marker, datasetIds: [dsB] }, ...asActor(ownerB) })).status,
+        200,
+      );
       for (const path of ['/api/v1/search', '/api/v1/recall']) {
         const history = await m.c.get(path, asActor(m));
         assert.equal(history.status, 200, history.text);
-        assert.ok(history.body.some((h: { text: string }) => h.text === 'What is the vault code?'), 'the own queries are there');
+        assert.ok(
+          history.body.some((h: { text: string }) => h.text === 'What is the vault code?'),
+          'the own queries are there',
+        );
         assert.ok(!history.text.includes(marker), "another user's query is not");
         leakFree(history.text, `history ${path}`);
         for (const h of history.body) assert.ok(h.datasetId === null || h.datasetId === dsA, JSON.stringify(h));
@@ -725,8 +828,14 @@ for (const multiTenant of [true, false]) {
 
       // And the other way round: tenant B's member sees tenant B only.
       const listB = await memberB.c.get('/api/v1/datasets', asActor(memberB));
-      assert.deepEqual(listB.body.map((d: { id: string }) => d.id), [dsB]);
-      const chunksB = await memberB.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 }, ...asActor(memberB) });
+      assert.deepEqual(
+        listB.body.map((d: { id: string }) => d.id),
+        [dsB],
+      );
+      const chunksB = await memberB.c.post('/api/v1/search', {
+        json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 },
+        ...asActor(memberB),
+      });
       assert.ok(chunksB.text.toLowerCase().includes('burgundy') && !chunksB.text.toLowerCase().includes('aquamarine'), chunksB.text);
       assert.equal((await memberB.c.get(`/api/v1/datasets/${dsA}/graph`, asActor(memberB))).status, 403);
     });
@@ -739,7 +848,10 @@ for (const multiTenant of [true, false]) {
       };
       const view = async () => {
         const list = await u.c.get('/api/v1/datasets', asActor(u));
-        const chunks = await u.c.post('/api/v1/search', { json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 }, ...asActor(u) });
+        const chunks = await u.c.post('/api/v1/search', {
+          json: { searchType: 'CHUNKS', query: 'What is the vault code?', onlyContext: true, topK: 50 },
+          ...asActor(u),
+        });
         const recall = await u.c.post('/api/v1/recall', { json: { query: 'What is the vault code?', onlyContext: true }, ...asActor(u) });
         const summary = await u.c.get('/api/v1/datasets/graph-summary', asActor(u));
         const status = await u.c.get('/api/v1/datasets/status', asActor(u));
@@ -801,7 +913,10 @@ describe('memory attacks over HTTP (multi-tenant defaults)', () => {
   });
 
   it('D18: Cypher is disabled by default in multi-tenant mode: CYPHER, NATURAL_LANGUAGE and routes resolving to them answer 400 UnsupportedSearchTypeError', async () => {
-    assert.ok(server.logs.messages().some((m) => m === 'cypher search: disabled (ALLOW_CYPHER_QUERY, multi-tenant default)'), 'the startup log says so');
+    assert.ok(
+      server.logs.messages().some((m) => m === 'cypher search: disabled (ALLOW_CYPHER_QUERY, multi-tenant default)'),
+      'the startup log says so',
+    );
     const before = await graphOf(a, ds);
     const requests = [
       { path: '/api/v1/search', json: { searchType: 'CYPHER', query: 'MATCH (n) RETURN n.name', datasetIds: [ds] } },
@@ -822,10 +937,19 @@ describe('memory attacks over HTTP (multi-tenant defaults)', () => {
   });
 
   it('D17: local paths are refused altogether by default in multi-tenant mode, even inside the allowed root', async () => {
-    assert.ok(server.logs.messages().some((m) => m === 'local file paths: refused (ACCEPT_LOCAL_FILE_PATH, multi-tenant default)'), 'the startup log says so');
+    assert.ok(
+      server.logs.messages().some((m) => m === 'local file paths: refused (ACCEPT_LOCAL_FILE_PATH, multi-tenant default)'),
+      'the startup log says so',
+    );
     const baseline = await dataOf(a, ds);
     const notAccepted = { detail: 'Local files are not accepted. [IngestionError]' };
-    for (const input of [join(fsRoot, 'inside.txt'), `file://${fsRoot}/inside.txt`, 'file:///etc/passwd', `file://${fsRoot}/missing.txt`, `file://${fsRoot}/../../etc/passwd`]) {
+    for (const input of [
+      join(fsRoot, 'inside.txt'),
+      `file://${fsRoot}/inside.txt`,
+      'file:///etc/passwd',
+      `file://${fsRoot}/missing.txt`,
+      `file://${fsRoot}/../../etc/passwd`,
+    ]) {
       const r = await a.c.post('/api/v1/add_text', { json: { textData: [input], datasetId: ds }, ...asActor(a) });
       assert.deepEqual([r.status, r.body], [415, notAccepted], input);
     }

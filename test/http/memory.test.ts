@@ -36,7 +36,13 @@ for (const { multiTenant, vectors } of VARIANTS) {
           ALLOW_CYPHER_QUERY: 'true',
           DEFAULT_USER_PASSWORD: ADMIN_PASSWORD,
           ...(pglite
-            ? { VECTOR_DB_PROVIDER: 'pgvector', VECTOR_DB_HOST: pglite.host, VECTOR_DB_PORT: String(pglite.port), VECTOR_DB_NAME: 'postgres', VECTOR_DB_USERNAME: 'postgres' }
+            ? {
+                VECTOR_DB_PROVIDER: 'pgvector',
+                VECTOR_DB_HOST: pglite.host,
+                VECTOR_DB_PORT: String(pglite.port),
+                VECTOR_DB_NAME: 'postgres',
+                VECTOR_DB_USERNAME: 'postgres',
+              }
             : {}),
         },
       });
@@ -99,14 +105,28 @@ for (const { multiTenant, vectors } of VARIANTS) {
         assert.deepEqual(Object.keys(chunks.body[0]).sort(), ['dataset_id', 'dataset_name', 'dataset_tenant_id', 'search_result']);
         assert.equal(chunks.body[0].dataset_id, dsA);
       }
-      for (const searchType of ['GRAPH_COMPLETION', 'RAG_COMPLETION', 'HYBRID_COMPLETION', 'GRAPH_SUMMARY_COMPLETION', 'SUMMARIES', 'CHUNKS_LEXICAL', 'FEELING_LUCKY']) {
+      for (const searchType of [
+        'GRAPH_COMPLETION',
+        'RAG_COMPLETION',
+        'HYBRID_COMPLETION',
+        'GRAPH_SUMMARY_COMPLETION',
+        'SUMMARIES',
+        'CHUNKS_LEXICAL',
+        'FEELING_LUCKY',
+      ]) {
         const r = await a.c.post('/api/v1/search', { json: { searchType, query: 'Who worked with Babbage?', datasetIds: [dsA] }, ...asActor(a) });
         assert.equal(r.status, 200, `${searchType}: ${r.text}`);
         assert.ok(!JSON.stringify(r.body).includes('purr'), `${searchType} stays in A's dataset`);
       }
-      const cypher = await a.c.post('/api/v1/search', { json: { searchType: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] }, ...asActor(a) });
+      const cypher = await a.c.post('/api/v1/search', {
+        json: { searchType: 'CYPHER', query: 'MATCH (n:Node) RETURN count(n) AS c', datasetIds: [dsA] },
+        ...asActor(a),
+      });
       assert.equal(cypher.status, 200, cypher.text);
-      const refused = await a.c.post('/api/v1/search', { json: { searchType: 'CYPHER', query: 'MATCH (n) DETACH DELETE n', datasetIds: [dsA] }, ...asActor(a) });
+      const refused = await a.c.post('/api/v1/search', {
+        json: { searchType: 'CYPHER', query: 'MATCH (n) DETACH DELETE n', datasetIds: [dsA] },
+        ...asActor(a),
+      });
       assert.equal(refused.status, 400);
       assert.match(refused.body.detail, /\[CypherSearchError\]$/);
       const badType = await a.c.post('/api/v1/search', { json: { searchType: 'NOPE', query: 'x' }, ...asActor(a) });
@@ -168,7 +188,10 @@ for (const { multiTenant, vectors } of VARIANTS) {
       assert.equal(recalled.status, 200, recalled.text);
       assert.equal(recalled.body[0].source, 'graph');
       assert.equal(recalled.body[0].dataset_id, ds);
-      const routed = await a.c.post('/api/v1/recall', { json: { query: 'MATCH (n:Node) RETURN n.name LIMIT 3', searchType: null, datasetIds: [ds] }, ...asActor(a) });
+      const routed = await a.c.post('/api/v1/recall', {
+        json: { query: 'MATCH (n:Node) RETURN n.name LIMIT 3', searchType: null, datasetIds: [ds] },
+        ...asActor(a),
+      });
       assert.equal(routed.status, 200, routed.text);
       assert.equal(routed.body[0].search_type, 'CYPHER');
       assert.equal((await a.c.post('/api/v1/recall', { json: { query: 'x', scope: 'session' }, ...asActor(a) })).status, 422);
@@ -214,9 +237,15 @@ for (const { multiTenant, vectors } of VARIANTS) {
         // Completions now go to the configured model.
         const r = await user.c.post('/api/v1/add_text', { json: { textData: [DOC], datasetName: 'set' }, ...asActor(user) });
         await user.c.post('/api/v1/cognify', { json: { datasetIds: [r.body.dataset_id] }, ...asActor(user) });
-        const answer = await user.c.post('/api/v1/search', { json: { searchType: 'RAG_COMPLETION', query: 'Who?', datasetIds: [r.body.dataset_id] }, ...asActor(user) });
+        const answer = await user.c.post('/api/v1/search', {
+          json: { searchType: 'RAG_COMPLETION', query: 'Who?', datasetIds: [r.body.dataset_id] },
+          ...asActor(user),
+        });
         assert.match(JSON.stringify(answer.body), /ANSWER: /, answer.text);
-        assert.ok(stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`), 'the decrypted key is used');
+        assert.ok(
+          stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`),
+          'the decrypted key is used',
+        );
       } finally {
         await stub.close();
       }
@@ -233,9 +262,15 @@ for (const { multiTenant, vectors } of VARIANTS) {
       const dotted = await a.c.post('/api/v1/add_text', { json: { textData: ['x'], datasetName: 'a.b' }, ...asActor(a) });
       assert.equal(dotted.status, 400);
       const labels = await upload(server, a, { datasetName: 'v', labels: '["one","two"]' }, [{ name: 'x.txt', text: 'x' }]);
-      assert.deepEqual([labels.status, labels.body], [400, { detail: 'Provide one label per uploaded file: got 2 labels for 1 files. [LabelCountMismatchError]' }]);
+      assert.deepEqual(
+        [labels.status, labels.body],
+        [400, { detail: 'Provide one label per uploaded file: got 2 labels for 1 files. [LabelCountMismatchError]' }],
+      );
       const ssrf = await a.c.post('/api/v1/add_text', { json: { textData: ['http://127.0.0.1:1/secret'], datasetName: 'v' }, ...asActor(a) });
-      assert.deepEqual([ssrf.status, ssrf.body], [403, { detail: "URL host '127.0.0.1' points to a non-public address and is blocked. [SSRFProtectionError]" }]);
+      assert.deepEqual(
+        [ssrf.status, ssrf.body],
+        [403, { detail: "URL host '127.0.0.1' points to a non-public address and is blocked. [SSRFProtectionError]" }],
+      );
       const noDatasets = await a.c.post('/api/v1/cognify', { json: {}, ...asActor(a) });
       assert.deepEqual([noDatasets.status, noDatasets.body], [400, { error: 'No datasets or dataset_ids provided', detail: null }]);
     });

@@ -3,16 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import {
-  TEST_DB,
-  createPgDatabase,
-  eventually,
-  startTestServer,
-  strongPassword,
-  uniqueEmail,
-  type Client,
-  type TestServer,
-} from '../helpers/harness.js';
+import { TEST_DB, createPgDatabase, eventually, startTestServer, strongPassword, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
 import { OfflineModel } from '../../src/memory/providers/offline.js';
 import { OpenAICompatibleModel } from '../../src/memory/providers/openai.js';
 import { startOpenAIStub } from '../helpers/openai-stub.js';
@@ -84,8 +75,18 @@ const scenarios: Scenario[] =
       ]
     : [
         // No channel between two instances on one SQLite file: no credential cache, every request reads the file.
-        { label: 'one SQLite file, no cache (AUTH_CACHE_TTL_SECONDS=0)', env: { AUTH_CACHE_TTL_SECONDS: '0' }, transport: /credential invalidation: in-process/, cacheTtl: 0 },
-        { label: 'one SQLite file, invalidation by Redis pub/sub', env: { REDIS_URL }, transport: /credential invalidation: shared through Redis/, cacheTtl: 30 },
+        {
+          label: 'one SQLite file, no cache (AUTH_CACHE_TTL_SECONDS=0)',
+          env: { AUTH_CACHE_TTL_SECONDS: '0' },
+          transport: /credential invalidation: in-process/,
+          cacheTtl: 0,
+        },
+        {
+          label: 'one SQLite file, invalidation by Redis pub/sub',
+          env: { REDIS_URL },
+          transport: /credential invalidation: shared through Redis/,
+          cacheTtl: 30,
+        },
       ];
 
 for (const scenario of scenarios) {
@@ -149,7 +150,10 @@ for (const scenario of scenarios) {
         assert.equal(saved.status, 200, saved.text);
         await eventually(async () => !(b.engram.memory.settings.current() instanceof OfflineModel), 5000, 20);
         await b.engram.memory.settings.current().summarize('B asks the model A configured.');
-        assert.ok(stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`), "B uses the model and the decrypted key set on A");
+        assert.ok(
+          stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`),
+          'B uses the model and the decrypted key set on A',
+        );
         c = await startOn(shared, { ...SECRETS, DEFAULT_USER_PASSWORD: ADMIN_PASSWORD, ...scenario.env });
         assert.ok(c.engram.memory.settings.current() instanceof OpenAICompatibleModel, 'an instance started after the change applies it at start');
       } finally {
@@ -176,7 +180,10 @@ for (const scenario of scenarios) {
         const user = await signUpOnA('control');
         await servedByB({ bearer: user.token }, user.email);
         const { jti, exp } = jwtPayload(user.token);
-        await a.engram.store.db.insertInto('revoked_tokens').values({ jti, user_id: user.id, expires_at: exp * 1000 }).execute();
+        await a.engram.store.db
+          .insertInto('revoked_tokens')
+          .values({ jti, user_id: user.id, expires_at: exp * 1000 })
+          .execute();
         const res = await b.client().get('/api/v1/auth/me', { bearer: user.token });
         assert.equal(res.status, scenario.cacheTtl > 0 ? 200 : 401);
       },
@@ -228,7 +235,12 @@ for (const scenario of scenarios) {
         const prefix = `User ${user.id} has forgot their password. Reset token: `;
         let found = '';
         await eventually(async () => {
-          found = a.logs.messages().filter((m) => m.startsWith(prefix)).at(-1)?.slice(prefix.length) ?? '';
+          found =
+            a.logs
+              .messages()
+              .filter((m) => m.startsWith(prefix))
+              .at(-1)
+              ?.slice(prefix.length) ?? '';
           return found !== '';
         });
         return found;
@@ -269,7 +281,7 @@ for (const scenario of scenarios) {
       await refusedByB(t, 'an API key after a deletion', { apiKey: key });
     });
 
-    it('D3: an API key deleted on A stops working on B; the user\'s other credentials keep working', async (t) => {
+    it("D3: an API key deleted on A stops working on B; the user's other credentials keep working", async (t) => {
       const user = await signUpOnA('key');
       const c: Client = a.client();
       const doomed = (await c.post('/api/v1/auth/api-keys', { json: {}, bearer: user.token })).body as { key: string; id: string };
@@ -301,7 +313,7 @@ describe('instances with different secrets', () => {
     await shared?.cleanup();
   });
 
-  it("a token issued by A is 401 on B when B has another FASTAPI_USERS_JWT_SECRET (and the other way round)", async () => {
+  it('a token issued by A is 401 on B when B has another FASTAPI_USERS_JWT_SECRET (and the other way round)', async () => {
     const email = uniqueEmail('secret');
     const { token, password } = await a.client().signUp(email);
     assert.equal((await a.client().get('/api/v1/auth/me', { bearer: token })).status, 200);

@@ -150,7 +150,7 @@ scenario(TEST_DB === 'postgres' ? 'PostgreSQL, LISTEN/NOTIFY' : 'SQLite file, no
 if (TEST_DB === 'postgres') scenario('PostgreSQL, Redis pub/sub', { REDIS_URL: 'redis://127.0.0.1:6379' });
 
 describe('instances with different secrets', () => {
-  it("D4: a token from an instance with another secret is refused", async () => {
+  it('D4: a token from an instance with another secret is refused', async () => {
     const rootA = mkdtempSync(join(tmpdir(), 'engram-secret-a-'));
     const rootB = mkdtempSync(join(tmpdir(), 'engram-secret-b-'));
     const common = { ...BASE_ENV, HTTP_API_HOST: '127.0.0.1', HTTP_API_PORT: '0', AUTH_CACHE_TTL_SECONDS: '0' };

@@ -22,8 +22,7 @@ describe('tenants, roles and dataset permissions', () => {
   const list = async (a: Actor) => ((await a.c.get('/api/v1/datasets', asActor(a))).body as { name: string }[]).map((d) => d.name).sort();
   const share = (a: Actor, principal: string, permission: string, ids: string[]) =>
     a.c.post(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
-  const newTenant = async (a: Actor, name: string) =>
-    (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a))).body.tenant_id as string;
+  const newTenant = async (a: Actor, name: string) => (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a))).body.tenant_id as string;
   const select = (a: Actor, tenantId: string | null) => a.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenantId }, ...asActor(a) });
 
   it('each user sees only their own datasets; sharing read makes one visible (multi-tenant e2e)', async () => {
@@ -69,7 +68,10 @@ describe('tenants, roles and dataset permissions', () => {
     const mine = await dataset(a, 'mine');
     const theirs = await dataset(b, 'theirs');
     const mixed = await share(a, b.id, 'read', [mine.id, theirs.id]);
-    assert.deepEqual([mixed.status, mixed.body], [403, { detail: 'Request owner does not have necessary permission: [share] for all datasets requested. [PermissionDeniedError]' }]);
+    assert.deepEqual(
+      [mixed.status, mixed.body],
+      [403, { detail: 'Request owner does not have necessary permission: [share] for all datasets requested. [PermissionDeniedError]' }],
+    );
     const ghost = await share(a, b.id, 'read', [randomUUID()]);
     assert.equal(ghost.status, 403, 'an unknown dataset is refused like a foreign one');
     assert.deepEqual(ghost.body, mixed.body);
@@ -96,7 +98,11 @@ describe('tenants, roles and dataset permissions', () => {
     assert.equal(unknown.status, 404);
     assert.match(unknown.body.detail, /EntityNotFoundError/);
     assert.equal((await a.c.post('/api/v1/permissions/datasets/not-a-uuid?permission_name=read', { json: [d.id], ...asActor(a) })).status, 400);
-    assert.equal((await a.c.post(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: { ids: [d.id] }, ...asActor(a) })).status, 400, 'the body is a bare array');
+    assert.equal(
+      (await a.c.post(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: { ids: [d.id] }, ...asActor(a) })).status,
+      400,
+      'the body is a bare array',
+    );
   });
 
   it('tenants: create selects it; datasets belong to the active tenant; switching changes what is visible', async () => {
@@ -156,15 +162,24 @@ describe('tenants, roles and dataset permissions', () => {
     assert.equal(dup.status, 409);
 
     const notInTenant = await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(owner));
-    assert.deepEqual([notInTenant.status, notInTenant.body], [404, { detail: 'User tenant does not match role tenant. User cannot be added to role. [TenantNotFoundError]' }]);
+    assert.deepEqual(
+      [notInTenant.status, notInTenant.body],
+      [404, { detail: 'User tenant does not match role tenant. User cannot be added to role. [TenantNotFoundError]' }],
+    );
     await owner.c.post(`/api/v1/permissions/users/${member.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
     await owner.c.post(`/api/v1/permissions/users/${other.id}/tenants?tenant_id=${tenantId}`, asActor(owner));
     await select(member, tenantId);
     await select(other, tenantId);
     const byMember = await member.c.post('/api/v1/permissions/roles?role_name=mine', asActor(member));
-    assert.deepEqual([byMember.status, byMember.body], [403, { detail: 'User submitting request does not have permission to create role for tenant. [PermissionDeniedError]' }]);
+    assert.deepEqual(
+      [byMember.status, byMember.body],
+      [403, { detail: 'User submitting request does not have permission to create role for tenant. [PermissionDeniedError]' }],
+    );
     const addByMember = await member.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(member));
-    assert.deepEqual([addByMember.status, addByMember.body], [403, { detail: 'User submitting request does not have permission to add user to role. [PermissionDeniedError]' }]);
+    assert.deepEqual(
+      [addByMember.status, addByMember.body],
+      [403, { detail: 'User submitting request does not have permission to add user to role. [PermissionDeniedError]' }],
+    );
     assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(owner))).body.message, 'User added to role');
     assert.equal((await owner.c.post(`/api/v1/permissions/users/${member.id}/roles?role_id=${roleId}`, asActor(owner))).status, 409);
     assert.equal((await owner.c.post(`/api/v1/permissions/users/${randomUUID()}/roles?role_id=${roleId}`, asActor(owner))).status, 404, 'D14: unknown user');
@@ -184,7 +199,7 @@ describe('tenants, roles and dataset permissions', () => {
     assert.equal((await other.c.get(`/api/v1/permissions/tenants/${tenantId}/users`, asActor(other))).status, 403);
   });
 
-  it('D15: a user\'s roles in a tenant are only that tenant\'s roles', async () => {
+  it("D15: a user's roles in a tenant are only that tenant's roles", async () => {
     const owner = await actor('d15-owner');
     const user = await actor('d15-user');
     const t1 = await newTenant(owner, 'one');
@@ -217,7 +232,10 @@ describe('tenants, roles and dataset permissions', () => {
     const byMember = await member.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${admin.id}`, asActor(member));
     assert.deepEqual([byMember.status, byMember.body], [403, { detail: 'User is not authorized to manage users for this tenant [PermissionDeniedError]' }]);
     const ownerRemoval = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${owner.id}`, asActor(admin));
-    assert.deepEqual([ownerRemoval.status, ownerRemoval.body], [400, { detail: 'Cannot remove the tenant owner from their own tenant. [CogneeValidationError]' }]);
+    assert.deepEqual(
+      [ownerRemoval.status, ownerRemoval.body],
+      [400, { detail: 'Cannot remove the tenant owner from their own tenant. [CogneeValidationError]' }],
+    );
     const stranger = await actor('m-stranger');
     const notMember = await admin.c.delete(`/api/v1/permissions/tenants/${tenantId}/users/${stranger.id}`, asActor(admin));
     assert.deepEqual([notMember.status, notMember.body], [404, { detail: 'User not found in this tenant. [EntityNotFoundError]' }]);
@@ -232,7 +250,9 @@ describe('tenants, roles and dataset permissions', () => {
 
     const delRole = await admin.c.delete(`/api/v1/permissions/roles/${adminRole}`, asActor(admin));
     assert.deepEqual([delRole.status, delRole.body], [200, { message: 'Role deleted' }]);
-    assert.deepEqual((await admin.c.delete(`/api/v1/permissions/roles/${adminRole}`, asActor(admin))).body, { detail: 'Role not found. [EntityNotFoundError]' });
+    assert.deepEqual((await admin.c.delete(`/api/v1/permissions/roles/${adminRole}`, asActor(admin))).body, {
+      detail: 'Role not found. [EntityNotFoundError]',
+    });
   });
 
   it('role and tenant grants reach members, kept to the active tenant; a grant outside it does not count', async () => {
@@ -250,10 +270,16 @@ describe('tenants, roles and dataset permissions', () => {
     await select(member, tenantId);
     assert.deepEqual(await list(member), ['via-role', 'via-tenant']);
     const roleDatasets = await member.c.get(`/api/v1/permissions/principals/${role}/datasets`, asActor(member));
-    assert.deepEqual(roleDatasets.body.map((d: { name: string }) => d.name), ['via-role']);
+    assert.deepEqual(
+      roleDatasets.body.map((d: { name: string }) => d.name),
+      ['via-role'],
+    );
     assert.deepEqual(roleDatasets.body[0].data, []);
     const tenantDatasets = await member.c.get(`/api/v1/permissions/principals/${tenantId}/datasets`, asActor(member));
-    assert.deepEqual(tenantDatasets.body.map((d: { name: string }) => d.name), ['via-tenant']);
+    assert.deepEqual(
+      tenantDatasets.body.map((d: { name: string }) => d.name),
+      ['via-tenant'],
+    );
     const otherTenant = await member.c.get(`/api/v1/permissions/principals/${randomUUID()}/datasets`, asActor(member));
     assert.equal(otherTenant.status, 404, 'D14: unknown principal');
     const ownersDatasets = await member.c.get(`/api/v1/permissions/principals/${owner.id}/datasets`, asActor(member));
@@ -265,7 +291,10 @@ describe('tenants, roles and dataset permissions', () => {
     const personalFirst = await dataset(owner, 'personal-first');
     await select(owner, tenantId);
     const denied = await share(owner, role, 'read', [personalFirst.id]);
-    assert.deepEqual([denied.status, denied.body], [403, { detail: 'Request owner does not have necessary permission: [share] for all datasets requested. [PermissionDeniedError]' }]);
+    assert.deepEqual(
+      [denied.status, denied.body],
+      [403, { detail: 'Request owner does not have necessary permission: [share] for all datasets requested. [PermissionDeniedError]' }],
+    );
     // Granted from the personal space, it still never shows inside the tenant.
     await select(owner, null);
     const personal = await dataset(owner, 'personal-only');
@@ -281,10 +310,16 @@ describe('tenants, roles and dataset permissions', () => {
     assert.equal(me.status, 200);
     // The tenant and role now exist; find them through the owner-less tenant's role list as the token user.
     const tenants = (await c.get('/api/v1/permissions/tenants/me', { bearer: withRole })).body;
-    assert.deepEqual(tenants.map((t: { name: string }) => t.name), ['tenant_456']);
+    assert.deepEqual(
+      tenants.map((t: { name: string }) => t.name),
+      ['tenant_456'],
+    );
     const tenantId = tenants[0].id;
     const roles = (await c.get(`/api/v1/permissions/tenants/${tenantId}/roles`, { bearer: withRole })).body;
-    assert.deepEqual(roles.map((r: { name: string }) => r.name), ['analyst']);
+    assert.deepEqual(
+      roles.map((r: { name: string }) => r.name),
+      ['analyst'],
+    );
 
     // Another external user with the tenant's admin role creates a dataset there and shares it with the role.
     const adminId = randomUUID();
@@ -310,7 +345,10 @@ describe('tenants, roles and dataset permissions', () => {
     const dup = await parent.c.post('/api/v1/agents/create?name=Research%20Bot', asActor(parent));
     assert.deepEqual([dup.status, dup.body], [409, { detail: "Agent with name 'Research Bot' already exists" }]);
     const listed = (await parent.c.get('/api/v1/agents/list', asActor(parent))).body;
-    assert.deepEqual(listed.map((a: { agentId: string }) => a.agentId), [created.body.agentId]);
+    assert.deepEqual(
+      listed.map((a: { agentId: string }) => a.agentId),
+      [created.body.agentId],
+    );
     const agentKey = created.body.agentApiKey;
     const agentMe = await parent.c.get('/api/v1/users/me', { apiKey: agentKey, cookies: false });
     assert.equal(agentMe.body.parent_user_id, parent.id);

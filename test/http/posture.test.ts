@@ -105,8 +105,7 @@ function rowName(row: Row): string {
 async function checkPosture(server: TestServer, row: Row): Promise<void> {
   // (a) The startup line, once, at INFO.
   const expectedLine =
-    `auth posture: authentication=${row.required ? 'required' : 'disabled'}, ` +
-    `multi_tenant=${row.multiTenant ? 'enabled' : 'disabled'} (${row.reason})`;
+    `auth posture: authentication=${row.required ? 'required' : 'disabled'}, ` + `multi_tenant=${row.multiTenant ? 'enabled' : 'disabled'} (${row.reason})`;
   const postureLines = server.logs.lines.filter((l) => String(l.msg).startsWith('auth posture:'));
   assert.deepEqual(
     postureLines.map((l) => [l.level, l.msg]),
@@ -215,14 +214,13 @@ describe('D12: a value that is not a boolean stops startup', () => {
     [{ ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'truee' }, 'REQUIRE_AUTHENTICATION', 'truee'],
     [{ REQUIRE_AUTHENTICATION: '-1' }, 'REQUIRE_AUTHENTICATION', '-1'],
   ] as const) {
-    it(`D12: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(', ')} makes startup fail with a ConfigError naming ${variable}`, async () => {
+    it(`D12: ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')} makes startup fail with a ConfigError naming ${variable}`, async () => {
       await assert.rejects(startTestServer({ env, ...(shared ? { dbEnv: shared.env } : {}) }), (error: unknown) => {
         assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
         assert.equal(error.variable, variable);
-        assert.equal(
-          error.message,
-          `${variable}: expected a boolean (true/false, 1/0, yes/no, on/off), got ${JSON.stringify(value)}`,
-        );
+        assert.equal(error.message, `${variable}: expected a boolean (true/false, 1/0, yes/no, on/off), got ${JSON.stringify(value)}`);
         return true;
       });
     });
@@ -255,10 +253,7 @@ describe('D13: the posture from a .env file', () => {
     const root = mkdtempSync(join(tmpdir(), 'engram-posture-'));
     try {
       writeFileSync(join(root, '.env'), 'REQUIRE_AUTHENTICATION=sometimes\n');
-      await assert.rejects(
-        startTestServer({ root }),
-        (error: unknown) => error instanceof ConfigError && error.variable === 'REQUIRE_AUTHENTICATION',
-      );
+      await assert.rejects(startTestServer({ root }), (error: unknown) => error instanceof ConfigError && error.variable === 'REQUIRE_AUTHENTICATION');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -48,14 +48,20 @@ describe('LLM provider errors over HTTP', () => {
     assert.equal(cognified.status, 200, cognified.text);
 
     // The model answers while it has credit.
-    const answered = await user.c.post('/api/v1/search', { json: { searchType: 'RAG_COMPLETION', query: 'Who worked with Babbage?', datasetIds: [datasetId] }, ...asActor(user) });
+    const answered = await user.c.post('/api/v1/search', {
+      json: { searchType: 'RAG_COMPLETION', query: 'Who worked with Babbage?', datasetIds: [datasetId] },
+      ...asActor(user),
+    });
     assert.equal(answered.status, 200, answered.text);
     assert.match(answered.text, /ANSWER: /);
 
     refuseCompletions = true;
     try {
       for (const searchType of ['RAG_COMPLETION', 'GRAPH_COMPLETION']) {
-        const refused = await user.c.post('/api/v1/search', { json: { searchType, query: 'Who worked with Babbage?', datasetIds: [datasetId] }, ...asActor(user) });
+        const refused = await user.c.post('/api/v1/search', {
+          json: { searchType, query: 'Who worked with Babbage?', datasetIds: [datasetId] },
+          ...asActor(user),
+        });
         assert.equal(refused.status, 402, `${searchType}: ${refused.text}`);
         assert.deepEqual(refused.body, {
           detail:

@@ -56,23 +56,20 @@ function send(server: TestServer, from: string, method: string, path: string, op
   if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
   if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
   return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: target.hostname, port: Number(target.port), method, path, headers, localAddress: from, agent: false },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => {
-          let body: unknown;
-          try {
-            body = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, text, body });
-        });
-      },
-    );
+    const request = http.request({ host: target.hostname, port: Number(target.port), method, path, headers, localAddress: from, agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        let body: unknown;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, text, body });
+      });
+    });
     request.on('error', reject);
     request.end(payload);
   });
@@ -453,11 +450,14 @@ describe('D9: defaults', () => {
         lockoutSeconds: 900,
       });
       assert.ok(rateLimit.lockoutThreshold < 30);
-      assert.throws(() => loadConfig({ LOGIN_LOCKOUT_THRESHOLD: '30' }, cwd), (error: unknown) => {
-        assert.ok(error instanceof ConfigError);
-        assert.equal(error.variable, 'LOGIN_LOCKOUT_THRESHOLD');
-        return true;
-      });
+      assert.throws(
+        () => loadConfig({ LOGIN_LOCKOUT_THRESHOLD: '30' }, cwd),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.equal(error.variable, 'LOGIN_LOCKOUT_THRESHOLD');
+          return true;
+        },
+      );
       assert.equal(loadConfig({ LOGIN_LOCKOUT_THRESHOLD: '29' }, cwd).auth.rateLimit.lockoutThreshold, 29);
     } finally {
       rmSync(cwd, { recursive: true, force: true });

@@ -17,8 +17,7 @@ const ADMIN_PASSWORD = strongPassword();
 const UNAUTHORIZED = { detail: 'Unauthorized' };
 const ROUTES = ['/api/v1/auth/me', '/api/v1/users/me'] as const;
 
-const b64 = (value: unknown) =>
-  (Buffer.isBuffer(value) ? value : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value))).toString('base64url');
+const b64 = (value: unknown) => (Buffer.isBuffer(value) ? value : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value))).toString('base64url');
 
 /** Builds a JWT by hand, so any header, payload, signing key or MAC can be forged. */
 function forge(header: Record<string, unknown>, payload: Record<string, unknown>, secret = SECRET, hash = 'sha256'): string {
@@ -351,7 +350,7 @@ describe('token attack suite: external tokens with EXTERNAL_TOKEN_AUTO_PROVISION
   });
   after(() => server.close());
 
-  it('D2: a createJwt token for a never-seen user is 401 on both routes; a known user\'s external token still works', async () => {
+  it("D2: a createJwt token for a never-seen user is 401 on both routes; a known user's external token still works", async () => {
     const c = server.client();
     const token = await createJwt(randomUUID(), 'tenant_456', ['admin'], { secret: SECRET });
     for (const path of ROUTES) {

@@ -65,7 +65,14 @@ describe('web UI serving', () => {
 
   test('page paths answer the app to browsers and the JSON 404 to everyone else', async () => {
     const c = server.client();
-    for (const path of ['/sign-in', '/datasets', '/datasets/0b9e5c43-6c0f-4f7a-9a55-1e1d8f0d1a2b/graph', '/reset-password?token=abc', '/verify?token=x', '/no/such/page']) {
+    for (const path of [
+      '/sign-in',
+      '/datasets',
+      '/datasets/0b9e5c43-6c0f-4f7a-9a55-1e1d8f0d1a2b/graph',
+      '/reset-password?token=abc',
+      '/verify?token=x',
+      '/no/such/page',
+    ]) {
       const page = await c.get(path, { headers: { accept: BROWSER_ACCEPT } });
       assert.equal(page.status, 200, path);
       assert.equal(page.text, indexHtml, path);

@@ -87,8 +87,14 @@ describe('architecture of src/', () => {
     assert.ok(http.length > 10);
     const offenders = http.filter((f) => {
       const source = text.get(f)!;
-      return /from ['"]kysely['"]|from ['"]pg['"]|\bsql`|\.(selectFrom|insertInto|updateTable|deleteFrom)\(/.test(source) || importsOf(f).some((d) => layerOf(d) === 'storage');
+      return (
+        /from ['"]kysely['"]|from ['"]pg['"]|\bsql`|\.(selectFrom|insertInto|updateTable|deleteFrom)\(/.test(source) ||
+        importsOf(f).some((d) => layerOf(d) === 'storage')
+      );
     });
-    assert.deepEqual(offenders.map((f) => relative(SRC, f)), []);
+    assert.deepEqual(
+      offenders.map((f) => relative(SRC, f)),
+      [],
+    );
   });
 });

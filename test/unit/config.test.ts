@@ -160,12 +160,7 @@ describe('integer variables', () => {
     it(`${name} takes an integer and refuses non-integers with a ConfigError naming it`, () => {
       assert.equal(read(load({ ...context, [name]: valid })), Number(valid));
       for (const value of NOT_INTEGERS) {
-        assertConfigError(
-          () => load({ ...context, [name]: value }),
-          name,
-          `${name}=${value}`,
-          `${name}: expected an integer, got ${JSON.stringify(value)}`,
-        );
+        assertConfigError(() => load({ ...context, [name]: value }), name, `${name}=${value}`, `${name}: expected an integer, got ${JSON.stringify(value)}`);
       }
     });
   }
@@ -207,7 +202,7 @@ describe('other variables', () => {
     assertConfigError(() => load({ UI_APP_URL: 'javascript:alert(1)' }), 'UI_APP_URL', 'UI_APP_URL');
   });
 
-  it('defaults: loopback on port 8000, SQLite under the working directory, the reference\'s CORS origin', () => {
+  it("defaults: loopback on port 8000, SQLite under the working directory, the reference's CORS origin", () => {
     const cwd = tempDir();
     const c = load({}, cwd);
     assert.equal(c.http.host, '127.0.0.1');
@@ -264,7 +259,7 @@ describe('D13: .env in the working directory', () => {
     assert.equal(c.auth.maxUserApiKeys, 10);
   });
 
-  it('D13: only the working directory\'s .env is read, and reading it does not change process.env', () => {
+  it("D13: only the working directory's .env is read, and reading it does not change process.env", () => {
     const dir = tempDir();
     writeFileSync(join(dir, '.env'), 'ENGRAM_TEST_ONLY_MARKER=1\nMAX_USER_API_KEYS=7\n');
     const other = tempDir();
@@ -292,11 +287,7 @@ describe('D13: .env in the working directory', () => {
 // ------------------------------------------------------------------------------------------------
 // D4: secrets
 
-const SECRET_VARS = [
-  'FASTAPI_USERS_JWT_SECRET',
-  'FASTAPI_USERS_RESET_PASSWORD_TOKEN_SECRET',
-  'FASTAPI_USERS_VERIFICATION_TOKEN_SECRET',
-] as const;
+const SECRET_VARS = ['FASTAPI_USERS_JWT_SECRET', 'FASTAPI_USERS_RESET_PASSWORD_TOKEN_SECRET', 'FASTAPI_USERS_VERIFICATION_TOKEN_SECRET'] as const;
 const CONFIGURED_SECRET: Record<(typeof SECRET_VARS)[number], (c: Config) => string | undefined> = {
   FASTAPI_USERS_JWT_SECRET: (c) => c.auth.jwtSecret,
   FASTAPI_USERS_RESET_PASSWORD_TOKEN_SECRET: (c) => c.auth.resetSecret,
@@ -304,8 +295,16 @@ const CONFIGURED_SECRET: Record<(typeof SECRET_VARS)[number], (c: Config) => str
 };
 
 /** Postures in which authentication is required, and in which it is disabled. */
-const REQUIRED_POSTURES: Record<string, string>[] = [{}, { ENABLE_BACKEND_ACCESS_CONTROL: 'true' }, { ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'true' }, { REQUIRE_AUTHENTICATION: 'false' }];
-const DISABLED_POSTURES: Record<string, string>[] = [{ ENABLE_BACKEND_ACCESS_CONTROL: 'false' }, { ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'false' }];
+const REQUIRED_POSTURES: Record<string, string>[] = [
+  {},
+  { ENABLE_BACKEND_ACCESS_CONTROL: 'true' },
+  { ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'true' },
+  { REQUIRE_AUTHENTICATION: 'false' },
+];
+const DISABLED_POSTURES: Record<string, string>[] = [
+  { ENABLE_BACKEND_ACCESS_CONTROL: 'false' },
+  { ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'false' },
+];
 
 describe('D4: configured secrets', () => {
   for (const name of SECRET_VARS) {
@@ -393,10 +392,7 @@ describe('D4: resolveSecrets', () => {
         dir,
       ),
     );
-    assert.deepEqual(
-      [all.jwt, all.reset, all.verify],
-      ['a'.repeat(32), 'b'.repeat(33), 'c'.repeat(34)],
-    );
+    assert.deepEqual([all.jwt, all.reset, all.verify], ['a'.repeat(32), 'b'.repeat(33), 'c'.repeat(34)]);
     assert.deepEqual(all.sources, {
       jwt: 'from FASTAPI_USERS_JWT_SECRET',
       reset: 'from FASTAPI_USERS_RESET_PASSWORD_TOKEN_SECRET',
@@ -432,10 +428,12 @@ describe('D4: the startup log names the secret source, never the secret', () => 
       assert.equal((await c.post('/api/v1/auth/request-verify-token', { json: { email: 'secret-log@example.com' } })).status, 202);
 
       assert.ok(
-        server.logs.messages().includes(
-          'jwt secret: from FASTAPI_USERS_JWT_SECRET; reset secret: from FASTAPI_USERS_RESET_PASSWORD_TOKEN_SECRET; ' +
-            'verification secret: from FASTAPI_USERS_VERIFICATION_TOKEN_SECRET',
-        ),
+        server.logs
+          .messages()
+          .includes(
+            'jwt secret: from FASTAPI_USERS_JWT_SECRET; reset secret: from FASTAPI_USERS_RESET_PASSWORD_TOKEN_SECRET; ' +
+              'verification secret: from FASTAPI_USERS_VERIFICATION_TOKEN_SECRET',
+          ),
         'the source line',
       );
       const text = server.logs.text();
@@ -450,11 +448,13 @@ describe('D4: the startup log names the secret source, never the secret', () => 
     try {
       const secretsDir = join(server.root, 'system', 'secrets');
       assert.ok(
-        server.logs.messages().includes(
-          `jwt secret: generated, kept in ${join(secretsDir, 'jwt_secret')}; ` +
-            `reset secret: generated, kept in ${join(secretsDir, 'reset_password_secret')}; ` +
-            `verification secret: generated, kept in ${join(secretsDir, 'verification_secret')}`,
-        ),
+        server.logs
+          .messages()
+          .includes(
+            `jwt secret: generated, kept in ${join(secretsDir, 'jwt_secret')}; ` +
+              `reset secret: generated, kept in ${join(secretsDir, 'reset_password_secret')}; ` +
+              `verification secret: generated, kept in ${join(secretsDir, 'verification_secret')}`,
+          ),
         'the source line',
       );
       await server.client().signUp('generated-log@example.com');
@@ -473,10 +473,7 @@ describe('D4: the startup log names the secret source, never the secret', () => 
     const server = await startTestServer({ env: { ENABLE_BACKEND_ACCESS_CONTROL: 'false', FASTAPI_USERS_JWT_SECRET: 'super_secret' } });
     try {
       const warning = server.logs.find(/^FASTAPI_USERS_JWT_SECRET is weak/);
-      assert.deepEqual(
-        [warning?.level, warning?.msg],
-        [40, 'FASTAPI_USERS_JWT_SECRET is weak; it would be refused with authentication required'],
-      );
+      assert.deepEqual([warning?.level, warning?.msg], [40, 'FASTAPI_USERS_JWT_SECRET is weak; it would be refused with authentication required']);
       assert.ok(!server.logs.text().includes('super_secret'), 'the weak value is not logged');
       const me = await server.client().get('/api/v1/auth/me');
       assert.deepEqual([me.status, me.body], [200, { email: 'default_user@example.com' }]);

@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import kuzu from 'kuzu';
-import {
-  CypherRefused,
-  MAX_CYPHER_LENGTH,
-  assertReadOnlyCypher,
-  checkReadOnlyCypher,
-} from '../../src/security/cypher-gate.js';
+import { CypherRefused, MAX_CYPHER_LENGTH, assertReadOnlyCypher, checkReadOnlyCypher } from '../../src/security/cypher-gate.js';
 
 /**
  * The read-only Cypher gate: an attack suite of write, file, network and multi-statement queries
@@ -85,7 +80,7 @@ describe('cypher gate: refused clauses', () => {
     refused('BEGIN TRANSACTION');
     refused('COMMIT');
     refused('CHECKPOINT');
-    refused("CREATE MACRO addOne(x) AS x + 1");
+    refused('CREATE MACRO addOne(x) AS x + 1');
     refused('USE other_graph');
     refused("EXPORT DATABASE '/tmp/dump'");
     refused("IMPORT DATABASE '/tmp/dump'");
@@ -113,8 +108,8 @@ describe('cypher gate: refused clauses', () => {
 
   it('refuses PROJECT GRAPH', () => {
     refused("CALL PROJECT_GRAPH('g', ['Node'], ['Rel']) RETURN *");
-    refused("MATCH (n) PROJECT GRAPH g (Node, Rel) RETURN n", /PROJECT GRAPH/);
-    refused("MATCH (n) project /* */ graph g RETURN n", /PROJECT GRAPH/);
+    refused('MATCH (n) PROJECT GRAPH g (Node, Rel) RETURN n', /PROJECT GRAPH/);
+    refused('MATCH (n) project /* */ graph g RETURN n', /PROJECT GRAPH/);
   });
 
   it('refuses CALL unless it names a known read-only procedure', () => {
@@ -125,9 +120,9 @@ describe('cypher gate: refused clauses', () => {
     refused('CALL show_tables', /CALL/);
     refused('CALL show_tables.x()', /CALL/);
     refused('CALL `show_tables`() RETURN *', /CALL/);
-    refused("CALL threads = 4", /CALL/);
-    refused('CALL drop_fts_index(\'Node\', \'idx\')', /CALL/);
-    refused('CALL create_fts_index(\'Node\', \'idx\', [\'name\'])', /CALL/);
+    refused('CALL threads = 4', /CALL/);
+    refused("CALL drop_fts_index('Node', 'idx')", /CALL/);
+    refused("CALL create_fts_index('Node', 'idx', ['name'])", /CALL/);
   });
 
   it('refuses CALL of every procedure outside the allowlist, read-only or not (server settings, storage, extensions)', () => {
@@ -150,9 +145,9 @@ describe('cypher gate: refused clauses', () => {
       "projected_graph_info('g')",
       "storage_info('Node')",
       "stats_info('Node')",
-      "fsm_info()",
+      'fsm_info()',
       'bm_info()',
-      "file_info()",
+      'file_info()',
       'catalog_version()',
       "page_rank('g')",
       "wcc('g')",
@@ -274,7 +269,7 @@ describe('cypher gate: accepted read queries', () => {
     accepted("CALL table_info('Node') RETURN *");
     accepted('CALL SHOW_TABLES() RETURN *');
     accepted('call db_version() return *');
-    accepted('CALL show_connection(\'Rel\') RETURN *');
+    accepted("CALL show_connection('Rel') RETURN *");
     accepted('CALL show_tables () RETURN *');
     accepted('MATCH (n) CALL show_tables() RETURN n LIMIT 1');
   });
@@ -299,12 +294,8 @@ describe('cypher gate: accepted read queries', () => {
 
 const WORD_CHAR = String.raw`[\p{L}\p{Nl}\p{Nd}\p{Mn}\p{Mc}\p{Pc}]`;
 const ORACLE_KEYWORDS = [...WRITE_KEYWORDS, 'UNINSTALL'];
-const ORACLE_KEYWORD_RE = new RegExp(
-  `(?<!${WORD_CHAR})(?:${ORACLE_KEYWORDS.join('|')})(?!${WORD_CHAR})`,
-  'iu',
-);
-const STRINGS_AND_COMMENTS =
-  /('(?:\\[\s\S]|[^'\\])*'|"(?:\\[\s\S]|[^"\\])*"|`(?:``|[^`])*`)|\/\/[^\n\r]*|\/\*[\s\S]*?\*\//g;
+const ORACLE_KEYWORD_RE = new RegExp(`(?<!${WORD_CHAR})(?:${ORACLE_KEYWORDS.join('|')})(?!${WORD_CHAR})`, 'iu');
+const STRINGS_AND_COMMENTS = /('(?:\\[\s\S]|[^'\\])*'|"(?:\\[\s\S]|[^"\\])*"|`(?:``|[^`])*`)|\/\/[^\n\r]*|\/\*[\s\S]*?\*\//g;
 
 /** Text outside strings with comments removed entirely (`remove`) or replaced by a space. */
 function outsideStrings(query: string, comment: '' | ' '): string {
@@ -388,9 +379,7 @@ const FRAGMENTS = [
   ...WRITE_KEYWORDS.map((k) => k.toLowerCase()),
 ];
 
-const fragmentQuery = fc
-  .array(fc.constantFrom(...FRAGMENTS), { minLength: 1, maxLength: 14 })
-  .map((parts) => parts.join(''));
+const fragmentQuery = fc.array(fc.constantFrom(...FRAGMENTS), { minLength: 1, maxLength: 14 }).map((parts) => parts.join(''));
 
 const readPrefixedQuery = fc
   .tuple(

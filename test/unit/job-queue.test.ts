@@ -16,7 +16,16 @@ import { PG_ADMIN, createPgDatabase, eventually } from '../helpers/harness.js';
  * queue over SQLite's `jobs` table, and pg-boss in a fresh database of the local PostgreSQL.
  */
 const log = pino({ level: 'silent' });
-const CONFIG: JobsConfig = { queue: 'auto', concurrency: 1, retryLimit: 2, retryDelaySeconds: 0, orphanScanSeconds: 1, orphanGraceSeconds: 0, expireSeconds: 3600, pollSeconds: 1 };
+const CONFIG: JobsConfig = {
+  queue: 'auto',
+  concurrency: 1,
+  retryLimit: 2,
+  retryDelaySeconds: 0,
+  orphanScanSeconds: 1,
+  orphanGraceSeconds: 0,
+  expireSeconds: 3600,
+  pollSeconds: 1,
+};
 
 const job = (): CognifyJob => ({ pipelineRunId: randomUUID(), datasetId: randomUUID(), userId: randomUUID(), chunkSize: 64 });
 

@@ -184,11 +184,7 @@ describe('classifyInput', () => {
 describe('parseAllowedRoots', () => {
   it('splits on the path delimiter, trims, drops empties and resolves to absolute paths', () => {
     const d = path.delimiter;
-    assert.deepEqual(parseAllowedRoots(` /srv/data ${d}${d} relative/dir ${d}/tmp/`, ['/default']), [
-      '/srv/data',
-      path.resolve('relative/dir'),
-      '/tmp',
-    ]);
+    assert.deepEqual(parseAllowedRoots(` /srv/data ${d}${d} relative/dir ${d}/tmp/`, ['/default']), ['/srv/data', path.resolve('relative/dir'), '/tmp']);
     assert.deepEqual(parseAllowedRoots('/a/../b', []), ['/b']);
   });
 
@@ -330,7 +326,12 @@ describe('server state is never read, even inside an allowed root', () => {
     const viaLink: LocalFilePolicy = {
       acceptLocalFilePath: true,
       allowedRoots: [base],
-      protectedPaths: serverStatePaths({ cwd: linkedCwd, systemRoot: path.join(linkedCwd, '.engram', 'system'), dataRoot: path.join(linkedCwd, '.engram', 'data'), db: { provider: 'postgres' } }),
+      protectedPaths: serverStatePaths({
+        cwd: linkedCwd,
+        systemRoot: path.join(linkedCwd, '.engram', 'system'),
+        dataRoot: path.join(linkedCwd, '.engram', 'data'),
+        db: { provider: 'postgres' },
+      }),
     };
     await assertRefused(classifyInput(jwtSecret, viaLink), PROTECTED);
     await assertRefused(classifyInput(upload, viaLink), PROTECTED);
@@ -384,11 +385,17 @@ describe('server state is never read, even inside an allowed root', () => {
   });
 
   it('serverStatePaths lists the roots, the SQLite file with its companions and the .env', () => {
-    assert.deepEqual(serverStatePaths({ cwd: '/srv/app', systemRoot: '/srv/app/.engram/system', dataRoot: '/data', db: { provider: 'sqlite', path: '/var/db/engram_db' } }), {
-      dirs: ['/srv/app/.engram/system', '/data'],
-      files: ['/srv/app/.env', '/var/db/engram_db', '/var/db/engram_db-wal', '/var/db/engram_db-shm', '/var/db/engram_db-journal'],
+    assert.deepEqual(
+      serverStatePaths({ cwd: '/srv/app', systemRoot: '/srv/app/.engram/system', dataRoot: '/data', db: { provider: 'sqlite', path: '/var/db/engram_db' } }),
+      {
+        dirs: ['/srv/app/.engram/system', '/data'],
+        files: ['/srv/app/.env', '/var/db/engram_db', '/var/db/engram_db-wal', '/var/db/engram_db-shm', '/var/db/engram_db-journal'],
+      },
+    );
+    assert.deepEqual(serverStatePaths({ cwd: '/srv/app', systemRoot: '/s', dataRoot: '/d', db: { provider: 'postgres' } }), {
+      dirs: ['/s', '/d'],
+      files: ['/srv/app/.env'],
     });
-    assert.deepEqual(serverStatePaths({ cwd: '/srv/app', systemRoot: '/s', dataRoot: '/d', db: { provider: 'postgres' } }), { dirs: ['/s', '/d'], files: ['/srv/app/.env'] });
   });
 });
 

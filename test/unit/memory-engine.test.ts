@@ -25,7 +25,16 @@ for (const multiTenant of [true, false]) {
       try {
         const [a, b] = t.datasets as [DatasetInfo, DatasetInfo];
         const rowsA = await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
-        const rowsB = await t.engine.ingest(b, b.ownerId, null, [{ kind: 'text', text: DOC }, { kind: 'file', filename: 'cats.md', bytes: Buffer.from('# Cats\nCats purr and sleep a lot.') }], ['pets']);
+        const rowsB = await t.engine.ingest(
+          b,
+          b.ownerId,
+          null,
+          [
+            { kind: 'text', text: DOC },
+            { kind: 'file', filename: 'cats.md', bytes: Buffer.from('# Cats\nCats purr and sleep a lot.') },
+          ],
+          ['pets'],
+        );
         assert.equal(rowsA.length, 1);
         assert.notEqual(rowsA[0]!.id, rowsB[0]!.id, 'the same content in two datasets is two items');
         // Dedup: the same content again in the same dataset is the same row.
@@ -43,7 +52,10 @@ for (const multiTenant of [true, false]) {
         assert.ok(chunks.length > 0);
         for (const chunk of chunks) assert.ok(ownIdsA.has(String(chunk.document_id)), 'a chunk of dataset A belongs to A');
         const catsInA = (await searchDataset(t.search, a, request('CHUNKS', 'cats purr'))).context as Record<string, unknown>[];
-        assert.ok(catsInA.every((c) => !String(c.text).includes('purr')), 'B-only content never reaches A');
+        assert.ok(
+          catsInA.every((c) => !String(c.text).includes('purr')),
+          'B-only content never reaches A',
+        );
 
         const lexical = (await searchDataset(t.search, b, request('CHUNKS_LEXICAL', 'purr'))).context as Record<string, unknown>[];
         assert.equal(lexical.length, 1);
@@ -140,7 +152,19 @@ describe('memory engine: orphaned runs are put back to work', () => {
       const now = new Date().toISOString();
       await t.store.db
         .insertInto('jobs')
-        .values({ id: doomed, name: 'cognify', singleton_key: b.id, data: '{}', state: 'failed', attempts: 1, last_error: 'x', run_after: null, started_at: null, created_at: now, updated_at: now })
+        .values({
+          id: doomed,
+          name: 'cognify',
+          singleton_key: b.id,
+          data: '{}',
+          state: 'failed',
+          attempts: 1,
+          last_error: 'x',
+          run_after: null,
+          started_at: null,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       await t.engine.recoverOrphans();
       assert.equal(await latestRunStatus(t.store.db, doomed), RunStatus.ERRORED);
@@ -157,7 +181,14 @@ describe('memory engine: batched writes', () => {
     try {
       const [a, b] = t.datasets as [DatasetInfo, DatasetInfo];
       const docs = Array.from({ length: 7 }, (_, i) => `${DOC}\n\nReport ${i}: Grace Hopper met Alan Turing in Boston ${i}.`);
-      for (const ds of [a, b]) await t.engine.ingest(ds, ds.ownerId, null, docs.map((text) => ({ kind: 'text' as const, text })), null);
+      for (const ds of [a, b])
+        await t.engine.ingest(
+          ds,
+          ds.ownerId,
+          null,
+          docs.map((text) => ({ kind: 'text' as const, text })),
+          null,
+        );
       const one = await t.engine.cognify(a, a.ownerId, undefined, { dataPerBatch: 1, chunksPerBatch: 1 });
       const many = await t.engine.cognify(b, b.ownerId, undefined, { dataPerBatch: 50, chunksPerBatch: 8 });
       assert.deepEqual([one.status, many.status], ['PipelineRunCompleted', 'PipelineRunCompleted']);
@@ -173,9 +204,13 @@ describe('memory engine: batched writes', () => {
         });
       const sa = await shape(a);
       assert.ok(sa.nodes.filter((n) => n.startsWith('DocumentChunk|')).length >= docs.length, 'every document was chunked');
-      assert.ok(sa.nodes.some((n) => n.startsWith('Entity|')), 'entities were extracted');
+      assert.ok(
+        sa.nodes.some((n) => n.startsWith('Entity|')),
+        'entities were extracted',
+      );
       assert.deepEqual(await shape(b), sa);
-      const hits = async (ds: DatasetInfo) => ((await searchDataset(t.search, ds, request('CHUNKS', 'Grace Hopper Boston'))).context as Record<string, unknown>[]).map((c) => c.text).sort();
+      const hits = async (ds: DatasetInfo) =>
+        ((await searchDataset(t.search, ds, request('CHUNKS', 'Grace Hopper Boston'))).context as Record<string, unknown>[]).map((c) => c.text).sort();
       assert.deepEqual(await hits(b), await hits(a));
     } finally {
       await t.close();

@@ -87,7 +87,15 @@ describe('neo4j_aura_dev: a dataset on its own (stand-in) Aura instance, through
       assert.equal(answer.length, 1);
       assert.match(answer[0]!, /Babbage/);
       // Cypher runs read-only on the instance.
-      const cypher = (await searchDataset(t.search, a, { type: 'CYPHER' as never, query: 'MATCH (n:Node) RETURN count(n) AS c', topK: 5, systemPrompt: '', onlyContext: true })).context;
+      const cypher = (
+        await searchDataset(t.search, a, {
+          type: 'CYPHER' as never,
+          query: 'MATCH (n:Node) RETURN count(n) AS c',
+          topK: 5,
+          systemPrompt: '',
+          onlyContext: true,
+        })
+      ).context;
       assert.deepEqual(cypher, [{ c: Number(nodes) }]);
       assert.equal(bolt.stats.modes.at(-1), 'r');
 
@@ -109,11 +117,14 @@ describe('neo4j_aura_dev: a dataset on its own (stand-in) Aura instance, through
     const t = await setup(auraEnv(aura.url));
     try {
       const [a] = t.datasets as [DatasetInfo];
-      await assert.rejects(t.engine.databases.with(a, ({ graph }) => graph.counts(a.id)), (error: Error) => {
-        assert.match(error.message, /refused the credentials of user "neo4j" \(Neo\.ClientError\.Security\.Unauthorized\)/);
-        assert.ok(!error.message.includes('a-stale-password'));
-        return true;
-      });
+      await assert.rejects(
+        t.engine.databases.with(a, ({ graph }) => graph.counts(a.id)),
+        (error: Error) => {
+          assert.match(error.message, /refused the credentials of user "neo4j" \(Neo\.ClientError\.Security\.Unauthorized\)/);
+          assert.ok(!error.message.includes('a-stale-password'));
+          return true;
+        },
+      );
       assert.equal(bolt.stats.authFailures, 1);
     } finally {
       await t.close();
@@ -136,7 +147,16 @@ describe('GRAPH_DATABASE_PROVIDER=neo4j in single-user mode: one shared Neo4j', 
     try {
       const [a, b] = t.datasets as [DatasetInfo, DatasetInfo];
       await t.engine.ingest(a, a.ownerId, null, [{ kind: 'text', text: DOC }], null);
-      await t.engine.ingest(b, b.ownerId, null, [{ kind: 'text', text: DOC }, { kind: 'text', text: 'Cats purr and sleep a lot.' }], null);
+      await t.engine.ingest(
+        b,
+        b.ownerId,
+        null,
+        [
+          { kind: 'text', text: DOC },
+          { kind: 'text', text: 'Cats purr and sleep a lot.' },
+        ],
+        null,
+      );
       await t.engine.cognify(a, a.ownerId);
       await t.engine.cognify(b, b.ownerId);
       const counts = async (ds: DatasetInfo) => t.engine.databases.with(ds, ({ graph }) => graph.counts(ds.id));
@@ -145,7 +165,9 @@ describe('GRAPH_DATABASE_PROVIDER=neo4j in single-user mode: one shared Neo4j', 
       assert.ok(cb.nodes > ca.nodes);
       const total = await bolt.query('MATCH (n:Node) RETURN count(n) AS c');
       assert.deepEqual(total, [{ c: ca.nodes + cb.nodes }], 'both datasets in the one shared database');
-      const seen = (await searchDataset(t.search, a, { type: 'CYPHER' as never, query: 'MATCH (n) RETURN n.properties AS p', topK: 5, systemPrompt: '', onlyContext: true })).context as Record<string, unknown>[];
+      const seen = (
+        await searchDataset(t.search, a, { type: 'CYPHER' as never, query: 'MATCH (n) RETURN n.properties AS p', topK: 5, systemPrompt: '', onlyContext: true })
+      ).context as Record<string, unknown>[];
       assert.equal(seen.length, ca.nodes, 'Cypher sees only dataset A');
       assert.ok(seen.every((r) => !String(r.p).includes('purr')));
       const context = searchResultOf(await searchDataset(t.search, a, request('GRAPH_COMPLETION', 'Do cats purr?', true)), true);

@@ -3,13 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import {
-  SsrfProtectionError,
-  fetchPublicUrl,
-  isPublicAddress,
-  validateOutboundUrl,
-  type FetchPublicUrlOptions,
-} from '../../src/security/outbound.js';
+import { SsrfProtectionError, fetchPublicUrl, isPublicAddress, validateOutboundUrl, type FetchPublicUrlOptions } from '../../src/security/outbound.js';
 
 /**
  * D19: outbound HTTP guard. Address classification (every blocked range, IPv4-mapped/NAT64/6to4
@@ -68,7 +62,10 @@ describe('isPublicAddress', () => {
     ['fec0::/10 site-local', ['fec0::1', 'feff::1']],
     ['ff00::/8 multicast', ['ff02::1', 'ff05::2', 'ffff::1']],
     ['2001:db8::/32 documentation', ['2001:db8::', '2001:db8:ffff::1', '2001:0db8:85a3::8a2e:370:7334']],
-    ['::ffff:0:0/96 mapped private (dotted)', ['::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::FFFF:192.168.0.1', '0:0:0:0:0:ffff:127.0.0.1']],
+    [
+      '::ffff:0:0/96 mapped private (dotted)',
+      ['::ffff:127.0.0.1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::FFFF:192.168.0.1', '0:0:0:0:0:ffff:127.0.0.1'],
+    ],
     ['::ffff:0:0/96 mapped private (hex)', ['::ffff:7f00:1', '::ffff:a00:1', '::ffff:a9fe:a9fe', '::ffff:0:0', '::ffff:ffff:ffff']],
     ['::ffff:0:0:0/96 translated private', ['::ffff:0:7f00:1', '::ffff:0:10.0.0.1']],
     ['::/96 IPv4-compatible', ['::127.0.0.1', '::7f00:1', '::8.8.8.8', '::0808:0808']],
@@ -133,10 +130,7 @@ describe('validateOutboundUrl', () => {
 
   it('refuses everything when outbound requests are disabled, before any other check', async () => {
     for (const url of ['https://example.com/', 'file:///etc/passwd', 'http://127.0.0.1/']) {
-      await assertBlocked(
-        validateOutboundUrl(url, { allowHttpRequests: false }),
-        'Outbound HTTP requests are disabled (ALLOW_HTTP_REQUESTS=false).',
-      );
+      await assertBlocked(validateOutboundUrl(url, { allowHttpRequests: false }), 'Outbound HTTP requests are disabled (ALLOW_HTTP_REQUESTS=false).');
     }
   });
 
@@ -153,10 +147,7 @@ describe('validateOutboundUrl', () => {
       ['//example.com/path', ''],
     ];
     for (const [url, scheme] of cases) {
-      await assertBlocked(
-        validateOutboundUrl(url, enabled),
-        `URL scheme '${scheme}' is not allowed; only http/https are permitted.`,
-      );
+      await assertBlocked(validateOutboundUrl(url, enabled), `URL scheme '${scheme}' is not allowed; only http/https are permitted.`);
     }
   });
 
@@ -193,10 +184,7 @@ describe('validateOutboundUrl', () => {
       ['http://[2002:7f00:1::1]/', '2002:7f00:1::1'],
     ];
     for (const [url, host] of cases) {
-      await assertBlocked(
-        validateOutboundUrl(url, { allowHttpRequests: true, lookup }),
-        `URL host '${host}' points to a non-public address and is blocked.`,
-      );
+      await assertBlocked(validateOutboundUrl(url, { allowHttpRequests: true, lookup }), `URL host '${host}' points to a non-public address and is blocked.`);
     }
     assert.deepEqual(asked, []);
   });
@@ -256,14 +244,8 @@ describe('validateOutboundUrl', () => {
 
   it('reports a name that does not resolve', async () => {
     const { lookup } = fakeLookup({ 'empty.example': [] });
-    await assertBlocked(
-      validateOutboundUrl('http://nowhere.example/', { allowHttpRequests: true, lookup }),
-      "Could not resolve URL host 'nowhere.example'.",
-    );
-    await assertBlocked(
-      validateOutboundUrl('http://empty.example/', { allowHttpRequests: true, lookup }),
-      "Could not resolve URL host 'empty.example'.",
-    );
+    await assertBlocked(validateOutboundUrl('http://nowhere.example/', { allowHttpRequests: true, lookup }), "Could not resolve URL host 'nowhere.example'.");
+    await assertBlocked(validateOutboundUrl('http://empty.example/', { allowHttpRequests: true, lookup }), "Could not resolve URL host 'empty.example'.");
   });
 
   it('returns every address of a public name', async () => {
@@ -406,7 +388,14 @@ describe('fetchPublicUrl', () => {
     connectCalls.length = 0;
     const absolute = await fetchPublicUrl('http://public.example/redirect-absolute', options());
     assert.equal(absolute.finalUrl, 'http://other.example/ok');
-    assert.deepEqual(connectCalls, [[PUBLIC_IP, 80], ['8.8.8.8', 80]], 'every hop is pinned to its own validated address');
+    assert.deepEqual(
+      connectCalls,
+      [
+        [PUBLIC_IP, 80],
+        ['8.8.8.8', 80],
+      ],
+      'every hop is pinned to its own validated address',
+    );
   });
 
   it('refuses a redirect to a loopback address', async () => {
@@ -433,10 +422,7 @@ describe('fetchPublicUrl', () => {
   });
 
   it('refuses a redirect to a non-http scheme', async () => {
-    await assertBlocked(
-      fetchPublicUrl('http://public.example/redirect-file', options()),
-      "URL scheme 'file' is not allowed; only http/https are permitted.",
-    );
+    await assertBlocked(fetchPublicUrl('http://public.example/redirect-file', options()), "URL scheme 'file' is not allowed; only http/https are permitted.");
   });
 
   it('follows at most maxRedirects redirects', async () => {

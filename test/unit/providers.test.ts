@@ -264,7 +264,9 @@ describe('OpenAICompatibleModel', () => {
       {
         chat: () => {
           times.push(Date.now());
-          return times.length === 1 ? { status: 429, headers: { 'retry-after': '1' }, json: { error: { message: 'slow down', type: 'rate_limit' } } } : undefined;
+          return times.length === 1
+            ? { status: 429, headers: { 'retry-after': '1' }, json: { error: { message: 'slow down', type: 'rate_limit' } } }
+            : undefined;
         },
       },
       async (s) => {
@@ -297,7 +299,9 @@ describe('OpenAICompatibleModel', () => {
 
   it('maps a 429 insufficient_quota or budget error to LLMPaymentRequiredError', async () => {
     await withStub(
-      { chat: () => ({ status: 429, json: { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } } }) },
+      {
+        chat: () => ({ status: 429, json: { error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } } }),
+      },
       async (s) => {
         await assertProviderError(model(s).complete('s', 'u'), LLMPaymentRequiredError);
         assert.equal(s.requests.length, 1);
@@ -311,7 +315,9 @@ describe('OpenAICompatibleModel', () => {
   it('maps 401 and 403 to LLMAuthenticationError without the key in the message', async () => {
     for (const status of [401, 403]) {
       await withStub(
-        { chat: () => ({ status, json: { error: { message: `Incorrect API key provided: ${KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } } }) },
+        {
+          chat: () => ({ status, json: { error: { message: `Incorrect API key provided: ${KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } } }),
+        },
         async (s) => {
           await assertProviderError(model(s).complete('s', 'u'), LLMAuthenticationError, (error) => {
             assert.equal(error.status, 502);

@@ -84,7 +84,10 @@ describe('extractText: text formats', () => {
   });
 
   it('pretty-prints JSON and keeps invalid JSON as it is', async () => {
-    assert.equal(await extractText(Buffer.from('{"a":[1,{"b":"c"}]}'), info('json', 'application/json')), '{\n  "a": [\n    1,\n    {\n      "b": "c"\n    }\n  ]\n}');
+    assert.equal(
+      await extractText(Buffer.from('{"a":[1,{"b":"c"}]}'), info('json', 'application/json')),
+      '{\n  "a": [\n    1,\n    {\n      "b": "c"\n    }\n  ]\n}',
+    );
     assert.equal(await extractText(Buffer.from('{"a": oops'), info('json', 'application/json')), '{"a": oops');
   });
 
@@ -189,7 +192,10 @@ describe('extractText: PDF', () => {
   });
 
   it('refuses a malformed PDF', async () => {
-    await assertIngestionError(extractText(Buffer.from('%PDF-1.4\nthis is not really a pdf'), info('pdf', 'application/pdf')), 'Could not read the PDF document.');
+    await assertIngestionError(
+      extractText(Buffer.from('%PDF-1.4\nthis is not really a pdf'), info('pdf', 'application/pdf')),
+      'Could not read the PDF document.',
+    );
     await assertIngestionError(extractText(Buffer.from('plain text named .pdf'), info('pdf', 'application/pdf')), 'Could not read the PDF document.');
     const truncated = makePdf(['Hello']).subarray(0, 60);
     await assertIngestionError(extractText(truncated, info('pdf', 'application/pdf')), 'Could not read the PDF document.');
@@ -305,10 +311,15 @@ describe('chunkText', () => {
     );
     const gap = fc.constantFrom(' ', '  ', '\n', '\n\n', '\r\n\r\n', '\t', ' \n \n ', '\u00a0', '\u3000');
     fc.assert(
-      fc.property(fc.array(fc.tuple(token, gap), { maxLength: 120 }), fc.integer({ min: 1, max: 25 }), fc.string({ maxLength: 3 }), (parts, maxTokens, lead) => {
-        const text = lead + parts.map(([w, g]) => w + g).join('');
-        checkChunks(text, maxTokens, chunkText(text, maxTokens));
-      }),
+      fc.property(
+        fc.array(fc.tuple(token, gap), { maxLength: 120 }),
+        fc.integer({ min: 1, max: 25 }),
+        fc.string({ maxLength: 3 }),
+        (parts, maxTokens, lead) => {
+          const text = lead + parts.map(([w, g]) => w + g).join('');
+          checkChunks(text, maxTokens, chunkText(text, maxTokens));
+        },
+      ),
       { numRuns: 300 },
     );
     fc.assert(

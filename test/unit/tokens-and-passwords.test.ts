@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as engram from '../../src/index.js';
-import {
-  InvalidTokenError,
-  issueAccessToken,
-  uuidv7,
-  uuidv7Time,
-  verifyAccessToken,
-} from '../../src/auth/tokens.js';
+import { InvalidTokenError, issueAccessToken, uuidv7, uuidv7Time, verifyAccessToken } from '../../src/auth/tokens.js';
 import { hashPassword, passwordPolicyViolation, verifyPassword, MAX_PASSWORD_LENGTH } from '../../src/auth/passwords.js';
 import { constantTimeEqual } from '../../src/auth/api-keys.js';
 

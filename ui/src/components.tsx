@@ -178,12 +178,15 @@ export function EmailLinkForm({
 }
 
 /** Loads data on mount (and when `deps` change); `reload` loads again. */
-export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { data: T | undefined; error: string; loading: boolean; reload: () => Promise<void> } {
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: readonly unknown[],
+): { data: T | undefined; error: string; loading: boolean; reload: () => Promise<void> } {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState('');
   const [loading, setLoading] = useState(true);
   const latest = useRef(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // `load` is left out of the dependencies on purpose: callers pass a new closure on every render.
   const reload = useCallback(async () => {
     const mine = ++latest.current;
     setLoading(true);

@@ -61,7 +61,8 @@ export function addRoutes(app: App, ctx: HttpContext) {
    */
   async function writeTarget(actor: Actor, datasetId?: string, datasetName?: string): Promise<DatasetRow> {
     if (datasetId) {
-      if (!UUID.test(datasetId)) throw new ApiError(400, { detail: [{ type: 'uuid_parsing', loc: ['body', 'datasetId'], msg: 'Input should be a valid UUID' }], body: null });
+      if (!UUID.test(datasetId))
+        throw new ApiError(400, { detail: [{ type: 'uuid_parsing', loc: ['body', 'datasetId'], msg: 'Input should be a valid UUID' }], body: null });
       return (await access.datasets(actor, 'write', { ids: [datasetId] }))[0]!;
     }
     if (!datasetName) throw routerError(400, 'Either datasetId or datasetName must be provided.');
@@ -76,7 +77,10 @@ export function addRoutes(app: App, ctx: HttpContext) {
     await scope.register(multipart, { limits: { fileSize: config.memory.uploadMaxBytes } });
     scope.post(
       '/api/v1/add',
-      { schema: { tags: ['add'], summary: 'Upload files into a dataset (needs write)', security: SECURED, consumes: ['multipart/form-data'] }, preHandler: guard },
+      {
+        schema: { tags: ['add'], summary: 'Upload files into a dataset (needs write)', security: SECURED, consumes: ['multipart/form-data'] },
+        preHandler: guard,
+      },
       async (request) => {
         const form = await readUploadForm(request, ingestLimits);
         const field = (name: string) => form.fields.get(name)?.[0];

@@ -10,10 +10,8 @@ export function agentRoutes(app: App, ctx: HttpContext) {
   const guard = authenticate(auth, config, 'auth');
   const TAGS = ['agent management'];
 
-  app.get(
-    '/api/v1/agents/list',
-    { schema: { tags: TAGS, summary: 'Your agents', security: SECURED }, preHandler: guard },
-    async (request) => auth.agents.list(principalOf(request).user.id),
+  app.get('/api/v1/agents/list', { schema: { tags: TAGS, summary: 'Your agents', security: SECURED }, preHandler: guard }, async (request) =>
+    auth.agents.list(principalOf(request).user.id),
   );
 
   app.post(
@@ -23,7 +21,14 @@ export function agentRoutes(app: App, ctx: HttpContext) {
         tags: TAGS,
         summary: 'Create an agent user and its API key (shown once)',
         security: SECURED,
-        querystring: z.object({ name: z.string().trim().min(1).max(100).regex(/^[^@+\s/\\][^@+/\\]*$/, 'Agent names cannot contain @, +, / or \\') }),
+        querystring: z.object({
+          name: z
+            .string()
+            .trim()
+            .min(1)
+            .max(100)
+            .regex(/^[^@+\s/\\][^@+/\\]*$/, 'Agent names cannot contain @, +, / or \\'),
+        }),
       },
       preHandler: guard,
     },

@@ -11,7 +11,10 @@ import { Email, UserRead, UuidZodMessage } from '../schemas.js';
 const LoginForm = z.object({
   username: z.string().min(1).max(320),
   password: z.string().min(1).max(4096),
-  grant_type: z.string().regex(/^password$/).optional(),
+  grant_type: z
+    .string()
+    .regex(/^password$/)
+    .optional(),
   scope: z.string().max(4096).optional(),
   client_id: z.string().max(4096).optional(),
   client_secret: z.string().max(4096).optional(),
@@ -215,5 +218,4 @@ export function authRoutes(app: App, ctx: HttpContext) {
       return null;
     },
   );
-
 }

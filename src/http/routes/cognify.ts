@@ -31,7 +31,11 @@ export function cognifyRoutes(app: App, ctx: HttpContext) {
             }),
           z.object({
             datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-            dataset_ids: z.array(z.uuid({ message: 'Input should be a valid UUID' })).max(100).optional().nullable(),
+            dataset_ids: z
+              .array(z.uuid({ message: 'Input should be a valid UUID' }))
+              .max(100)
+              .optional()
+              .nullable(),
             run_in_background: z.boolean().optional().default(false),
             custom_prompt: z.string().max(100_000).optional().nullable(),
             chunk_size: z.number().int().min(16).max(100_000).optional().nullable(),
@@ -51,7 +55,9 @@ export function cognifyRoutes(app: App, ctx: HttpContext) {
       }
       if (body.ontology_key && body.ontology_key.length > 0) throw routerError(409, `Ontology key not found: ${body.ontology_key[0]}`);
       // The cognify router answers a name with spaces or dots with 409 (the add router with 400).
-      if (!body.dataset_ids || body.dataset_ids.length === 0) for (const name of body.datasets ?? []) if (name.includes(' ') || name.includes('.')) throw routerError(409, 'Dataset name cannot contain spaces or dots.');
+      if (!body.dataset_ids || body.dataset_ids.length === 0)
+        for (const name of body.datasets ?? [])
+          if (name.includes(' ') || name.includes('.')) throw routerError(409, 'Dataset name cannot contain spaces or dots.');
       const actor = await actorOf(request, access);
       const targets = await access.datasets(actor, 'write', { ids: body.dataset_ids, names: body.datasets, create: true });
       const opts = {

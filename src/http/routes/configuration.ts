@@ -35,7 +35,12 @@ export function configurationRoutes(app: App, ctx: HttpContext) {
   app.get(
     '/api/v1/configuration/get_user_configuration/:config_id',
     {
-      schema: { tags: TAGS, summary: 'One of your configurations ({} when there is none)', security: SECURED, params: z.object({ config_id: z.string().max(64) }) },
+      schema: {
+        tags: TAGS,
+        summary: 'One of your configurations ({} when there is none)',
+        security: SECURED,
+        params: z.object({ config_id: z.string().max(64) }),
+      },
       preHandler: guard,
     },
     async (request) => (await configurations.get(principalOf(request).user.id, request.params.config_id)) ?? {},

@@ -63,7 +63,10 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
         tags: TAGS,
         summary: 'Latest pipeline status per dataset',
         security: SECURED,
-        querystring: z.object({ dataset: z.union([z.string(), z.array(z.string())]).optional(), pipeline: z.union([z.string(), z.array(z.string())]).optional() }),
+        querystring: z.object({
+          dataset: z.union([z.string(), z.array(z.string())]).optional(),
+          pipeline: z.union([z.string(), z.array(z.string())]).optional(),
+        }),
       },
       preHandler: guard,
     },

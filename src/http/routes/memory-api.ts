@@ -12,18 +12,34 @@ import { readUploadForm } from '../uploads.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const RecallBody = z.preprocess(
-  (b) => camelOrSnake(b, { search_type: 'searchType', dataset_ids: 'datasetIds', system_prompt: 'systemPrompt', node_name: 'nodeName', top_k: 'topK', only_context: 'onlyContext', session_id: 'sessionId' }),
+  (b) =>
+    camelOrSnake(b, {
+      search_type: 'searchType',
+      dataset_ids: 'datasetIds',
+      system_prompt: 'systemPrompt',
+      node_name: 'nodeName',
+      top_k: 'topK',
+      only_context: 'onlyContext',
+      session_id: 'sessionId',
+    }),
   z
     .object({
       search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
       datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-      dataset_ids: z.array(z.uuid({ message: 'Input should be a valid UUID' })).max(100).optional().nullable(),
+      dataset_ids: z
+        .array(z.uuid({ message: 'Input should be a valid UUID' }))
+        .max(100)
+        .optional()
+        .nullable(),
       query: z.string().min(1).max(100_000),
       system_prompt: z.string().max(100_000).optional().nullable(),
       node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
       top_k: z.number().int().optional().default(15),
       only_context: z.boolean().optional().default(false),
-      scope: z.union([z.string(), z.array(z.string())]).optional().nullable(),
+      scope: z
+        .union([z.string(), z.array(z.string())])
+        .optional()
+        .nullable(),
       session_id: z.string().max(255).optional().nullable(),
     })
     .passthrough(),
@@ -46,7 +62,10 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
     await scope.register(multipart, { limits: { fileSize: config.memory.uploadMaxBytes } });
     scope.post(
       '/api/v1/remember',
-      { schema: { tags: ['memory'], summary: 'Add files to a dataset and cognify it (needs write)', security: SECURED, consumes: ['multipart/form-data'] }, preHandler: guard },
+      {
+        schema: { tags: ['memory'], summary: 'Add files to a dataset and cognify it (needs write)', security: SECURED, consumes: ['multipart/form-data'] },
+        preHandler: guard,
+      },
       async (request, reply) => {
         const started = Date.now();
         const { files, fields } = await readUploadForm(request, ingestLimitsOf(config));
@@ -95,7 +114,8 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       const body = request.body;
       const scopes = body.scope === undefined || body.scope === null ? ['auto'] : ([] as string[]).concat(body.scope);
       const unsupported = scopes.filter((s) => !['graph', 'auto', 'all'].includes(s));
-      if (unsupported.length > 0) return reply.status(422).send({ error: `Unsupported recall scope: ${unsupported.join(', ')}. This server recalls from the graph scope.` });
+      if (unsupported.length > 0)
+        return reply.status(422).send({ error: `Unsupported recall scope: ${unsupported.join(', ')}. This server recalls from the graph scope.` });
       if (body.top_k <= 0) throw queryValidation('top_k must be a positive integer.');
       const actor = await actorOf(request, access);
       const named = !(body.dataset_ids && body.dataset_ids.length > 0) && body.datasets && body.datasets.length > 0;
@@ -104,7 +124,15 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       const requested = (body.search_type ?? routeQuery(body.query)) as SearchType;
       const type = await memory.retrieval.resolveType(requested, body.query);
       if (config.memory.recallWarmup && !(await memory.pipelines.anyCognified(targets))) {
-        return [{ source: 'system', status: 'memory_warming_up', text: 'Memory is still warming up: add data and cognify it first.', datapoint_count: 0, threshold: 1 }];
+        return [
+          {
+            source: 'system',
+            status: 'memory_warming_up',
+            text: 'Memory is still warming up: add data and cognify it first.',
+            datapoint_count: 0,
+            threshold: 1,
+          },
+        ];
       }
       const perDataset = await memory.retrieval.searchInTurn(targets, searchRequestOf(type, body));
       const entries: unknown[] = [];
@@ -131,17 +159,18 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
     },
   );
 
-  app.get(
-    '/api/v1/recall',
-    { schema: { tags: ['memory'], summary: 'Your query history', security: SECURED }, preHandler: guard },
-    async (request) => memory.retrieval.history(principalOf(request).user.id),
+  app.get('/api/v1/recall', { schema: { tags: ['memory'], summary: 'Your query history', security: SECURED }, preHandler: guard }, async (request) =>
+    memory.retrieval.history(principalOf(request).user.id),
   );
 
   const invalid = () => bareError(422, 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.');
 
   app.post(
     '/api/v1/forget',
-    { schema: { tags: ['memory'], summary: 'Forget an item, a dataset, its memory only, or everything you may delete', security: SECURED, body: ForgetBody }, preHandler: guard },
+    {
+      schema: { tags: ['memory'], summary: 'Forget an item, a dataset, its memory only, or everything you may delete', security: SECURED, body: ForgetBody },
+      preHandler: guard,
+    },
     async (request) => {
       const body = request.body;
       const actor = await actorOf(request, access);
@@ -153,7 +182,11 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       if ((body.dataset && body.dataset_id) || (!body.dataset && !body.dataset_id)) throw invalid();
       if (body.dataset_id && !UUID.test(body.dataset_id)) throw invalid();
       if (body.data_id && !UUID.test(body.data_id)) throw invalid();
-      const [dataset]: (DatasetRow | undefined)[] = await access.datasets(actor, 'delete', body.dataset_id ? { ids: [body.dataset_id] } : { names: [body.dataset!] });
+      const [dataset]: (DatasetRow | undefined)[] = await access.datasets(
+        actor,
+        'delete',
+        body.dataset_id ? { ids: [body.dataset_id] } : { names: [body.dataset!] },
+      );
       if (!dataset) throw datasetPermissionDenied('delete');
       if (body.data_id) {
         const row = await memory.datasets.deleteItem(dataset, body.data_id);

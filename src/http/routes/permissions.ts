@@ -39,12 +39,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
       handler: async (request) => {
-        await management.changeDatasetPermission(await subject(request),
-          action,
-          request.params.principal_id,
-          request.query.permission_name,
-          request.body,
-        );
+        await management.changeDatasetPermission(await subject(request), action, request.params.principal_id, request.query.permission_name, request.body);
         return { message };
       },
     });
@@ -55,7 +50,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     {
       schema: {
         tags: TAGS,
-        summary: "Who holds which permission on a dataset (needs share on it; an Engram addition)",
+        summary: 'Who holds which permission on a dataset (needs share on it; an Engram addition)',
         security: SECURED,
         params: z.object({ dataset_id: Uuid }),
       },
@@ -76,8 +71,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
     },
-    async (request) =>
-      management.principalDatasets(await subject(request), request.params.principal_id, request.query.permission_name),
+    async (request) => management.principalDatasets(await subject(request), request.params.principal_id, request.query.permission_name),
   );
 
   app.post(
@@ -200,10 +194,7 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
         tags: TAGS,
         summary: 'Select your active tenant (null: your personal space)',
         security: SECURED,
-        body: z.preprocess(
-          (body) => camelOrSnake(body, { tenant_id: 'tenantId' }),
-          z.object({ tenant_id: Uuid.nullable().optional() }),
-        ),
+        body: z.preprocess((body) => camelOrSnake(body, { tenant_id: 'tenantId' }), z.object({ tenant_id: Uuid.nullable().optional() })),
       },
       preHandler: guard,
     },
@@ -214,15 +205,16 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     },
   );
 
-  app.get(
-    `${base}/tenants/me`,
-    { schema: { tags: TAGS, summary: 'Tenants you belong to', security: SECURED }, preHandler: guard },
-    async (request) => access.tenantsOf(principalOf(request).user.id),
+  app.get(`${base}/tenants/me`, { schema: { tags: TAGS, summary: 'Tenants you belong to', security: SECURED }, preHandler: guard }, async (request) =>
+    access.tenantsOf(principalOf(request).user.id),
   );
 
   app.get(
     `${base}/tenants/:tenant_id/roles`,
-    { schema: { tags: TAGS, summary: "A tenant's roles (all for managers, your own otherwise)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
+    {
+      schema: { tags: TAGS, summary: "A tenant's roles (all for managers, your own otherwise)", security: SECURED, params: z.object({ tenant_id: Uuid }) },
+      preHandler: guard,
+    },
     async (request) => management.tenantRoles(await subject(request), request.params.tenant_id),
   );
 
@@ -232,23 +224,29 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       schema: { tags: TAGS, summary: "A role's members", security: SECURED, params: z.object({ tenant_id: Uuid, role_id: Uuid }) },
       preHandler: guard,
     },
-    async (request) =>
-      management.roleMembers(await subject(request), request.params.tenant_id, request.params.role_id),
+    async (request) => management.roleMembers(await subject(request), request.params.tenant_id, request.params.role_id),
   );
 
   app.get(
     `${base}/tenants/:tenant_id/roles/users/:user_id`,
     {
-      schema: { tags: TAGS, summary: "A user's roles in this tenant (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid, user_id: Uuid }) },
+      schema: {
+        tags: TAGS,
+        summary: "A user's roles in this tenant (owner or admin)",
+        security: SECURED,
+        params: z.object({ tenant_id: Uuid, user_id: Uuid }),
+      },
       preHandler: guard,
     },
-    async (request) =>
-      management.userRolesInTenant(await subject(request), request.params.tenant_id, request.params.user_id),
+    async (request) => management.userRolesInTenant(await subject(request), request.params.tenant_id, request.params.user_id),
   );
 
   app.get(
     `${base}/tenants/:tenant_id/users`,
-    { schema: { tags: TAGS, summary: "A tenant's members with their roles (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid }) }, preHandler: guard },
+    {
+      schema: { tags: TAGS, summary: "A tenant's members with their roles (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid }) },
+      preHandler: guard,
+    },
     async (request) => management.tenantUsers(await subject(request), request.params.tenant_id),
   );
 }

@@ -21,7 +21,11 @@ const SearchBody = z.preprocess(
     .object({
       search_type: z.enum(SEARCH_TYPES).optional().default('HYBRID_COMPLETION'),
       datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-      dataset_ids: z.array(z.uuid({ message: 'Input should be a valid UUID' })).max(100).optional().nullable(),
+      dataset_ids: z
+        .array(z.uuid({ message: 'Input should be a valid UUID' }))
+        .max(100)
+        .optional()
+        .nullable(),
       query: z.string().max(100_000).optional().default('What is in the document?'),
       system_prompt: z.string().max(100_000).optional().nullable(),
       node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
@@ -50,7 +54,11 @@ export function searchRoutes(app: App, ctx: HttpContext) {
       if (named && targets.length === 0) throw datasetNotFound();
       const type = await memory.retrieval.resolveType(body.search_type as SearchType, body.query);
       const perDataset = await memory.retrieval.search(targets, searchRequestOf(type, body));
-      const verbose = (outcome: (typeof perDataset)[number]['outcome']) => ({ text_result: outcome.completion, context_result: outcome.context, objects_result: outcome.objects });
+      const verbose = (outcome: (typeof perDataset)[number]['outcome']) => ({
+        text_result: outcome.completion,
+        context_result: outcome.context,
+        objects_result: outcome.objects,
+      });
       let response: unknown;
       if (config.posture.multiTenant) {
         response = perDataset.map(({ dataset, outcome }) => ({
@@ -61,16 +69,19 @@ export function searchRoutes(app: App, ctx: HttpContext) {
         }));
       } else {
         const results = perDataset.map(({ outcome }) => (body.verbose ? verbose(outcome) : searchResultOf(outcome, body.only_context)));
-        response = !body.verbose && results.length === 1 && Array.isArray(results[0]) ? results[0] : body.verbose ? results : results.flatMap((r) => (Array.isArray(r) ? r : [r]));
+        response =
+          !body.verbose && results.length === 1 && Array.isArray(results[0])
+            ? results[0]
+            : body.verbose
+              ? results
+              : results.flatMap((r) => (Array.isArray(r) ? r : [r]));
       }
       await memory.retrieval.record(actor.subject.userId, body.query, type, targets, response);
       return response;
     },
   );
 
-  app.get(
-    '/api/v1/search',
-    { schema: { tags: ['search'], summary: 'Your search history', security: SECURED }, preHandler: guard },
-    async (request) => memory.retrieval.history(principalOf(request).user.id),
+  app.get('/api/v1/search', { schema: { tags: ['search'], summary: 'Your search history', security: SECURED }, preHandler: guard }, async (request) =>
+    memory.retrieval.history(principalOf(request).user.id),
   );
 }

@@ -46,31 +46,35 @@ export function settingsRoutes(app: App, ctx: HttpContext) {
   const load = () => settings.load();
   const reveal = (token: string | undefined) => settings.reveal(token);
 
-  app.get('/api/v1/settings', { schema: { tags: ['settings'], summary: 'Language model and vector store settings (keys masked)', security: SECURED }, preHandler: guard }, async () => {
-    const stored = await load();
-    const m = config.memory;
-    const llmKey = stored.llm ? reveal(stored.llm.apiKey) : m.llm.apiKey;
-    return {
-      llm: {
-        provider: stored.llm?.provider ?? m.llm.provider,
-        model: stored.llm?.model ?? m.llm.model,
-        endpoint: stored.llm ? (stored.llm.endpoint ?? ENDPOINTS[stored.llm.provider] ?? null) : (m.llm.endpoint ?? null),
-        apiVersion: null,
-        apiKey: maskKey(llmKey),
-        providers: LLM_PROVIDERS,
-        models: LLM_MODELS,
-      },
-      vectorDb: {
-        provider: stored.vectorDb?.provider ?? m.vectorProvider,
-        url: stored.vectorDb?.url ?? '',
-        apiKey: maskKey(reveal(stored.vectorDb?.apiKey)) ?? '',
-        providers: [
-          { value: 'lancedb', label: 'LanceDB' },
-          { value: 'pgvector', label: 'PGVector' },
-        ],
-      },
-    };
-  });
+  app.get(
+    '/api/v1/settings',
+    { schema: { tags: ['settings'], summary: 'Language model and vector store settings (keys masked)', security: SECURED }, preHandler: guard },
+    async () => {
+      const stored = await load();
+      const m = config.memory;
+      const llmKey = stored.llm ? reveal(stored.llm.apiKey) : m.llm.apiKey;
+      return {
+        llm: {
+          provider: stored.llm?.provider ?? m.llm.provider,
+          model: stored.llm?.model ?? m.llm.model,
+          endpoint: stored.llm ? (stored.llm.endpoint ?? ENDPOINTS[stored.llm.provider] ?? null) : (m.llm.endpoint ?? null),
+          apiVersion: null,
+          apiKey: maskKey(llmKey),
+          providers: LLM_PROVIDERS,
+          models: LLM_MODELS,
+        },
+        vectorDb: {
+          provider: stored.vectorDb?.provider ?? m.vectorProvider,
+          url: stored.vectorDb?.url ?? '',
+          apiKey: maskKey(reveal(stored.vectorDb?.apiKey)) ?? '',
+          providers: [
+            { value: 'lancedb', label: 'LanceDB' },
+            { value: 'pgvector', label: 'PGVector' },
+          ],
+        },
+      };
+    },
+  );
 
   app.post(
     '/api/v1/settings',
@@ -79,12 +83,30 @@ export function settingsRoutes(app: App, ctx: HttpContext) {
         tags: ['settings'],
         summary: 'Change settings (superusers only); keys are stored encrypted',
         security: SECURED,
-        body: z
-          .object({
-            llm: z.object({ provider: z.enum(['openai', 'ollama', 'anthropic', 'gemini', 'mistral']), model: z.string().min(1).max(200), endpoint: z.url({ protocol: /^https?$/ }).max(2048).optional().nullable(), apiKey: ProviderKey, api_key: ProviderKey }).optional().nullable(),
-            vectorDb: z.object({ provider: z.enum(['lancedb', 'pgvector']), url: z.string().max(2048), apiKey: ProviderKey, api_key: ProviderKey }).optional().nullable(),
-            vector_db: z.object({ provider: z.enum(['lancedb', 'pgvector']), url: z.string().max(2048), apiKey: ProviderKey, api_key: ProviderKey }).optional().nullable(),
-          }),
+        body: z.object({
+          llm: z
+            .object({
+              provider: z.enum(['openai', 'ollama', 'anthropic', 'gemini', 'mistral']),
+              model: z.string().min(1).max(200),
+              endpoint: z
+                .url({ protocol: /^https?$/ })
+                .max(2048)
+                .optional()
+                .nullable(),
+              apiKey: ProviderKey,
+              api_key: ProviderKey,
+            })
+            .optional()
+            .nullable(),
+          vectorDb: z
+            .object({ provider: z.enum(['lancedb', 'pgvector']), url: z.string().max(2048), apiKey: ProviderKey, api_key: ProviderKey })
+            .optional()
+            .nullable(),
+          vector_db: z
+            .object({ provider: z.enum(['lancedb', 'pgvector']), url: z.string().max(2048), apiKey: ProviderKey, api_key: ProviderKey })
+            .optional()
+            .nullable(),
+        }),
       },
       preHandler: guard,
     },
@@ -96,7 +118,12 @@ export function settingsRoutes(app: App, ctx: HttpContext) {
       const newKey = (k: string | null | undefined) => (k && k.trim() !== '' && !k.includes('*****') ? settings.keyring.encrypt(k) : undefined);
       if (body.llm) {
         const key = newKey(body.llm.apiKey ?? body.llm.api_key) ?? stored.llm?.apiKey;
-        stored.llm = { provider: body.llm.provider, model: body.llm.model, ...(body.llm.endpoint ? { endpoint: body.llm.endpoint.replace(/\/+$/, '') } : {}), ...(key ? { apiKey: key } : {}) };
+        stored.llm = {
+          provider: body.llm.provider,
+          model: body.llm.model,
+          ...(body.llm.endpoint ? { endpoint: body.llm.endpoint.replace(/\/+$/, '') } : {}),
+          ...(key ? { apiKey: key } : {}),
+        };
       }
       const vector = body.vectorDb ?? body.vector_db;
       if (vector) {

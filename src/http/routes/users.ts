@@ -34,7 +34,13 @@ export function userRoutes(app: App, ctx: HttpContext) {
   app.patch(
     '/api/v1/users/me',
     {
-      schema: { tags: ['users'], summary: 'Change your e-mail or password (a password change ends every session)', security: SECURED, body: UserUpdate, response: { 200: UserRead } },
+      schema: {
+        tags: ['users'],
+        summary: 'Change your e-mail or password (a password change ends every session)',
+        security: SECURED,
+        body: UserUpdate,
+        response: { 200: UserRead },
+      },
       preHandler: strict,
     },
     async (request) => {
@@ -71,7 +77,14 @@ export function userRoutes(app: App, ctx: HttpContext) {
   app.patch(
     '/api/v1/users/:id',
     {
-      schema: { tags: ['users'], summary: 'Update a user (superuser); deactivation ends their sessions', security: SECURED, params: IdParams, body: UserUpdate, response: { 200: UserRead } },
+      schema: {
+        tags: ['users'],
+        summary: 'Update a user (superuser); deactivation ends their sessions',
+        security: SECURED,
+        params: IdParams,
+        body: UserUpdate,
+        response: { 200: UserRead },
+      },
       preHandler: superuser,
     },
     async (request) => auth.updateUser(await target(request.params.id), request.body, true),

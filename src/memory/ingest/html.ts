@@ -9,8 +9,34 @@ const HIDDEN_ELEMENTS = new Set(['script', 'style', 'noscript', 'template', 'tit
 const HEAD_ELEMENTS = new Set(['title', 'meta', 'link', 'base', 'style', 'script', 'noscript', 'template']);
 /** Elements that separate paragraphs. */
 const PARAGRAPH_ELEMENTS = new Set([
-  'p', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'section', 'article', 'header', 'footer', 'main', 'aside', 'nav', 'blockquote', 'pre',
-  'table', 'ul', 'ol', 'dl', 'figure', 'form', 'hr', 'address', 'details', 'fieldset', 'body', 'html',
+  'p',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'section',
+  'article',
+  'header',
+  'footer',
+  'main',
+  'aside',
+  'nav',
+  'blockquote',
+  'pre',
+  'table',
+  'ul',
+  'ol',
+  'dl',
+  'figure',
+  'form',
+  'hr',
+  'address',
+  'details',
+  'fieldset',
+  'body',
+  'html',
 ]);
 /** Elements that start a new line. */
 const LINE_ELEMENTS = new Set(['br', 'div', 'li', 'tr', 'dt', 'dd', 'option', 'figcaption', 'summary', 'caption', 'legend', 'thead', 'tbody', 'tfoot']);
@@ -18,10 +44,50 @@ const LINE_ELEMENTS = new Set(['br', 'div', 'li', 'tr', 'dt', 'dd', 'option', 'f
 const CELL_ELEMENTS = new Set(['td', 'th']);
 
 const NAMED_ENTITIES: Record<string, string> = {
-  amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: '\u00a0', copy: '©', reg: '®', trade: '™', hellip: '…', mdash: '—', ndash: '–',
-  lsquo: '‘', rsquo: '’', ldquo: '“', rdquo: '”', laquo: '«', raquo: '»', bull: '•', middot: '·', euro: '€', pound: '£', yen: '¥',
-  cent: '¢', deg: '°', times: '×', divide: '÷', shy: '\u00ad', sect: '§', para: '¶', plusmn: '±', frac12: '½', frac14: '¼', frac34: '¾',
-  eacute: 'é', egrave: 'è', agrave: 'à', aacute: 'á', ccedil: 'ç', ouml: 'ö', uuml: 'ü', auml: 'ä', szlig: 'ß', ntilde: 'ñ',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+  copy: '©',
+  reg: '®',
+  trade: '™',
+  hellip: '…',
+  mdash: '—',
+  ndash: '–',
+  lsquo: '‘',
+  rsquo: '’',
+  ldquo: '“',
+  rdquo: '”',
+  laquo: '«',
+  raquo: '»',
+  bull: '•',
+  middot: '·',
+  euro: '€',
+  pound: '£',
+  yen: '¥',
+  cent: '¢',
+  deg: '°',
+  times: '×',
+  divide: '÷',
+  shy: '\u00ad',
+  sect: '§',
+  para: '¶',
+  plusmn: '±',
+  frac12: '½',
+  frac14: '¼',
+  frac34: '¾',
+  eacute: 'é',
+  egrave: 'è',
+  agrave: 'à',
+  aacute: 'á',
+  ccedil: 'ç',
+  ouml: 'ö',
+  uuml: 'ü',
+  auml: 'ä',
+  szlig: 'ß',
+  ntilde: 'ñ',
 };
 
 /** Bounded, unnested quantifiers only: linear. */
@@ -171,7 +237,10 @@ export function htmlToText(html: string): string {
   emitText(n);
 
   // Tidy: nbsp to space, trim lines, at most one blank line in a row.
-  const lines = out.join('').replace(/\u00a0/g, ' ').split('\n');
+  const lines = out
+    .join('')
+    .replace(/\u00a0/g, ' ')
+    .split('\n');
   const result: string[] = [];
   let blank = true;
   for (const raw of lines) {

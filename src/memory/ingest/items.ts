@@ -28,7 +28,13 @@ export class ItemStore {
    * Stores items and their Data rows. Identical content in the same dataset is one row (dedup by
    * MD5 of the bytes); files are written atomically (temporary file, then rename).
    */
-  async ingest(dataset: DatasetInfo, ownerId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<DataRow[]> {
+  async ingest(
+    dataset: DatasetInfo,
+    ownerId: string,
+    tenantId: string | null,
+    items: readonly IngestItem[],
+    nodeSet: readonly string[] | null,
+  ): Promise<DataRow[]> {
     const dir = this.storageDir(dataset);
     const rows: DataRow[] = [];
     for (const item of items) {

@@ -97,7 +97,26 @@ export class HashingEmbedder implements Embedder {
 
 /** Abbreviations after which a period does not end a sentence. */
 const ABBREVIATIONS = new Set([
-  'mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'mt', 'vs', 'etc', 'e.g', 'i.e', 'inc', 'ltd', 'co', 'corp', 'no', 'fig', 'approx',
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'prof',
+  'sr',
+  'jr',
+  'st',
+  'mt',
+  'vs',
+  'etc',
+  'e.g',
+  'i.e',
+  'inc',
+  'ltd',
+  'co',
+  'corp',
+  'no',
+  'fig',
+  'approx',
 ]);
 
 /**
@@ -302,7 +321,8 @@ function findMentions(sentence: string): Mention[] {
       if (type !== 'person') {
         if (ORGANISATION_CUES.has(lastWord) || ORGANISATION_CUES.has(firstWord)) type = 'organisation';
         else if (PLACE_CUES.has(lastWord) || PLACE_CUES.has(firstWord)) type = 'place';
-        else if (first > 0 && PLACE_PREPOSITIONS.has(tokens[first - 1]!.text) && /^ +$/.test(sentence.slice(tokens[first - 1]!.end, tokens[first]!.start))) type = 'place';
+        else if (first > 0 && PLACE_PREPOSITIONS.has(tokens[first - 1]!.text) && /^ +$/.test(sentence.slice(tokens[first - 1]!.end, tokens[first]!.start)))
+          type = 'place';
       }
       const start = tokens[first]!.start;
       const end = tokens[last]!.end;

@@ -198,7 +198,9 @@ class Transport {
         const found = readProblem(text);
         const detail = found.message === '' ? '' : `: ${this.scrub(found.message)}`;
         if (response.status === 402 || mentionsQuota(found)) {
-          throw new LLMPaymentRequiredError(`The ${label} provider refused the request: the quota or budget of the account is exhausted (HTTP ${response.status}${detail}).`);
+          throw new LLMPaymentRequiredError(
+            `The ${label} provider refused the request: the quota or budget of the account is exhausted (HTTP ${response.status}${detail}).`,
+          );
         }
         if (response.status === 401 || response.status === 403) throw new LLMAuthenticationError();
         if (response.status !== 408 && response.status !== 429 && response.status < 500) {
@@ -427,9 +429,14 @@ export class OpenAICompatibleModel implements LanguageModel {
     if (typeof content === 'string') return content;
     if (Array.isArray(content)) {
       // Some servers answer with content parts.
-      return content.map((part: unknown) => (part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : '')).join('');
+      return content
+        .map((part: unknown) =>
+          part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : '',
+        )
+        .join('');
     }
-    if (typeof message?.refusal === 'string') throw new LLMResponseError(`The language model refused to answer: ${truncate(message.refusal, MAX_PROVIDER_MESSAGE)}`);
+    if (typeof message?.refusal === 'string')
+      throw new LLMResponseError(`The language model refused to answer: ${truncate(message.refusal, MAX_PROVIDER_MESSAGE)}`);
     throw new LLMResponseError('The language model returned no content.');
   }
 

@@ -41,7 +41,6 @@ export interface DatasetCopyOptions {
   readonly threads?: number;
 }
 
-
 /**
  * A fresh in-memory Kuzu database with the store's schema, holding exactly `nodes` and `edges`
  * (one dataset's graph): Cypher run there can see nothing else. The Cypher sandbox process runs
@@ -58,8 +57,16 @@ export async function openDatasetCopy(
     for (const statement of SCHEMA) await run(conn, statement);
     const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;
     const edgeColumns = ['source', 'target', 'relationship_name', 'properties', 'created_at', 'updated_at'] as const;
-    await executeBatches(conn, COPY_NODES, chunks(nodes, COPY_BATCH).map((batch) => columns(batch, nodeColumns)));
-    await executeBatches(conn, COPY_EDGES, chunks(edges, COPY_BATCH).map((batch) => columns(batch, edgeColumns)));
+    await executeBatches(
+      conn,
+      COPY_NODES,
+      chunks(nodes, COPY_BATCH).map((batch) => columns(batch, nodeColumns)),
+    );
+    await executeBatches(
+      conn,
+      COPY_EDGES,
+      chunks(edges, COPY_BATCH).map((batch) => columns(batch, edgeColumns)),
+    );
   } catch (error) {
     await conn.close().catch(() => undefined);
     await db.close().catch(() => undefined);
@@ -67,4 +74,3 @@ export async function openDatasetCopy(
   }
   return { db, conn };
 }
-

@@ -193,11 +193,7 @@ export class CypherSandbox implements CypherRunner {
     next?.grant();
   }
 
-  private spawnAndRun(
-    graph: SandboxGraph,
-    query: string,
-    limits: { timeoutMs: number; left: number; maxRows: number },
-  ): Promise<Record<string, unknown>[]> {
+  private spawnAndRun(graph: SandboxGraph, query: string, limits: { timeoutMs: number; left: number; maxRows: number }): Promise<Record<string, unknown>[]> {
     const maxMemoryBytes = this.maxMemoryMb * MB;
     const request: SandboxRequest = {
       query,
@@ -230,10 +226,7 @@ export class CypherSandbox implements CypherRunner {
         outcome ??= { error };
         child.kill('SIGKILL');
       };
-      const startupTimer = setTimeout(
-        () => stop(new CypherSandboxError(`the Cypher sandbox did not start the query within ${startupMs} ms`)),
-        startupMs,
-      );
+      const startupTimer = setTimeout(() => stop(new CypherSandboxError(`the Cypher sandbox did not start the query within ${startupMs} ms`)), startupMs);
       let queryTimer: NodeJS.Timeout | undefined;
       const poller = setInterval(() => {
         if (polling || child.pid === undefined) return;
@@ -293,7 +286,9 @@ export class CypherSandbox implements CypherRunner {
         if (queryTimer) clearTimeout(queryTimer);
         clearInterval(poller);
         child.stdin!.destroy();
-        const settled = outcome ?? { error: new CypherSandboxError(`the Cypher sandbox ended without an answer (${signal ?? `exit code ${code}`})`, stderrTail) };
+        const settled = outcome ?? {
+          error: new CypherSandboxError(`the Cypher sandbox ended without an answer (${signal ?? `exit code ${code}`})`, stderrTail),
+        };
         if ('rows' in settled) resolve(settled.rows);
         else {
           if (settled.error instanceof CypherSandboxError && settled.error.stderrTail === '' && stderrTail !== '') {

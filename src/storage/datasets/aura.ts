@@ -14,7 +14,10 @@ import type { DatasetDatabaseHandler, DatasetDatabaseRow } from './types.js';
 export const AURA_CREDENTIALS_MISSING =
   'NEO4J_CLIENT_ID, NEO4J_CLIENT_SECRET, and NEO4J_TENANT_ID environment variables must be set to use Neo4j Aura DatasetDatabase Handling.';
 
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{ status: number; json(): Promise<unknown> }>;
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<{ status: number; json(): Promise<unknown> }>;
 
 interface AuraInstance {
   id: string;

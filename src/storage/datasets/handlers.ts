@@ -86,4 +86,3 @@ export function pgvectorHandler(pool: () => pg.Pool): DatasetDatabaseHandler {
     },
   };
 }
-

@@ -134,8 +134,12 @@ export class DatasetDatabases {
       ...(await graph.createDataset(dataset)),
       ...(await vector.createDataset(dataset)),
     };
-    await this.db.insertInto('dataset_database').values(row).onConflict((oc) => oc.column('dataset_id').doNothing()).execute();
-    return (await this.db.selectFrom('dataset_database').selectAll().where('dataset_id', '=', dataset.id).executeTakeFirstOrThrow());
+    await this.db
+      .insertInto('dataset_database')
+      .values(row)
+      .onConflict((oc) => oc.column('dataset_id').doNothing())
+      .execute();
+    return await this.db.selectFrom('dataset_database').selectAll().where('dataset_id', '=', dataset.id).executeTakeFirstOrThrow();
   }
 
   private async openForDataset(dataset: DatasetRef): Promise<StorePair> {

@@ -27,4 +27,3 @@ export interface StorePair {
   readonly graph: GraphStore;
   readonly vector: VectorStore;
 }
-

@@ -31,12 +31,7 @@ const m0001_principals: VersionedMigration = (dialect) => ({
       .execute();
     await db.schema.createIndex('tenants_name_idx').on('tenants').column('name').execute();
     await db.schema.createIndex('tenants_owner_idx').on('tenants').column('owner_id').execute();
-    await db.schema
-      .createIndex('tenants_external_id_uq')
-      .on('tenants')
-      .column('external_id')
-      .unique()
-      .execute();
+    await db.schema.createIndex('tenants_external_id_uq').on('tenants').column('external_id').unique().execute();
 
     await db.schema
       .createTable('users')
@@ -93,12 +88,7 @@ const m0001_principals: VersionedMigration = (dialect) => ({
       .addColumn('last_used_at', 'text')
       .execute();
     await db.schema.createIndex('user_api_key_user_idx').on('user_api_key').column('user_id').execute();
-    await db.schema
-      .createIndex('user_api_key_lookup_uq')
-      .on('user_api_key')
-      .column('lookup_hash')
-      .unique()
-      .execute();
+    await db.schema.createIndex('user_api_key_lookup_uq').on('user_api_key').column('lookup_hash').unique().execute();
 
     await db.schema
       .createTable('revoked_tokens')
@@ -301,8 +291,6 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
 export class StaticMigrationProvider implements MigrationProvider {
   constructor(private readonly dialect: DbProvider) {}
   async getMigrations(): Promise<Record<string, Migration>> {
-    return Object.fromEntries(
-      Object.entries(MIGRATIONS).map(([name, make]) => [name, make(this.dialect)]),
-    );
+    return Object.fromEntries(Object.entries(MIGRATIONS).map(([name, make]) => [name, make(this.dialect)]));
   }
 }

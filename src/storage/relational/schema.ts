@@ -116,7 +116,6 @@ export interface PrincipalConfigurationTable {
   updated_at: string | null;
 }
 
-
 /** An ingested item of a dataset. JSON columns are text. */
 export interface DataTable {
   id: string;

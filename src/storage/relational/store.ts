@@ -40,9 +40,7 @@ class BooleanToInteger extends OperationNodeTransformer {
     return typeof value === 'boolean' ? ValueNode.create(value ? 1 : 0) : super.transformValue(node);
   }
   protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
-    return PrimitiveValueListNode.create(
-      node.values.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value)),
-    );
+    return PrimitiveValueListNode.create(node.values.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value)));
   }
 }
 

@@ -229,10 +229,7 @@ export class KuzuGraphStore implements GraphStore {
     });
   }
 
-  async edgesAround(
-    datasetId: string,
-    nodeIds: readonly string[],
-  ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
+  async edgesAround(datasetId: string, nodeIds: readonly string[]): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
     this.assertOpen();
     assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(nodeIds);
@@ -244,14 +241,8 @@ export class KuzuGraphStore implements GraphStore {
     await this.queue.run(async () => {
       for (const batch of chunks(unique, BATCH)) {
         const params = { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId };
-        const outgoing = await this.read(
-          `UNWIND $pks AS k MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node) WHERE b.dataset_id = $dataset RETURN ${returned}`,
-          params,
-        );
-        const incoming = await this.read(
-          `UNWIND $pks AS k MATCH (a:Node)-[e:EDGE]->(b:Node {pk: k}) WHERE a.dataset_id = $dataset RETURN ${returned}`,
-          params,
-        );
+        const outgoing = await this.read(`UNWIND $pks AS k MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node) WHERE b.dataset_id = $dataset RETURN ${returned}`, params);
+        const incoming = await this.read(`UNWIND $pks AS k MATCH (a:Node)-[e:EDGE]->(b:Node {pk: k}) WHERE a.dataset_id = $dataset RETURN ${returned}`, params);
         for (const row of [...outgoing, ...incoming]) found.set(JSON.stringify(toJsonValue(row.eid)), row);
       }
     });
@@ -275,7 +266,10 @@ export class KuzuGraphStore implements GraphStore {
       executeBatches(
         this.conn,
         DELETE_NODES_BY_KEY,
-        chunks(unique.map((id) => pk(datasetId, id)), BATCH).map((pks) => ({ pks, dataset: datasetId })),
+        chunks(
+          unique.map((id) => pk(datasetId, id)),
+          BATCH,
+        ).map((pks) => ({ pks, dataset: datasetId })),
       ),
     );
   }

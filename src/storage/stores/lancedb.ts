@@ -44,8 +44,6 @@ export function sqlString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-
-
 export class LanceVectorStore implements VectorStore {
   private readonly tables = new Map<string, lancedb.Table>();
   private readonly locks = new Map<string, Mutex>();
@@ -164,7 +162,10 @@ export class LanceVectorStore implements VectorStore {
       const table = await this.table(collection, false);
       if (!table) return;
       for (let i = 0; i < unique.length; i += DELETE_BATCH) {
-        const list = unique.slice(i, i + DELETE_BATCH).map(sqlString).join(', ');
+        const list = unique
+          .slice(i, i + DELETE_BATCH)
+          .map(sqlString)
+          .join(', ');
         await table.delete(`dataset_id = ${sqlString(datasetId)} AND id IN (${list})`);
       }
     });

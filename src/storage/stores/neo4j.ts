@@ -184,10 +184,7 @@ export class Neo4jGraphStore implements GraphStore {
     });
   }
 
-  async edgesAround(
-    datasetId: string,
-    nodeIds: readonly string[],
-  ): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
+  async edgesAround(datasetId: string, nodeIds: readonly string[]): Promise<Array<{ source: GraphNode; edge: GraphEdge; target: GraphNode }>> {
     this.assertOpen();
     assertKeyableDatasetId(datasetId);
     const unique = uniqueIds(nodeIds);
@@ -199,8 +196,16 @@ export class Neo4jGraphStore implements GraphStore {
     await this.read(datasetId, async (tx) => {
       for (const batch of chunks(unique, BATCH)) {
         const params = { pks: batch.map((id) => pk(datasetId, id)), dataset: datasetId };
-        const outgoing = await records(tx, `UNWIND $pks AS k MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node) WHERE b.dataset_id = $dataset RETURN ${AROUND_COLUMNS}`, params);
-        const incoming = await records(tx, `UNWIND $pks AS k MATCH (a:Node)-[e:EDGE]->(b:Node {pk: k}) WHERE a.dataset_id = $dataset RETURN ${AROUND_COLUMNS}`, params);
+        const outgoing = await records(
+          tx,
+          `UNWIND $pks AS k MATCH (a:Node {pk: k})-[e:EDGE]->(b:Node) WHERE b.dataset_id = $dataset RETURN ${AROUND_COLUMNS}`,
+          params,
+        );
+        const incoming = await records(
+          tx,
+          `UNWIND $pks AS k MATCH (a:Node)-[e:EDGE]->(b:Node {pk: k}) WHERE a.dataset_id = $dataset RETURN ${AROUND_COLUMNS}`,
+          params,
+        );
         for (const row of [...outgoing, ...incoming]) found.set(JSON.stringify([row.a_id, row.b_id, row.relationship]), row);
       }
     });
@@ -237,11 +242,10 @@ export class Neo4jGraphStore implements GraphStore {
         let removed = 0;
         try {
           removed = await session.executeWrite(async (tx) => {
-            const [row] = await records(
-              tx,
-              'MATCH (n:Node) WHERE n.dataset_id = $dataset WITH n LIMIT $batch DETACH DELETE n RETURN count(*) AS c',
-              { dataset: datasetId, batch: neo4j.int(DELETE_BATCH) },
-            );
+            const [row] = await records(tx, 'MATCH (n:Node) WHERE n.dataset_id = $dataset WITH n LIMIT $batch DETACH DELETE n RETURN count(*) AS c', {
+              dataset: datasetId,
+              batch: neo4j.int(DELETE_BATCH),
+            });
             return Number(fromNeo4jValue(row?.c) ?? 0);
           });
         } finally {

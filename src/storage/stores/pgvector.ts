@@ -48,7 +48,6 @@ export function assertCollectionName(collection: string): void {
   checkCollectionName(collection, MAX_IDENTIFIER);
 }
 
-
 /** Runs a CREATE ... IF NOT EXISTS, accepting that a concurrent session created the object first. */
 async function createIfMissing(pool: Pool, sql: string): Promise<void> {
   try {
@@ -129,13 +128,7 @@ export class PgVectorStore implements VectorStore {
       this.transaction(async (client) => {
         for (let i = 0; i < rows.length; i += UPSERT_BATCH) {
           const batch = rows.slice(i, i + UPSERT_BATCH);
-          await client.query(sql, [
-            datasetId,
-            batch.map((r) => r.id),
-            batch.map((r) => r.payload),
-            batch.map((r) => r.sets),
-            batch.map((r) => r.embedding),
-          ]);
+          await client.query(sql, [datasetId, batch.map((r) => r.id), batch.map((r) => r.payload), batch.map((r) => r.sets), batch.map((r) => r.embedding)]);
         }
       }),
     );
@@ -180,9 +173,7 @@ export class PgVectorStore implements VectorStore {
     for (let attempt = 0; ; attempt++) {
       const names = await this.tableNames();
       if (names.length === 0) return [];
-      const probes = names.map(
-        (name, i) => `SELECT $${i + 2}::text AS name WHERE EXISTS (SELECT 1 FROM ${this.table(name)} WHERE dataset_id = $1)`,
-      );
+      const probes = names.map((name, i) => `SELECT $${i + 2}::text AS name WHERE EXISTS (SELECT 1 FROM ${this.table(name)} WHERE dataset_id = $1)`);
       try {
         const result = await this.pool.query<{ name: string }>(probes.join(' UNION ALL '), [datasetId, ...names]);
         return result.rows.map((row) => row.name).sort();

@@ -69,9 +69,11 @@ export class BoltSession {
       this.buffer = Buffer.alloc(0);
     }
     for (const message of this.dechunker.push(chunks)) {
-      this.work = this.work.then(() => this.handle(message)).catch(() => {
-        this.socket.destroy();
-      });
+      this.work = this.work
+        .then(() => this.handle(message))
+        .catch(() => {
+          this.socket.destroy();
+        });
     }
   }
 
@@ -146,7 +148,8 @@ export class BoltSession {
         return;
       }
       case MSG.LOGON: {
-        if (!this.atLeast51 || this.state !== 'AUTHENTICATION') throw new BoltFailure('Neo.ClientError.Request.Invalid', `LOGON is not expected in state ${this.state}`);
+        if (!this.atLeast51 || this.state !== 'AUTHENTICATION')
+          throw new BoltFailure('Neo.ClientError.Request.Invalid', `LOGON is not expected in state ${this.state}`);
         if (!this.server.checkCredentials(map(0))) {
           this.server.stats.authFailures += 1;
           throw new BoltFailure(UNAUTHORIZED, 'The client is unauthorized due to authentication failure.');
@@ -157,7 +160,8 @@ export class BoltSession {
         return;
       }
       case MSG.LOGOFF: {
-        if (!this.atLeast51 || this.state !== 'READY') throw new BoltFailure('Neo.ClientError.Request.Invalid', `LOGOFF is not expected in state ${this.state}`);
+        if (!this.atLeast51 || this.state !== 'READY')
+          throw new BoltFailure('Neo.ClientError.Request.Invalid', `LOGOFF is not expected in state ${this.state}`);
         this.state = 'AUTHENTICATION';
         this.success();
         return;
@@ -260,14 +264,16 @@ export class BoltSession {
         return;
       }
       case MSG.COMMIT: {
-        if (this.state !== 'TX_READY' && this.state !== 'TX_STREAMING') throw new BoltFailure('Neo.ClientError.Request.Invalid', `COMMIT is not expected in state ${this.state}`);
+        if (this.state !== 'TX_READY' && this.state !== 'TX_STREAMING')
+          throw new BoltFailure('Neo.ClientError.Request.Invalid', `COMMIT is not expected in state ${this.state}`);
         await this.kuzu.end(true);
         this.state = 'READY';
         this.success({ bookmark: this.server.nextBookmark() });
         return;
       }
       case MSG.ROLLBACK: {
-        if (this.state !== 'TX_READY' && this.state !== 'TX_STREAMING') throw new BoltFailure('Neo.ClientError.Request.Invalid', `ROLLBACK is not expected in state ${this.state}`);
+        if (this.state !== 'TX_READY' && this.state !== 'TX_STREAMING')
+          throw new BoltFailure('Neo.ClientError.Request.Invalid', `ROLLBACK is not expected in state ${this.state}`);
         await this.kuzu.end(false);
         this.state = 'READY';
         this.success();

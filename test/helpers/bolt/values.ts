@@ -28,7 +28,8 @@ export function toBolt(value: unknown, type: string, version: Version): unknown 
     if (Array.isArray(x)) return x.map((item) => convert(item, false));
     if (typeof x === 'object') {
       const o = x as Record<string, unknown>;
-      if (Array.isArray(o._nodes) && Array.isArray(o._rels)) return path(o._nodes as Record<string, unknown>[], o._rels as Record<string, unknown>[], convert, version);
+      if (Array.isArray(o._nodes) && Array.isArray(o._rels))
+        return path(o._nodes as Record<string, unknown>[], o._rels as Record<string, unknown>[], convert, version);
       if (isKuzuId(o._id) && typeof o._label === 'string') {
         return isKuzuId(o._src) && isKuzuId(o._dst) ? relationship(o, convert, version) : node(o, convert, version);
       }
@@ -97,7 +98,8 @@ function sameId(a: KuzuId, b: KuzuId): boolean {
 export function toKuzuParams(params: Record<string, unknown>): Record<string, KuzuValue> {
   const convert = (v: unknown): KuzuValue => {
     if (v instanceof Float) return v.value;
-    if (v instanceof Struct) throw new BoltFailure('Neo.ClientError.Request.Invalid', `parameters of structure type 0x${v.tag.toString(16)} are not supported by this stand-in`);
+    if (v instanceof Struct)
+      throw new BoltFailure('Neo.ClientError.Request.Invalid', `parameters of structure type 0x${v.tag.toString(16)} are not supported by this stand-in`);
     if (Array.isArray(v)) return v.map(convert);
     if (v instanceof Uint8Array) return v as unknown as KuzuValue;
     if (v !== null && typeof v === 'object') {

@@ -38,7 +38,13 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
     const columns = await handler.createDataset(dataset);
     const created = aura.seen.find((s) => s.method === 'POST' && s.path === '/v1/instances')!;
     assert.deepEqual(JSON.parse(created.body), {
-      version: '5', region: 'europe-west1', memory: '1GB', name: dataset.id.slice(0, 29), type: 'professional-db', tenant_id: 'tenant-1', cloud_provider: 'gcp',
+      version: '5',
+      region: 'europe-west1',
+      memory: '1GB',
+      name: dataset.id.slice(0, 29),
+      type: 'professional-db',
+      tenant_id: 'tenant-1',
+      cloud_provider: 'gcp',
     });
     assert.ok(aura.polls() >= 2, 'polled until running');
     assert.equal(columns.graph_database_url, 'neo4j+s://ab12cd34.databases.neo4j.io');
@@ -48,7 +54,13 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
     const info = JSON.parse(columns.graph_database_connection_info!);
     assert.match(info.graph_database_password, /^gAAAAA/);
 
-    const row = { dataset_id: dataset.id, owner_id: dataset.ownerId, graph_database_connection_info: '{}', vector_database_connection_info: '{}', ...columns } as DatasetDatabaseRow;
+    const row = {
+      dataset_id: dataset.id,
+      owner_id: dataset.ownerId,
+      graph_database_connection_info: '{}',
+      vector_database_connection_info: '{}',
+      ...columns,
+    } as DatasetDatabaseRow;
     const resolved = await handler.resolve(row);
     assert.equal(JSON.parse(resolved.graph_database_connection_info).graph_database_password, 'instance-password-xyz');
     assert.equal(resolved.graph_database_key, 'aura-access-token');
@@ -59,7 +71,14 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
     assert.equal(FernetKeyring.fromSecrets('new-key').decrypt(info.graph_database_password), 'instance-password-xyz');
 
     // A row as the reference writes it (plaintext access token, password under the old key) is read too.
-    const legacy = { ...row, graph_database_key: 'aura-access-token', graph_database_connection_info: JSON.stringify({ graph_database_username: 'neo4j', graph_database_password: FernetKeyring.fromSecrets('old-key').encrypt('legacy-pass') }) };
+    const legacy = {
+      ...row,
+      graph_database_key: 'aura-access-token',
+      graph_database_connection_info: JSON.stringify({
+        graph_database_username: 'neo4j',
+        graph_database_password: FernetKeyring.fromSecrets('old-key').encrypt('legacy-pass'),
+      }),
+    };
     const legacyResolved = await handler.resolve(legacy);
     assert.equal(JSON.parse(legacyResolved.graph_database_connection_info).graph_database_password, 'legacy-pass');
     assert.equal(legacyResolved.graph_database_key, 'aura-access-token');
@@ -74,13 +93,38 @@ describe('neo4j_aura_dev dataset database handler (Aura API stand-in)', () => {
     assert.equal(multiTenant.multiTenant, true);
     assert.equal(multiTenant.registry.get(config({ GRAPH_DATABASE_PROVIDER: 'neo4j' }).memory.graphHandler)?.name, 'neo4j_aura_dev');
     assert.throws(() => config({ GRAPH_DATABASE_PROVIDER: 'neo4j', ENABLE_BACKEND_ACCESS_CONTROL: 'false' }), /GRAPH_DATABASE_URL/);
-    assert.throws(() => config({ GRAPH_DATABASE_PROVIDER: 'neo4j', ENABLE_BACKEND_ACCESS_CONTROL: 'false', GRAPH_DATABASE_URL: 'http://x:7474' }), /GRAPH_DATABASE_URL: expected a bolt/);
-    const single = config({ GRAPH_DATABASE_PROVIDER: 'neo4j', ENABLE_BACKEND_ACCESS_CONTROL: 'false', GRAPH_DATABASE_URL: 'bolt://127.0.0.1:7687', GRAPH_DATABASE_PASSWORD: 'pw' });
+    assert.throws(
+      () => config({ GRAPH_DATABASE_PROVIDER: 'neo4j', ENABLE_BACKEND_ACCESS_CONTROL: 'false', GRAPH_DATABASE_URL: 'http://x:7474' }),
+      /GRAPH_DATABASE_URL: expected a bolt/,
+    );
+    const single = config({
+      GRAPH_DATABASE_PROVIDER: 'neo4j',
+      ENABLE_BACKEND_ACCESS_CONTROL: 'false',
+      GRAPH_DATABASE_URL: 'bolt://127.0.0.1:7687',
+      GRAPH_DATABASE_PASSWORD: 'pw',
+    });
     assert.deepEqual(single.memory.neo4j, { url: 'bolt://127.0.0.1:7687', username: 'neo4j', password: 'pw' });
     assert.equal(DatasetDatabases.create(single, undefined as never, undefined).multiTenant, false);
-    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATABASE_PROVIDER: 'neo4j', GRAPH_DATASET_DATABASE_HANDLER: 'kuzu' }), undefined as never, undefined), /GRAPH_DATASET_DATABASE_HANDLER: handler "kuzu" cannot serve GRAPH_DATABASE_PROVIDER=neo4j/);
-    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATASET_DATABASE_HANDLER: 'neo4j_aura_dev' }), undefined as never, undefined), /handler "neo4j_aura_dev" cannot serve GRAPH_DATABASE_PROVIDER=kuzu/);
-    assert.throws(() => DatasetDatabases.create(config({ GRAPH_DATASET_DATABASE_HANDLER: 'lancedb' }), undefined as never, undefined), /GRAPH_DATASET_DATABASE_HANDLER: unknown graph dataset database handler/);
-    assert.throws(() => DatasetDatabases.create(config({ VECTOR_DATASET_DATABASE_HANDLER: 'lancedb', VECTOR_DB_PROVIDER: 'pgvector', VECTOR_DB_HOST: '127.0.0.1' }), undefined as never, undefined), /cannot serve VECTOR_DB_PROVIDER=pgvector/);
+    assert.throws(
+      () => DatasetDatabases.create(config({ GRAPH_DATABASE_PROVIDER: 'neo4j', GRAPH_DATASET_DATABASE_HANDLER: 'kuzu' }), undefined as never, undefined),
+      /GRAPH_DATASET_DATABASE_HANDLER: handler "kuzu" cannot serve GRAPH_DATABASE_PROVIDER=neo4j/,
+    );
+    assert.throws(
+      () => DatasetDatabases.create(config({ GRAPH_DATASET_DATABASE_HANDLER: 'neo4j_aura_dev' }), undefined as never, undefined),
+      /handler "neo4j_aura_dev" cannot serve GRAPH_DATABASE_PROVIDER=kuzu/,
+    );
+    assert.throws(
+      () => DatasetDatabases.create(config({ GRAPH_DATASET_DATABASE_HANDLER: 'lancedb' }), undefined as never, undefined),
+      /GRAPH_DATASET_DATABASE_HANDLER: unknown graph dataset database handler/,
+    );
+    assert.throws(
+      () =>
+        DatasetDatabases.create(
+          config({ VECTOR_DATASET_DATABASE_HANDLER: 'lancedb', VECTOR_DB_PROVIDER: 'pgvector', VECTOR_DB_HOST: '127.0.0.1' }),
+          undefined as never,
+          undefined,
+        ),
+      /cannot serve VECTOR_DB_PROVIDER=pgvector/,
+    );
   });
 });

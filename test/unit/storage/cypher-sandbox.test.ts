@@ -96,7 +96,10 @@ describe('cypher sandbox: limits', () => {
   it('reads at most maxRows rows', async () => {
     const sandbox = new CypherSandbox();
     const rows = await sandbox.run(GRAPH, 'UNWIND range(1, 5000) AS x RETURN x', { timeoutMs: 5000, maxRows: 7 });
-    assert.deepEqual(rows, [1, 2, 3, 4, 5, 6, 7].map((x) => ({ x })));
+    assert.deepEqual(
+      rows,
+      [1, 2, 3, 4, 5, 6, 7].map((x) => ({ x })),
+    );
     assert.deepEqual(await sandbox.run(GRAPH, 'UNWIND range(1, 5000) AS x RETURN x', { timeoutMs: 5000, maxRows: 0 }), []);
   });
 });
@@ -104,7 +107,7 @@ describe('cypher sandbox: limits', () => {
 describe('cypher sandbox: answers', () => {
   it('answers a legitimate query with the same rows as the in-process dataset copy', async () => {
     const queries = [
-      "MATCH (a:Node)-[e:EDGE]->(b:Node) RETURN a.name AS src, e.relationship_name AS r, b.name AS dst, e.properties AS p ORDER BY src",
+      'MATCH (a:Node)-[e:EDGE]->(b:Node) RETURN a.name AS src, e.relationship_name AS r, b.name AS dst, e.properties AS p ORDER BY src',
       'MATCH (n:Node) RETURN n ORDER BY n.id',
       "MATCH (n:Node {id: 'ada'}) RETURN n.created_at AS c, n.updated_at AS u, n.pk AS pk, n.dataset_id AS d",
       'MATCH p = (a:Node)-[:EDGE*1..2]->(b:Node) RETURN length(p) AS hops, b.id AS dst ORDER BY hops, dst',
@@ -151,7 +154,10 @@ describe('cypher sandbox: concurrency', () => {
       const runs = [1, 2, 3, 4, 5].map((i) =>
         sandbox.run(GRAPH, `UNWIND range(1, 200000) AS x WITH x WHERE x % 1000 = 0 RETURN count(x) + ${i} AS c`, { timeoutMs: 20_000, maxRows: 10 }),
       );
-      assert.deepEqual(await Promise.all(runs), [1, 2, 3, 4, 5].map((i) => [{ c: 200 + i }]));
+      assert.deepEqual(
+        await Promise.all(runs),
+        [1, 2, 3, 4, 5].map((i) => [{ c: 200 + i }]),
+      );
     } finally {
       clearInterval(watch);
     }
@@ -211,7 +217,10 @@ describe('cypher sandbox: environment', () => {
       await assert.rejects(slow, GraphQueryTimeoutError);
       assert.ok(names.length > 0);
       for (const name of names) assert.ok(name === 'PATH' || name === 'TMPDIR', `the child's environment holds ${name}`);
-      assert.ok(cmdline.some((arg) => arg.endsWith('cypher-sandbox/worker.ts')), cmdline.join(' '));
+      assert.ok(
+        cmdline.some((arg) => arg.endsWith('cypher-sandbox/worker.ts')),
+        cmdline.join(' '),
+      );
     } finally {
       delete process.env[secret];
     }

@@ -10,8 +10,7 @@ import { Fernet, FernetError, FernetKeyring, deriveFernetKey, isFernetToken } fr
  */
 
 const SPEC_SECRET = 'cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=';
-const SPEC_TOKEN =
-  'gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==';
+const SPEC_TOKEN = 'gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA==';
 const SPEC_IAT = 499162800; // 1985-10-26T01:20:00-07:00
 const SPEC_NOW = 499162801; // 1985-10-26T01:20:01-07:00
 const SPEC_IV = Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
@@ -200,11 +199,7 @@ describe('Fernet: round trips and helpers', () => {
   });
 
   it('deriveFernetKey is urlsafe_b64encode(sha256(secret))', () => {
-    const expected = createHash('sha256')
-      .update('s3cret-rotation-A', 'utf8')
-      .digest('base64')
-      .replace(/\+/g, '-')
-      .replace(/\//g, '_');
+    const expected = createHash('sha256').update('s3cret-rotation-A', 'utf8').digest('base64').replace(/\+/g, '-').replace(/\//g, '_');
     assert.equal(deriveFernetKey('s3cret-rotation-A'), expected);
     assert.equal(deriveFernetKey('x').length, 44);
     assert.ok(deriveFernetKey('x').endsWith('='));

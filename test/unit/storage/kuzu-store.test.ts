@@ -24,7 +24,11 @@ after(() => {
 // The contract every graph store is held to (the Neo4j store runs it too, in test/unit/neo4j-store.test.ts):
 // writes, reads, batches, call order, Cypher's rows, limits, freshness and read-only refusal, and
 // dataset isolation in memory. What follows is only what is Kuzu's own.
-graphStoreContract('KuzuGraphStore in memory', { shared: true, readOnlyRefusal: /read-only/i, open: () => KuzuGraphStore.openInMemory({ cypherRunner: sandbox }) });
+graphStoreContract('KuzuGraphStore in memory', {
+  shared: true,
+  readOnlyRefusal: /read-only/i,
+  open: () => KuzuGraphStore.openInMemory({ cypherRunner: sandbox }),
+});
 graphStoreContract('KuzuGraphStore single dataset', {
   shared: false,
   readOnlyRefusal: /read-only/i,
@@ -42,7 +46,10 @@ describe('KuzuGraphStore (in memory)', () => {
 
   test("cypher answers Kuzu's own values (INT128, TIMESTAMP, BLOB, internal ids) as plain JSON", async () => {
     const ds = 'ds-cypher';
-    await store.upsertNodes(ds, Array.from({ length: 30 }, (_, i) => node(`q${i}`, 'Entity', { i })));
+    await store.upsertNodes(
+      ds,
+      Array.from({ length: 30 }, (_, i) => node(`q${i}`, 'Entity', { i })),
+    );
     const [row] = await store.cypher(
       ds,
       "MATCH (n:Node {id: 'q1'}) RETURN n, cast(9007199254740993 AS INT128) AS big, cast(5 AS INT128) AS small, timestamp('2024-01-02 03:04:05.678') AS ts, BLOB('abc') AS bytes, [1, 2] AS list, {k: 'v'} AS struct",
@@ -111,7 +118,10 @@ describe('KuzuGraphStore on a file', () => {
 
   test('close waits for the calls under way', async () => {
     const store = await KuzuGraphStore.open(join(tempDir(), 'g.kuzu'), { cypherRunner: sandbox });
-    const write = store.upsertNodes('ds', Array.from({ length: 3000 }, (_, i) => node(`n${i}`)));
+    const write = store.upsertNodes(
+      'ds',
+      Array.from({ length: 3000 }, (_, i) => node(`n${i}`)),
+    );
     const closing = store.close();
     await write;
     await closing;
@@ -138,7 +148,10 @@ describe('KuzuGraphStore on a file', () => {
       // The query's time limit does not carry over to the store's own statements.
       const many = Array.from({ length: 5000 }, (_, i) => node(`m${i}`));
       await store.upsertNodes('ds', many);
-      await store.upsertEdges('ds', many.slice(1).map((n, i) => edge(`m${i}`, n.id)));
+      await store.upsertEdges(
+        'ds',
+        many.slice(1).map((n, i) => edge(`m${i}`, n.id)),
+      );
       assert.deepEqual(await store.counts('ds'), { nodes: 5002, edges: 5000 });
     } finally {
       await store.close();
@@ -174,7 +187,10 @@ describe('KuzuGraphStore performance', () => {
       await store.upsertEdges(ds, edges);
       const againMs = performance.now() - started;
       started = performance.now();
-      await store.upsertEdges(ds, edges.map((e) => ({ ...e, properties: { ...e.properties, weight: 2 } })));
+      await store.upsertEdges(
+        ds,
+        edges.map((e) => ({ ...e, properties: { ...e.properties, weight: 2 } })),
+      );
       const changedMs = performance.now() - started;
       assert.deepEqual(await store.counts(ds), { nodes: 10_000, edges: 20_000 });
 

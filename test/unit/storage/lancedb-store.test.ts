@@ -80,7 +80,10 @@ describe('LanceVectorStore', () => {
     for (let i = 0; i < 60; i++) {
       const ds = i % 2 ? a : b;
       await store.upsert(ds, 'Compact_t', [point(`c${i}`, [1, i, 0, 0]), point(`shared${i % 7}`, [0, 1, i, 0])]);
-      expected.get(ds)!.add(`c${i}`).add(`shared${i % 7}`);
+      expected
+        .get(ds)!
+        .add(`c${i}`)
+        .add(`shared${i % 7}`);
       if (i % 5 === 4) {
         await store.deleteIds(ds, 'Compact_t', [`c${i - 2}`, `shared${i % 3}`]);
         expected.get(ds)!.delete(`c${i - 2}`);
@@ -103,7 +106,10 @@ describe('LanceVectorStore', () => {
         ['s1'],
       );
       await second.upsert(ds, 'Shared_t', [point('s2', [0, 1, 0, 0])]);
-      assert.deepEqual((await store.search(ds, 'Shared_t', [1, 0, 0, 0], { limit: 5 })).map((h) => h.id), ['s1', 's2']);
+      assert.deepEqual(
+        (await store.search(ds, 'Shared_t', [1, 0, 0, 0], { limit: 5 })).map((h) => h.id),
+        ['s1', 's2'],
+      );
       await second.deleteDataset(ds);
       assert.deepEqual(await store.search(ds, 'Shared_t', [1, 0, 0, 0], { limit: 5 }), []);
     } finally {

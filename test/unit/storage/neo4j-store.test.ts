@@ -39,7 +39,15 @@ graphStoreContract('Neo4jGraphStore shared (bolt://, Bolt 5)', {
 
 graphStoreContract('Neo4jGraphStore single dataset (neo4j:// routing, Bolt 5)', {
   shared: false,
-  open: async () => Neo4jGraphStore.open({ url: (await standIn()).routingUrl, username: USER, password: PASSWORD, database: 'neo4j', singleDataset: true, cypherRunner: sandbox }),
+  open: async () =>
+    Neo4jGraphStore.open({
+      url: (await standIn()).routingUrl,
+      username: USER,
+      password: PASSWORD,
+      database: 'neo4j',
+      singleDataset: true,
+      cypherRunner: sandbox,
+    }),
 });
 
 describe('Neo4jGraphStore against the Bolt stand-in', () => {
@@ -54,13 +62,18 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
         { pk: 'ds-x:a', d: 'ds-x', p: JSON.stringify({ quote: "it's" }) },
         { pk: 'ds-x:b', d: 'ds-x', p: '{}' },
       ]);
-      assert.deepEqual(await s.query('MATCH (a:Node)-[e:EDGE]->(b:Node) RETURN a.id AS a, e.relationship_name AS r, b.id AS b'), [{ a: 'a', r: 'knows', b: 'b' }]);
+      assert.deepEqual(await s.query('MATCH (a:Node)-[e:EDGE]->(b:Node) RETURN a.id AS a, e.relationship_name AS r, b.id AS b'), [
+        { a: 'a', r: 'knows', b: 'b' },
+      ]);
       // No value is ever written into the statement text.
       assert.ok(s.stats.statements.length > 0);
       for (const statement of s.stats.statements) {
         assert.ok(!statement.includes('ds-x') && !statement.includes("it's"), `a value in the statement: ${statement}`);
       }
-      assert.ok(s.stats.statements.some((q) => q.includes('UNWIND $rows AS r')), 'batched writes');
+      assert.ok(
+        s.stats.statements.some((q) => q.includes('UNWIND $rows AS r')),
+        'batched writes',
+      );
       assert.deepEqual(s.stats.schemaCommands, [
         'CREATE CONSTRAINT engram_node_pk IF NOT EXISTS FOR (n:Node) REQUIRE n.pk IS UNIQUE',
         'CREATE INDEX engram_node_dataset IF NOT EXISTS FOR (n:Node) ON (n.dataset_id)',
@@ -83,7 +96,10 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
     assert.equal(s.stats.authFailures, 1);
     assert.equal(s.stats.authenticated, 0);
     assert.equal(s.stats.queries, 0, 'nothing ran');
-    await assert.rejects(Neo4jGraphStore.open({ url: s.url, username: 'someone-else', password: PASSWORD, cypherRunner: sandbox }), /refused the credentials of user "someone-else"/);
+    await assert.rejects(
+      Neo4jGraphStore.open({ url: s.url, username: 'someone-else', password: PASSWORD, cypherRunner: sandbox }),
+      /refused the credentials of user "someone-else"/,
+    );
     assert.equal(s.stats.authFailures, 2);
   });
 
@@ -141,7 +157,7 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
     }
   });
 
-  test('shared-mode Cypher never reaches the server: the dataset is read with the store\'s own statements', async () => {
+  test("shared-mode Cypher never reaches the server: the dataset is read with the store's own statements", async () => {
     const s = await standIn();
     const store = await Neo4jGraphStore.open({ url: s.url, username: USER, password: PASSWORD, cypherRunner: sandbox });
     try {
@@ -184,8 +200,14 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
       assert.equal(e.relationship_name, 'knows');
       assert.equal(e._src, a._id);
       const p = row.p as { _nodes: Record<string, unknown>[]; _rels: Record<string, unknown>[] };
-      assert.deepEqual(p._nodes.map((n) => n.id), ['a', 'b']);
-      assert.deepEqual(p._rels.map((r) => r.relationship_name), ['knows']);
+      assert.deepEqual(
+        p._nodes.map((n) => n.id),
+        ['a', 'b'],
+      );
+      assert.deepEqual(
+        p._rels.map((r) => r.relationship_name),
+        ['knows'],
+      );
     } finally {
       await store.close();
     }
@@ -200,8 +222,16 @@ describe('Neo4jGraphStore against the Bolt stand-in', () => {
     assert.equal(fromNeo4jValue(new neo4j.types.Duration(1, 2, 3, 4)), 'P1M2DT3.000000004S');
     assert.deepEqual(fromNeo4jValue(new neo4j.types.Point(7203, 1, 2)), { srid: 7203, x: 1, y: 2 });
     assert.equal(fromNeo4jValue(new Int8Array([1, 2, -1])), 'AQL/');
-    assert.deepEqual(fromNeo4jValue(new neo4j.types.Node(neo4j.int(1), ['Node'], { id: 'x', n: neo4j.int(3) }, 'e1')), { _id: 'e1', _label: 'Node', id: 'x', n: 3 });
-    assert.deepEqual(fromNeo4jValue({ list: [neo4j.int(1), null], nested: { t: new neo4j.types.Date(2024, 5, 6) } }), { list: [1, null], nested: { t: '2024-05-06' } });
+    assert.deepEqual(fromNeo4jValue(new neo4j.types.Node(neo4j.int(1), ['Node'], { id: 'x', n: neo4j.int(3) }, 'e1')), {
+      _id: 'e1',
+      _label: 'Node',
+      id: 'x',
+      n: 3,
+    });
+    assert.deepEqual(fromNeo4jValue({ list: [neo4j.int(1), null], nested: { t: new neo4j.types.Date(2024, 5, 6) } }), {
+      list: [1, null],
+      nested: { t: '2024-05-06' },
+    });
   });
 
   test('sessions are closed: connections stay within the pool, and close() ends them all', async () => {
@@ -236,7 +266,10 @@ describe('Neo4jGraphStore deleteDataset in batches', () => {
   test('more nodes than one delete transaction are all removed, another dataset kept', async () => {
     const many = Array.from({ length: 5200 }, (_, i) => node(`n${i}`));
     await store.upsertNodes('big', many);
-    await store.upsertEdges('big', many.slice(1).map((n, i) => edge(`n${i}`, n.id)));
+    await store.upsertEdges(
+      'big',
+      many.slice(1).map((n, i) => edge(`n${i}`, n.id)),
+    );
     await store.upsertNodes('keep', [node('n1')]);
     const before = s.stats.queries;
     await store.deleteDataset('big');

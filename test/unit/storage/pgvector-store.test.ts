@@ -71,7 +71,20 @@ describe('PgVectorStore', () => {
     const found = await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [own]);
     assert.equal(found.rowCount, 1);
     await s.close();
-    for (const bad of ['', 'Upper', '1abc', 'a-b', 'a"b', 'x"; DROP SCHEMA public CASCADE; --', "x'y", 'a b', 'pg_catalog', 'pg_x', 'information_schema', 'a'.repeat(64)]) {
+    for (const bad of [
+      '',
+      'Upper',
+      '1abc',
+      'a-b',
+      'a"b',
+      'x"; DROP SCHEMA public CASCADE; --',
+      "x'y",
+      'a b',
+      'pg_catalog',
+      'pg_x',
+      'information_schema',
+      'a'.repeat(64),
+    ]) {
       await assert.rejects(PgVectorStore.open({ pool, schema: bad, dimensions: DIM }), /schema name/, bad);
       await assert.rejects(dropSchema(pool, bad), /schema name/, bad);
     }
@@ -98,11 +111,7 @@ describe('PgVectorStore', () => {
   test('deleteDataset removes the rows of the dataset and no other', async () => {
     const a = randomUUID();
     const b = randomUUID();
-    const pts = (owner: string) => [
-      point('p1', [1, 0, 0, 0], { owner }),
-      point('p2', [0, 1, 0, 0], { owner }),
-      point('p3', [0, 0, 1, 0], { owner }),
-    ];
+    const pts = (owner: string) => [point('p1', [1, 0, 0, 0], { owner }), point('p2', [0, 1, 0, 0], { owner }), point('p3', [0, 0, 1, 0], { owner })];
     await store.upsert(a, 'Entity_name', pts('A'));
     await store.upsert(b, 'Entity_name', pts('B'));
     await store.deleteIds(a, 'Entity_name', ['p2']);
@@ -137,7 +146,10 @@ describe('PgVectorStore', () => {
     await other.deleteIds(ds, 'Split_t', ['x']);
     await other.deleteDataset(ds);
     await other.upsert(ds, 'Split_t', [point('z', [1, 0, 0, 0])]);
-    assert.deepEqual((await other.search(ds, 'Split_t', [1, 0, 0, 0], { limit: 5 })).map((h) => h.id), ['z']);
+    assert.deepEqual(
+      (await other.search(ds, 'Split_t', [1, 0, 0, 0], { limit: 5 })).map((h) => h.id),
+      ['z'],
+    );
     await other.close();
     await dropSchema(pool, other.schema);
   });

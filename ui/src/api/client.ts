@@ -77,7 +77,10 @@ export function humanise(code: string): string {
     case 'Unauthorized':
       return 'Your session has ended. Sign in again.';
     default:
-      return code.replace(/_/g, ' ').toLowerCase().replace(/^./, (c) => c.toUpperCase());
+      return code
+        .replace(/_/g, ' ')
+        .toLowerCase()
+        .replace(/^./, (c) => c.toUpperCase());
   }
 }
 

@@ -72,7 +72,12 @@ export function NodePanel({
               {neighbours.map((nb, i) => (
                 <li key={`${nb.node.id}-${nb.relationship}-${nb.direction}-${i}`}>
                   <span className="graph-rel">{nb.direction === 'out' ? `${nb.relationship} →` : `← ${nb.relationship}`}</span>{' '}
-                  <button type="button" className="linkish" aria-label={`Go to ${nb.node.label} (${nb.node.type}) via ${nb.direction === 'out' ? '' : 'incoming '}${nb.relationship}`} onClick={() => onChoose(nb.node.id)}>
+                  <button
+                    type="button"
+                    className="linkish"
+                    aria-label={`Go to ${nb.node.label} (${nb.node.type}) via ${nb.direction === 'out' ? '' : 'incoming '}${nb.relationship}`}
+                    onClick={() => onChoose(nb.node.id)}
+                  >
                     {nb.node.label}
                   </button>{' '}
                   <span className="graph-nb-type">({nb.node.type})</span>

@@ -63,8 +63,8 @@ export function ApiKeysPage() {
   return (
     <Page title="API keys">
       <p className="adm-lead">
-        An API key lets a program call the API as you: send it in the <code>X-Api-Key</code> header. Anyone holding it
-        acts as you, so keep it secret and delete keys you no longer use.
+        An API key lets a program call the API as you: send it in the <code>X-Api-Key</code> header. Anyone holding it acts as you, so keep it secret and delete
+        keys you no longer use.
       </p>
 
       <section className="card adm-card" aria-labelledby="create-key-heading">

@@ -7,7 +7,8 @@ import { useSession } from '../session';
 
 /** Words for the answers of register that the shared wording does not cover. */
 function registerError(error: unknown): string {
-  if (error instanceof ApiFailure && error.code === 'REGISTER_DISABLED') return 'Creating accounts is turned off on this server. Ask an administrator for an account.';
+  if (error instanceof ApiFailure && error.code === 'REGISTER_DISABLED')
+    return 'Creating accounts is turned off on this server. Ask an administrator for an account.';
   return errorMessage(error);
 }
 

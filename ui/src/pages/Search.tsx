@@ -114,9 +114,7 @@ export function SearchPage() {
       const plainTitle = ids.length === 1 ? (names.get(ids[0]!) ?? 'the chosen dataset') : ids.length > 1 ? 'the chosen datasets' : 'all your datasets';
       setOutcome({ response, type, plainTitle });
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      const where = isPerDataset(response)
-        ? `${response.length} dataset${response.length === 1 ? '' : 's'}`
-        : plainTitle;
+      const where = isPerDataset(response) ? `${response.length} dataset${response.length === 1 ? '' : 's'}` : plainTitle;
       setSummary(`Searched ${where} with ${type} in ${seconds} s.`);
     });
     if (!ok) setOutcome(undefined);
@@ -165,7 +163,17 @@ export function SearchPage() {
               {hint}
             </p>
           </div>
-          <Field label="Top K" type="number" name="top_k" min={1} max={1000} step={1} value={topK} onChange={(e) => setTopK(e.target.value)} hint="How many results per dataset (1–1000)." />
+          <Field
+            label="Top K"
+            type="number"
+            name="top_k"
+            min={1}
+            max={1000}
+            step={1}
+            value={topK}
+            onChange={(e) => setTopK(e.target.value)}
+            hint="How many results per dataset (1–1000)."
+          />
           <Field
             label="Node sets"
             name="node_name"
@@ -230,23 +238,23 @@ export function SearchPage() {
           <p className="loading">Loading history…</p>
         ) : (
           <>
-          {entries.length > 0 ? <p className="hint">Newest first.</p> : null}
-          <Table
-            caption="Your past searches"
-            headers={['Time', 'Query', 'Dataset', 'Answer']}
-            rows={shown.map((e) => [
-              <time dateTime={e.createdAt}>{when(e.createdAt)}</time>,
-              <span className="result-cell">{clip(e.query, 400)}</span>,
-              e.datasetId ? (names.get(e.datasetId) ?? <span className="mono">{e.datasetId}</span>) : 'Several or all',
-              <span className="result-cell">{e.answer === undefined ? 'No answer recorded' : summarise(e.answer)}</span>,
-            ])}
-            empty="You have not searched yet."
-          />
-          {entries.length > HISTORY_SHOWN ? (
-            <button type="button" className="button button-small button-quiet search-history-more" onClick={() => setAllHistory((v) => !v)}>
-              {allHistory ? `Show the latest ${HISTORY_SHOWN} searches` : `Show all ${entries.length} searches`}
-            </button>
-          ) : null}
+            {entries.length > 0 ? <p className="hint">Newest first.</p> : null}
+            <Table
+              caption="Your past searches"
+              headers={['Time', 'Query', 'Dataset', 'Answer']}
+              rows={shown.map((e) => [
+                <time dateTime={e.createdAt}>{when(e.createdAt)}</time>,
+                <span className="result-cell">{clip(e.query, 400)}</span>,
+                e.datasetId ? (names.get(e.datasetId) ?? <span className="mono">{e.datasetId}</span>) : 'Several or all',
+                <span className="result-cell">{e.answer === undefined ? 'No answer recorded' : summarise(e.answer)}</span>,
+              ])}
+              empty="You have not searched yet."
+            />
+            {entries.length > HISTORY_SHOWN ? (
+              <button type="button" className="button button-small button-quiet search-history-more" onClick={() => setAllHistory((v) => !v)}>
+                {allHistory ? `Show the latest ${HISTORY_SHOWN} searches` : `Show all ${entries.length} searches`}
+              </button>
+            ) : null}
           </>
         )}
       </section>

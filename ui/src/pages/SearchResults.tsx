@@ -98,7 +98,14 @@ function ChunkCard({ item }: { item: Record<string, unknown> }) {
 function RowsTable({ items, caption }: { items: Record<string, unknown>[]; caption: string }) {
   const headers: string[] = [];
   for (const row of items) for (const key of Object.keys(row)) if (!headers.includes(key)) headers.push(key);
-  return <Table caption={caption} headers={headers} rows={items.map((row) => headers.map((h) => <span className="result-cell">{plain(row[h])}</span>))} empty="No rows." />;
+  return (
+    <Table
+      caption={caption}
+      headers={headers}
+      rows={items.map((row) => headers.map((h) => <span className="result-cell">{plain(row[h])}</span>))}
+      empty="No rows."
+    />
+  );
 }
 
 function ResultBody({ value, type, label }: { value: unknown; type: string; label: string }): ReactNode {
@@ -180,7 +187,12 @@ export function Results({ outcome }: { outcome: Outcome }) {
     return (
       <>
         {response.map((r) => (
-          <ResultGroup key={r.dataset_id} title={r.dataset_name} value={isVerbose(r) ? { text_result: r.text_result, context_result: r.context_result, objects_result: r.objects_result } : r.search_result} type={type} />
+          <ResultGroup
+            key={r.dataset_id}
+            title={r.dataset_name}
+            value={isVerbose(r) ? { text_result: r.text_result, context_result: r.context_result, objects_result: r.objects_result } : r.search_result}
+            type={type}
+          />
         ))}
       </>
     );
@@ -216,7 +228,8 @@ export function summarise(text: string): string {
         return plain(shape.value);
     }
   };
-  if (isPerDataset(value)) return clip(value.map((r) => `${r.dataset_name}: ${one(isVerbose(r) ? r.text_result ?? r.context_result : r.search_result)}`).join('; '));
+  if (isPerDataset(value))
+    return clip(value.map((r) => `${r.dataset_name}: ${one(isVerbose(r) ? (r.text_result ?? r.context_result) : r.search_result)}`).join('; '));
   if (Array.isArray(value) && value.length === 0) return 'No results';
   return clip(one(value));
 }

@@ -3,7 +3,19 @@ import { getSettings, saveSettings, type Option, type SettingsUpdate } from '../
 import { Button, Field, Notice, Page, useAction, useLoad } from '../components';
 import { useSession } from '../session';
 
-function Select({ label, value, onChange, options, hint }: { label: string; value: string; onChange: (v: string) => void; options: Option[]; hint?: ReactNode }) {
+function Select({
+  label,
+  value,
+  onChange,
+  options,
+  hint,
+}: {
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  options: Option[];
+  hint?: ReactNode;
+}) {
   const id = useId();
   const known = options.some((o) => o.value === value);
   return (
@@ -30,7 +42,19 @@ const storedKey = (masked: string | null | undefined) =>
   masked ? `A key is stored (${masked}). Leave this empty to keep it; type a new key to replace it.` : 'No key is stored. Leave this empty for none.';
 
 /** A key to replace the stored one (`stored`, masked): typed only, never filled in by the browser. */
-function KeyField({ label, name, stored, value, onChange }: { label: string; name: string; stored: string | null | undefined; value: string; onChange: (v: string) => void }) {
+function KeyField({
+  label,
+  name,
+  stored,
+  value,
+  onChange,
+}: {
+  label: string;
+  name: string;
+  stored: string | null | undefined;
+  value: string;
+  onChange: (v: string) => void;
+}) {
   return (
     <Field
       label={label}
@@ -117,8 +141,8 @@ function SettingsForm() {
   return (
     <Page title="Settings">
       <p className="adm-lead">
-        The language model and vector store the server uses for cognify and search. Changes apply to every instance of
-        the server; keys are stored encrypted and only ever shown masked.
+        The language model and vector store the server uses for cognify and search. Changes apply to every instance of the server; keys are stored encrypted and
+        only ever shown masked.
       </p>
       <form onSubmit={submit} noValidate>
         <section className="card adm-card" aria-labelledby="llm-heading">
@@ -164,7 +188,14 @@ function SettingsForm() {
             options={data.vectorDb.providers}
             hint="Recorded and shown here; the store in use is chosen by VECTOR_DB_PROVIDER when the server starts."
           />
-          <Field label="Vector store URL" name="vector_url" maxLength={2048} value={vectorUrl} onChange={(e) => setVectorUrl(e.target.value)} autoComplete="off" />
+          <Field
+            label="Vector store URL"
+            name="vector_url"
+            maxLength={2048}
+            value={vectorUrl}
+            onChange={(e) => setVectorUrl(e.target.value)}
+            autoComplete="off"
+          />
           <KeyField label="Vector store API key" name="vector_api_key" stored={data.vectorDb.apiKey} value={vectorKey} onChange={setVectorKey} />
         </section>
 

@@ -27,10 +27,7 @@ export function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null;
     if (!list.some((d) => d.id === inspectId)) setInspectId(first);
   }, [list, datasetId, inspectId]);
 
-  const holders = useLoad(
-    () => (inspectId ? guarded(() => datasetPrincipals(inspectId)) : Promise.resolve(undefined)),
-    [inspectId],
-  );
+  const holders = useLoad(() => (inspectId ? guarded(() => datasetPrincipals(inspectId)) : Promise.resolve(undefined)), [inspectId]);
 
   const change = async (event: { preventDefault(): void }, action_: 'grant' | 'revoke') => {
     event.preventDefault();
@@ -121,8 +118,8 @@ export function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null;
               ) : null}
               {tenant ? (
                 <label>
-                  <input type="radio" name={`${groupId}-target`} value="tenant" checked={target === 'tenant'} onChange={() => setTarget('tenant')} />{' '}
-                  Everyone in the tenant
+                  <input type="radio" name={`${groupId}-target`} value="tenant" checked={target === 'tenant'} onChange={() => setTarget('tenant')} /> Everyone
+                  in the tenant
                 </label>
               ) : null}
             </fieldset>

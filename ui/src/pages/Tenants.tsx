@@ -35,9 +35,8 @@ export function TenantsPage() {
   return (
     <Page title="Tenants & roles">
       <p className="adm-lead">
-        You are working in{' '}
-        <strong>{active ? `the tenant ${active.name}` : 'your personal space'}</strong>. Datasets belong to the tenant
-        that was active when they were created; switching changes which datasets you see everywhere in the app.
+        You are working in <strong>{active ? `the tenant ${active.name}` : 'your personal space'}</strong>. Datasets belong to the tenant that was active when
+        they were created; switching changes which datasets you see everywhere in the app.
       </p>
       <TenantsSection tenants={tenants.data} loadError={tenants.error} activeId={activeId} reload={tenants.reload} refresh={refresh} />
       {active ? <TenantAdmin key={active.id} tenant={active} selfId={user?.id ?? ''} roles={roles} /> : null}
@@ -230,7 +229,11 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
         ))}
       </ul>
     ),
-    m.id === selfId ? <span className="empty">You</span> : <ConfirmButton label="Remove" name={`Remove member ${m.email}`} busy={memberAction.busy} onConfirm={() => removeMember(m)} />,
+    m.id === selfId ? (
+      <span className="empty">You</span>
+    ) : (
+      <ConfirmButton label="Remove" name={`Remove member ${m.email}`} busy={memberAction.busy} onConfirm={() => removeMember(m)} />
+    ),
   ]);
 
   // The member list is refused to anyone but the owner and admins: they alone manage roles.
@@ -249,8 +252,7 @@ function TenantAdmin({ tenant, selfId, roles }: { tenant: TenantRef; selfId: str
         <Notice kind="success">{memberAction.success}</Notice>
         {members.data && 'refused' in members.data ? (
           <Notice kind="info">
-            Only the owner of {tenant.name} or a member holding its <code>admin</code> role can see and manage its members. (
-            {members.data.refused})
+            Only the owner of {tenant.name} or a member holding its <code>admin</code> role can see and manage its members. ({members.data.refused})
           </Notice>
         ) : members.loading && !members.data ? (
           <p className="loading">Loading…</p>
