@@ -28,3 +28,6 @@ export function legacyDatasetId(name: string, ownerId: string): string {
 
 /** A UUID in its canonical 8-4-4-4-12 hex form, either case (the one UUID pattern of the code base). */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A string in the UUID layout (any version, either case). */
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID_PATTERN.test(value);

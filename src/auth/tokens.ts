@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify, decodeProtectedHeader, errors as joseErrors, type JWTPayload } from 'jose';
-import { UUID_PATTERN } from '../ids.js';
+import { isUuid } from '../ids.js';
 
 /**
  * JWTs (D1, D2, D4). Every token is HS256; nothing else is ever accepted. Access tokens carry
@@ -15,7 +15,7 @@ export const VERIFY_AUDIENCE = 'fastapi-users:verify';
 /** Tokens longer than this are refused before any parsing. */
 export const MAX_TOKEN_LENGTH = 8192;
 
-export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID_PATTERN.test(value);
+export { isUuid };
 
 export class InvalidTokenError extends Error {
   constructor(reason: string) {

@@ -7,8 +7,7 @@ import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
 import { readUploadForm } from '../uploads.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids.js';
 
 /** `labels`: a JSON array of strings/nulls, or comma-separated text; positional with the files. */
 function parseLabels(value: string | undefined, count: number): (string | null)[] | undefined {
@@ -61,7 +60,7 @@ export function addRoutes(app: App, ctx: HttpContext) {
    */
   async function writeTarget(actor: Actor, datasetId?: string, datasetName?: string): Promise<DatasetRow> {
     if (datasetId) {
-      if (!UUID.test(datasetId))
+      if (!isUuid(datasetId))
         throw new ApiError(400, { detail: [{ type: 'uuid_parsing', loc: ['body', 'datasetId'], msg: 'Input should be a valid UUID' }], body: null });
       return (await access.datasets(actor, 'write', { ids: [datasetId] }))[0]!;
     }

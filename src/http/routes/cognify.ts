@@ -3,7 +3,7 @@ import { routerError } from '../../errors.js';
 import type { PipelineRunInfo } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { camelOrSnake } from '../schemas.js';
+import { Uuid, camelOrSnake } from '../schemas.js';
 
 /** The cognify router: builds the knowledge graph and vector index of datasets. */
 export function cognifyRoutes(app: App, ctx: HttpContext) {
@@ -31,11 +31,7 @@ export function cognifyRoutes(app: App, ctx: HttpContext) {
             }),
           z.object({
             datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-            dataset_ids: z
-              .array(z.uuid({ message: 'Input should be a valid UUID' }))
-              .max(100)
-              .optional()
-              .nullable(),
+            dataset_ids: z.array(Uuid).max(100).optional().nullable(),
             run_in_background: z.boolean().optional().default(false),
             custom_prompt: z.string().max(100_000).optional().nullable(),
             chunk_size: z.number().int().min(16).max(100_000).optional().nullable(),

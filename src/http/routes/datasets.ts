@@ -5,9 +5,9 @@ import { bareError, unauthorizedDataAccess } from '../../errors.js';
 import { itemView } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { Uuid } from '../schemas.js';
+import { Uuid, UuidZodMessage } from '../schemas.js';
+import { isUuid } from '../../ids.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** The datasets router: every `/api/v1/datasets` route (datasets, their items, statuses and graphs). */
@@ -74,7 +74,7 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
       // The reference answers every failure here, a refused or malformed id included, with one 409.
       try {
         const requested = asList(request.query.dataset);
-        if (requested.some((d) => !UUID.test(d))) throw new Error('bad id');
+        if (requested.some((d) => !isUuid(d))) throw new Error('bad id');
         const datasets = await access.datasets(await actorOf(request, access), 'read', { ids: requested });
         const ids = requested.length > 0 ? [...new Set(requested.map((d) => d.toLowerCase()))] : datasets.map((d) => d.id);
         return await memory.pipelines.statuses(ids, asList(request.query.pipeline));
@@ -91,7 +91,7 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
         tags: TAGS,
         summary: 'Node and edge counts per readable dataset',
         security: SECURED,
-        querystring: z.object({ dataset_ids: z.union([z.uuid(), z.array(z.uuid())]).optional() }),
+        querystring: z.object({ dataset_ids: z.union([UuidZodMessage, z.array(UuidZodMessage)]).optional() }),
       },
       preHandler: guard,
     },
@@ -124,7 +124,7 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
     '/api/v1/datasets/:dataset_id/data/:data_id',
     { schema: { tags: TAGS, summary: 'Delete an item of a dataset (needs delete)', security: SECURED, params: ItemParams }, preHandler: guard },
     async (request) => {
-      const datasetId = request.params.dataset_id.toLowerCase();
+      const datasetId = request.params.dataset_id;
       let dataset: DatasetRow;
       try {
         dataset = await named(request, datasetId, 'delete');

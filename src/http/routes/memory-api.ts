@@ -6,10 +6,9 @@ import { ApiError, bareError, datasetNotFound, queryValidation } from '../../err
 import { SEARCH_TYPES, searchRequestOf, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { camelOrSnake } from '../schemas.js';
+import { Uuid, camelOrSnake } from '../schemas.js';
 import { readUploadForm } from '../uploads.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids.js';
 
 const RecallBody = z.preprocess(
   (b) =>
@@ -26,11 +25,7 @@ const RecallBody = z.preprocess(
     .object({
       search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
       datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-      dataset_ids: z
-        .array(z.uuid({ message: 'Input should be a valid UUID' }))
-        .max(100)
-        .optional()
-        .nullable(),
+      dataset_ids: z.array(Uuid).max(100).optional().nullable(),
       query: z.string().min(1).max(100_000),
       system_prompt: z.string().max(100_000).optional().nullable(),
       node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
@@ -83,7 +78,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         }
         const actor = await actorOf(request, access);
         // The remember router answers a malformed id or a bad name with a plain 400 detail.
-        if (datasetId && !UUID.test(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
+        if (datasetId && !isUuid(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
         if (!datasetId && (datasetName!.includes(' ') || datasetName!.includes('.'))) throw ApiError.detail(400, 'Dataset name cannot contain spaces or dots.');
         const [dataset] = await access.datasets(actor, 'write', datasetId ? { ids: [datasetId] } : { names: [datasetName!], create: true });
         const nodeSet = field('node_set');
@@ -180,8 +175,8 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         return { datasets_removed: all.length, status: 'success' };
       }
       if ((body.dataset && body.dataset_id) || (!body.dataset && !body.dataset_id)) throw invalid();
-      if (body.dataset_id && !UUID.test(body.dataset_id)) throw invalid();
-      if (body.data_id && !UUID.test(body.data_id)) throw invalid();
+      if (body.dataset_id && !isUuid(body.dataset_id)) throw invalid();
+      if (body.data_id && !isUuid(body.data_id)) throw invalid();
       const [dataset]: (DatasetRow | undefined)[] = await access.datasets(
         actor,
         'delete',

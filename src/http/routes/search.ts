@@ -4,7 +4,7 @@ import { datasetNotFound, queryValidation } from '../../errors.js';
 import { SEARCH_TYPES, searchRequestOf, searchResultOf, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { camelOrSnake } from '../schemas.js';
+import { Uuid, camelOrSnake } from '../schemas.js';
 
 const SearchBody = z.preprocess(
   (b) =>
@@ -21,11 +21,7 @@ const SearchBody = z.preprocess(
     .object({
       search_type: z.enum(SEARCH_TYPES).optional().default('HYBRID_COMPLETION'),
       datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-      dataset_ids: z
-        .array(z.uuid({ message: 'Input should be a valid UUID' }))
-        .max(100)
-        .optional()
-        .nullable(),
+      dataset_ids: z.array(Uuid).max(100).optional().nullable(),
       query: z.string().max(100_000).optional().default('What is in the document?'),
       system_prompt: z.string().max(100_000).optional().nullable(),
       node_name: z.array(z.string().max(255)).max(100).optional().nullable(),

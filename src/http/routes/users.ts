@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { isUuid, userRead } from '../../auth/index.js';
+import { userRead } from '../../auth/index.js';
+import { isUuid } from '../../ids.js';
 import { ApiError } from '../../errors.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
