@@ -3,18 +3,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
-  KNOWLEDGE_GRAPH_SCHEMA,
   LLMAPIKeyNotSetError,
   LLMAuthenticationError,
   LLMPaymentRequiredError,
   LLMResponseError,
   LLMUnavailableError,
-  OpenAICompatibleEmbedder,
-  OpenAICompatibleModel,
   ProviderError,
-  parseJsonObject,
-  sanitizeGraph,
-} from '../../src/memory/providers/openai.js';
+} from '../../src/memory/providers/errors.js';
+import { KNOWLEDGE_GRAPH_SCHEMA, parseJsonObject, sanitizeGraph } from '../../src/memory/providers/graph-output.js';
+import { OpenAICompatibleEmbedder, OpenAICompatibleModel } from '../../src/memory/providers/openai.js';
 import { startOpenAIStub, stubGraph, type OpenAIStub, type StubHandler } from '../helpers/openai-stub.js';
 
 /**
