@@ -916,7 +916,7 @@ function render(r: Report): string {
   push(
     'With the credential cache warm (every request after the first within `AUTH_CACHE_TTL_SECONDS`), `GET /api/v1/auth/me` ' +
       'adds to the bare route: routing and parsing a longer request (a JWT header is ~400 bytes), the `preHandler` hook of ' +
-      'src/http/authenticate.ts (read `X-Api-Key` / `Authorization` / the cookie, then `AuthService.resolveCached`: one `Map` ' +
+      'src/http/authenticate.ts (read `X-Api-Key` / `Authorization` / the cookie, then `Credentials.resolveCached`: one `Map` ' +
       'lookup keyed by the credential, and for an API key a check whether `last_used_at` is due; a cached credential is admitted ' +
       'without a promise), the `cache-control: no-store` header every `/api/` answer carries, and the user fields in the request ' +
       'log record. No signature check, no database query and no password hash runs on a cache hit; on a miss a JWT costs one ' +

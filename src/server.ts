@@ -135,7 +135,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   );
 
   const auth = new AuthService({ config, store, secrets, bus, counters, mailer, log });
-  await auth.ensureDefaultUser();
+  await auth.credentials.ensureDefaultUser();
 
   const memory = createMemoryEngine(config, store, log);
   const app = await buildApp(

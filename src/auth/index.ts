@@ -1,4 +1,5 @@
-export { AuthService, normaliseEmail, type AuthenticatedUser, type CredentialKind, type PresentedCredentials, type Resolution } from './service.js';
+export { AuthService, normaliseEmail } from './service.js';
+export { Credentials, type AuthenticatedUser, type CredentialKind, type PresentedCredentials, type Resolution } from './credentials.js';
 export { createJwt, verifyAccessToken, isUuid, type CreateJwtOptions } from './tokens.js';
 export { resolveSecrets, type SigningSecrets } from './secrets.js';
 export { createMailer, type Mailer, type AccountMessage } from './mailer.js';

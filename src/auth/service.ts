@@ -1,53 +1,22 @@
-import { createHash } from 'node:crypto';
+/**
+ * Accounts (the reference's fastapi-users routes): login with account lockout (D9), logout,
+ * registration, password reset, e-mail verification, user updates and deletion. Who a request acts
+ * as is `credentials.ts`; every change to a user drops that user's cached credentials everywhere.
+ */
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { ApiError } from '../errors.js';
-import { provisionExternalScope, type ExternalScope } from '../access/index.js';
 import type { RelationalStore } from '../storage/index.js';
 import { AgentService } from './agents.js';
 import { ApiKeyService } from './api-keys.js';
-import { CredentialCache, credentialKey } from './credential-cache.js';
 import type { InvalidationBus } from './invalidation.js';
 import type { Mailer } from './mailer.js';
-import { UNUSABLE_PASSWORD, dummyVerify, hashPassword, isUsableHash, passwordPolicyViolation, verifyPassword } from './passwords.js';
+import { dummyVerify, hashPassword, isUsableHash, passwordPolicyViolation, verifyPassword } from './passwords.js';
 import type { CounterStore } from './rate-limit.js';
 import type { SigningSecrets } from './secrets.js';
-import {
-  InvalidTokenError,
-  issueAccessToken,
-  issueResetToken,
-  issueVerifyToken,
-  passwordFingerprint,
-  verifyAccessToken,
-  verifyResetToken,
-  verifyVerifyToken,
-  type IssuedToken,
-} from './tokens.js';
+import { issueAccessToken, issueResetToken, issueVerifyToken, passwordFingerprint, verifyResetToken, verifyVerifyToken, type IssuedToken } from './tokens.js';
+import { Credentials, type AuthenticatedUser } from './credentials.js';
 import { UserStore, isUniqueViolation, userRead, type User } from './user-store.js';
-
-export type CredentialKind = 'api_key' | 'bearer' | 'cookie' | 'default';
-
-/** Who a request acts as, once its credential is resolved. */
-export interface AuthenticatedUser {
-  readonly user: User;
-  readonly via: CredentialKind;
-  /** For a JWT: what logout revokes. */
-  readonly token?: { readonly revocationId: string; readonly expMs: number };
-  /** D2: an external token's tenant and roles, which replace the stored ones for this request. */
-  readonly external?: ExternalScope;
-}
-
-export interface PresentedCredentials {
-  readonly apiKey?: string | undefined;
-  readonly bearer?: string | undefined;
-  readonly cookie?: string | undefined;
-}
-
-export interface Resolution {
-  readonly principal?: AuthenticatedUser;
-  /** True when at least one credential was presented (D6: then failure is always 401). */
-  readonly presented: boolean;
-}
 
 export interface AuthServiceDeps {
   readonly config: Config;
@@ -61,16 +30,11 @@ export interface AuthServiceDeps {
 
 const LOGIN_BAD_CREDENTIALS = () => ApiError.detail(400, 'LOGIN_BAD_CREDENTIALS');
 const NO_PASSWORD = () => ApiError.detail(400, 'This user does not have a password. Use API key authentication.');
-const WELL_KNOWN_DEFAULT_PASSWORD = 'default_password';
 
 /** EmailStr-style normalisation: the domain is case-insensitive, the local part is kept. */
 export function normaliseEmail(email: string): string {
   const at = email.lastIndexOf('@');
   return at < 0 ? email.trim() : `${email.slice(0, at).trim()}${email.slice(at).toLowerCase().trim()}`;
-}
-
-function externalEmail(userId: string): string {
-  return `${userId}@external.invalid`;
 }
 
 export class AuthService {
@@ -79,19 +43,15 @@ export class AuthService {
   readonly agents: AgentService;
   private readonly config: Config;
   private readonly secrets: SigningSecrets;
-  private readonly bus: InvalidationBus;
   private readonly counters: CounterStore;
   private readonly mailer: Mailer;
   private readonly log: Logger;
-  private readonly cache: CredentialCache<AuthenticatedUser>;
-  /** Per cached API key: its id and when `last_used_at` was last written (ms, 0 = never). */
-  private readonly apiKeyTouch = new Map<string, { keyId: string; lastUsedMs: number }>();
-  private defaultUserId: string | undefined;
+  /** Who a request acts as: credential resolution, its cache and the default user. */
+  readonly credentials: Credentials;
 
   constructor(deps: AuthServiceDeps) {
     this.config = deps.config;
     this.secrets = deps.secrets;
-    this.bus = deps.bus;
     this.counters = deps.counters;
     this.mailer = deps.mailer;
     this.log = deps.log;
@@ -101,206 +61,12 @@ export class AuthService {
       maxPerUser: deps.config.auth.maxUserApiKeys,
     });
     this.agents = new AgentService(deps.store.db, this.users, this.apiKeys);
-    this.cache = new CredentialCache(deps.config.auth.authCacheTtlSeconds * 1000);
-    this.bus.subscribe((userId) => this.cache.invalidateUser(userId));
+    this.credentials = new Credentials({ ...deps, users: this.users, apiKeys: this.apiKeys });
   }
 
   /** Drops every cached credential of the user here and on every other instance. */
-  async invalidate(userId: string): Promise<void> {
-    this.cache.invalidateUser(userId);
-    try {
-      await this.bus.publish(userId);
-    } catch (error) {
-      this.log.error({ err: error, userId }, 'failed to publish credential invalidation');
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Credential resolution (D6): X-Api-Key, then Bearer, then the cookie; the first that resolves
-  // an active user wins.
-
-  /**
-   * The hot path: when the first credential presented is already cached, it is the one that wins
-   * (D6 order), so the request is resolved without any await. Otherwise undefined: call `resolve`.
-   */
-  resolveCached(presented: PresentedCredentials): AuthenticatedUser | undefined {
-    if (presented.apiKey !== undefined) {
-      const key = credentialKey('api_key', presented.apiKey);
-      const cached = this.cache.get(key);
-      if (cached) this.touchApiKey(key);
-      return cached;
-    }
-    const token = presented.bearer ?? presented.cookie;
-    if (token === undefined) return undefined;
-    const via = presented.bearer !== undefined ? 'bearer' : 'cookie';
-    const cached = this.cache.get(credentialKey('jwt', token));
-    return cached && (cached.via === via ? cached : { ...cached, via });
-  }
-
-  async resolve(presented: PresentedCredentials): Promise<Resolution> {
-    const attempts: ['api_key' | 'bearer' | 'cookie', string | undefined][] = [
-      ['api_key', presented.apiKey],
-      ['bearer', presented.bearer],
-      ['cookie', presented.cookie],
-    ];
-    let any = false;
-    for (const [kind, value] of attempts) {
-      if (value === undefined) continue;
-      any = true;
-      const principal = kind === 'api_key' ? await this.fromApiKey(value) : await this.fromToken(value, kind);
-      if (principal) return { principal, presented: true };
-    }
-    return { presented: any };
-  }
-
-  private async fromApiKey(raw: string): Promise<AuthenticatedUser | undefined> {
-    const key = credentialKey('api_key', raw);
-    const cached = this.cache.get(key);
-    if (cached) {
-      this.touchApiKey(key);
-      return cached;
-    }
-    const match = await this.apiKeys.match(raw);
-    if (!match) return undefined;
-    const user = await this.users.findById(match.userId);
-    if (!user || !user.isActive) return undefined;
-    const principal: AuthenticatedUser = { user, via: 'api_key' };
-    this.cache.set(key, user.id, principal);
-    this.apiKeyTouch.set(key, { keyId: match.keyId, lastUsedMs: match.lastUsedAt ? Date.parse(match.lastUsedAt) : 0 });
-    this.touchApiKey(key);
-    return principal;
-  }
-
-  /** Keeps `last_used_at` fresh at most every five minutes, off the request's critical path. */
-  private touchApiKey(cacheKey: string) {
-    const state = this.apiKeyTouch.get(cacheKey);
-    if (!state) return;
-    const now = Date.now();
-    if (!this.apiKeys.needsTouch(state.lastUsedMs, now)) return;
-    state.lastUsedMs = now;
-    this.apiKeys.touch(state.keyId, new Date(now)).catch((error) => this.log.warn({ err: error }, 'Failed to update API key last_used_at'));
-  }
-
-  private async fromToken(token: string, via: 'bearer' | 'cookie'): Promise<AuthenticatedUser | undefined> {
-    const key = credentialKey('jwt', token);
-    const cached = this.cache.get(key);
-    if (cached) return cached.via === via ? cached : { ...cached, via };
-
-    let claims;
-    try {
-      claims = await verifyAccessToken(token, this.secrets.jwt);
-    } catch (error) {
-      if (error instanceof InvalidTokenError) return undefined;
-      throw error;
-    }
-    // D1: a token must expire.
-    if (claims.expMs === undefined) return undefined;
-    const revocationId = claims.jti ?? `sha256:${createHash('sha256').update(token).digest('base64url')}`;
-    const tooOld = (user: User) => user.tokensValidAfter > 0 && (claims.issuedAtMs === undefined || claims.issuedAtMs <= user.tokensValidAfter);
-
-    let principal: AuthenticatedUser;
-    if (claims.kind === 'issued') {
-      const { user, revoked } = await this.users.findForToken(claims.userId, revocationId);
-      if (!user || revoked || !user.isActive || tooOld(user)) return undefined;
-      principal = { user, via, token: { revocationId, expMs: claims.expMs } };
-    } else {
-      const deletedAt = await this.users.deletedAt(claims.userId);
-      if (deletedAt !== undefined && (claims.issuedAtMs === undefined || claims.issuedAtMs <= deletedAt)) {
-        return undefined;
-      }
-      const found = await this.users.findForToken(claims.userId, revocationId);
-      if (found.revoked) return undefined;
-      let user = found.user;
-      if (!user) {
-        if (!this.config.auth.externalTokenAutoProvision) return undefined;
-        user = await this.provisionExternalUser(claims.userId);
-      }
-      if (!user.isActive || tooOld(user)) return undefined;
-      const external = await provisionExternalScope(this.users.db, user.id, claims.tenantId, claims.roles);
-      principal = { user, via, token: { revocationId, expMs: claims.expMs }, external };
-    }
-    this.cache.set(key, principal.user.id, principal, claims.expMs);
-    return principal;
-  }
-
-  private async provisionExternalUser(userId: string): Promise<User> {
-    try {
-      const user = await this.users.create({
-        id: userId,
-        email: externalEmail(userId),
-        hashedPassword: UNUSABLE_PASSWORD,
-        isVerified: true,
-        isExternal: true,
-      });
-      this.log.info({ userId }, 'provisioned user from external token');
-      return user;
-    } catch (error) {
-      const raced = await this.users.findById(userId);
-      if (raced) return raced;
-      throw error;
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Default user (D7).
-
-  /** Called at startup. Never leaves an account with a well-known password while auth is required. */
-  async ensureDefaultUser(): Promise<void> {
-    const { defaultUserEmail: email, defaultUserPassword: password } = this.config.auth;
-    const required = this.config.posture.requireAuthentication;
-    const existing = await this.users.findByEmailExact(email);
-    if (existing) {
-      this.defaultUserId = existing.id;
-      if (required && password === undefined && isUsableHash(existing.hashedPassword)) {
-        const check = await verifyPassword(WELL_KNOWN_DEFAULT_PASSWORD, existing.hashedPassword);
-        if (check.status === 'valid') {
-          await this.users.update(existing.id, { hashedPassword: UNUSABLE_PASSWORD, tokensValidAfter: Date.now() });
-          await this.invalidate(existing.id);
-          this.log.warn(
-            { userId: existing.id },
-            `default user ${email} had the well-known password; its password was disabled (set DEFAULT_USER_PASSWORD or use "engram user create")`,
-          );
-        }
-      }
-      return;
-    }
-    if (required && password === undefined) return;
-    if (password !== undefined) {
-      const reason = passwordPolicyViolation(password, { minLength: this.config.auth.passwordMinLength, email });
-      if (reason) throw new Error(`DEFAULT_USER_PASSWORD is refused by the password policy: ${reason}`);
-    }
-    try {
-      const user = await this.users.create({
-        email,
-        hashedPassword: password !== undefined ? await hashPassword(password) : UNUSABLE_PASSWORD,
-        isSuperuser: true,
-        isVerified: true,
-      });
-      this.defaultUserId = user.id;
-      this.log.info({ userId: user.id }, `created default user ${email}`);
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      this.defaultUserId = (await this.users.findByEmailExact(email))?.id;
-    }
-  }
-
-  /** The default user, for anonymous requests when authentication is disabled. */
-  async defaultPrincipal(): Promise<AuthenticatedUser> {
-    const cached = this.cache.get('default');
-    if (cached) return cached;
-    let user = this.defaultUserId ? await this.users.findById(this.defaultUserId) : undefined;
-    if (!user) {
-      try {
-        await this.ensureDefaultUser();
-        user = this.defaultUserId ? await this.users.findById(this.defaultUserId) : undefined;
-      } catch (error) {
-        throw ApiError.detail(500, `Failed to create default user: ${(error as Error).message}`);
-      }
-    }
-    if (!user || !user.isActive) throw ApiError.detail(500, 'Failed to create default user: the default user is unavailable');
-    const principal: AuthenticatedUser = { user, via: 'default' };
-    this.cache.set('default', user.id, principal);
-    return principal;
+  invalidate(userId: string): Promise<void> {
+    return this.credentials.invalidate(userId);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -514,7 +280,7 @@ export class AuthService {
 
   async deleteUser(id: string): Promise<void> {
     if (!(await this.users.delete(id))) throw ApiError.notFound();
-    if (id === this.defaultUserId) this.defaultUserId = undefined;
+    this.credentials.forgetUser(id);
     await this.invalidate(id);
   }
 

@@ -71,17 +71,17 @@ export function authenticate(auth: AuthService, config: Config, mode: AuthMode, 
     request.principal = principal;
   };
   const slow = async (request: FastifyRequest, presented: PresentedCredentials) => {
-    const { principal, presented: any } = await auth.resolve(presented);
+    const { principal, presented: any } = await auth.credentials.resolve(presented);
     if (principal) return admit(request, principal);
     if (any || mode !== 'auth' || config.posture.requireAuthentication) throw ApiError.unauthorized();
-    request.principal = await auth.defaultPrincipal();
+    request.principal = await auth.credentials.defaultPrincipal();
   };
   // Callback style, so a cached credential is admitted without a promise.
   return function (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
     const presented = presentedCredentials(request, config.auth.cookieName);
     let cached: AuthenticatedUser | undefined;
     try {
-      cached = auth.resolveCached(presented);
+      cached = auth.credentials.resolveCached(presented);
       if (cached) admit(request, cached);
     } catch (error) {
       done(error as Error);
