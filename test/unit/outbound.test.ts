@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { SsrfProtectionError, fetchPublicUrl, isPublicAddress, validateOutboundUrl, type FetchPublicUrlOptions } from '../../src/security/outbound.js';
+import { isPublicAddress } from '../../src/security/addresses.js';
+import { SsrfProtectionError, fetchPublicUrl, validateOutboundUrl, type FetchPublicUrlOptions } from '../../src/security/outbound.js';
 
 /**
  * D19: outbound HTTP guard. Address classification (every blocked range, IPv4-mapped/NAT64/6to4
