@@ -38,3 +38,13 @@ export function camelOrSnake<T extends Record<string, unknown>>(body: unknown, k
   }
   return out as T;
 }
+
+/** The camelCase spellings of the query fields that search and recall share (with `camelOrSnake`). */
+export const SEARCH_ALIASES = {
+  search_type: 'searchType',
+  dataset_ids: 'datasetIds',
+  system_prompt: 'systemPrompt',
+  node_name: 'nodeName',
+  top_k: 'topK',
+  only_context: 'onlyContext',
+} as const;

@@ -6,19 +6,14 @@ import { ApiError, bareError, datasetNotFound, queryValidation } from '../../err
 import { SEARCH_TYPES, searchRequestOf, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { Uuid, camelOrSnake } from '../schemas.js';
+import { SEARCH_ALIASES, Uuid, camelOrSnake } from '../schemas.js';
 import { readUploadForm } from '../uploads.js';
 import { isUuid } from '../../ids.js';
 
 const RecallBody = z.preprocess(
   (b) =>
     camelOrSnake(b, {
-      search_type: 'searchType',
-      dataset_ids: 'datasetIds',
-      system_prompt: 'systemPrompt',
-      node_name: 'nodeName',
-      top_k: 'topK',
-      only_context: 'onlyContext',
+      ...SEARCH_ALIASES,
       session_id: 'sessionId',
     }),
   z

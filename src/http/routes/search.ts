@@ -4,17 +4,12 @@ import { datasetNotFound, queryValidation } from '../../errors.js';
 import { SEARCH_TYPES, searchRequestOf, searchResultOf, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { Uuid, camelOrSnake } from '../schemas.js';
+import { SEARCH_ALIASES, Uuid, camelOrSnake } from '../schemas.js';
 
 const SearchBody = z.preprocess(
   (b) =>
     camelOrSnake(b, {
-      search_type: 'searchType',
-      dataset_ids: 'datasetIds',
-      system_prompt: 'systemPrompt',
-      node_name: 'nodeName',
-      top_k: 'topK',
-      only_context: 'onlyContext',
+      ...SEARCH_ALIASES,
       include_references: 'includeReferences',
     }),
   z
