@@ -227,8 +227,14 @@ for (const { multiTenant, vectors } of VARIANTS) {
         assert.deepEqual([refused.status, refused.body], [403, { error: 'Superuser privileges required to modify settings' }]);
         const done = await admin.post('/api/v1/settings', { json: change, bearer: adminToken, cookies: false });
         assert.equal(done.status, 200, done.text);
-        const masked = (await user.c.get('/api/v1/settings', asActor(user))).body.llm.apiKey as string;
+        // A superuser sees the key's first characters and the endpoint; anyone else only that a key is set.
+        const adminView = (await admin.get('/api/v1/settings', { bearer: adminToken, cookies: false })).body.llm;
+        const masked = adminView.apiKey as string;
         assert.equal(masked, `${secret.slice(0, 10)}${'*'.repeat(secret.length - 10)}`);
+        assert.equal(adminView.endpoint, stub.url.replace(/\/+$/, ''));
+        const userView = (await user.c.get('/api/v1/settings', asActor(user))).body;
+        assert.deepEqual([userView.llm.apiKey, userView.llm.endpoint, userView.vectorDb.url], ['**********', null, '']);
+        assert.ok(!JSON.stringify(userView).includes(secret.slice(0, 4)), 'no part of the key reaches a user');
         const row = await server.engram.store.db.selectFrom('settings').select('value').executeTakeFirstOrThrow();
         assert.ok(!row.value.includes(secret), 'the key is not stored in plaintext');
         assert.match(row.value, /gAAAAA/, 'the key is stored as a Fernet token');
@@ -246,6 +252,32 @@ for (const { multiTenant, vectors } of VARIANTS) {
           stub.requests.some((q) => q.headers.authorization === `Bearer ${secret}`),
           'the decrypted key is used',
         );
+
+        // The stored key never follows a change of endpoint (or provider): it must be entered again.
+        const other = await startOpenAIStub();
+        try {
+          const moved = { llm: { ...change.llm, endpoint: other.url, apiKey: masked } };
+          const needsKey = await admin.post('/api/v1/settings', { json: moved, bearer: adminToken, cookies: false });
+          assert.deepEqual(
+            [needsKey.status, needsKey.body],
+            [400, { error: 'Changing the language model provider or endpoint needs the API key again: send apiKey with it.' }],
+          );
+          const blank = await admin.post('/api/v1/settings', { json: { llm: { ...moved.llm, apiKey: '' } }, bearer: adminToken, cookies: false });
+          assert.equal(blank.status, 400, blank.text);
+          const unchanged = (await admin.get('/api/v1/settings', { bearer: adminToken, cookies: false })).body.llm;
+          assert.deepEqual([unchanged.endpoint, unchanged.apiKey], [stub.url.replace(/\/+$/, ''), masked], 'a refused change changes nothing');
+          const otherSecret = 'sk-other-9876543210zyxwvuts';
+          const rekeyed = await admin.post('/api/v1/settings', { json: { llm: { ...moved.llm, apiKey: otherSecret } }, bearer: adminToken, cookies: false });
+          assert.equal(rekeyed.status, 200, rekeyed.text);
+          await user.c.post('/api/v1/search', { json: { searchType: 'RAG_COMPLETION', query: 'Who?', datasetIds: [r.body.dataset_id] }, ...asActor(user) });
+          assert.ok(other.requests.length > 0, 'the new endpoint is used');
+          assert.ok(
+            other.requests.every((q) => q.headers.authorization === `Bearer ${otherSecret}`),
+            'the new endpoint only ever gets its own key',
+          );
+        } finally {
+          await other.close();
+        }
       } finally {
         await stub.close();
       }

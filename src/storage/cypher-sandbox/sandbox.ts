@@ -33,7 +33,7 @@ export interface CypherSandboxOptions {
   readonly maxConcurrent?: number;
   /** Largest answer, in bytes of JSON (default 8 MB). */
   readonly maxAnswerBytes?: number;
-  /** Time the child may take to start and copy the dataset before the query starts (default: 5 s, plus 1 ms per 50 rows). */
+  /** Time the child may take to start and copy the dataset before the query starts (default: `STARTUP_MS`, plus 1 ms per 50 rows). */
   readonly startupMs?: number;
   /** How often the child's memory is read, in ms (default 20). */
   readonly pollMs?: number;
@@ -61,7 +61,12 @@ const MB = 1024 * 1024;
 const DEFAULT_MAX_MEMORY_MB = 512;
 const DEFAULT_MAX_CONCURRENT = 2;
 const DEFAULT_MAX_ANSWER_BYTES = 8 * MB;
-const STARTUP_MS = 5000;
+/**
+ * The start-up allowance of a child (node, the worker module, Kuzu) before it copies the dataset.
+ * It only catches a child that never starts: the user's query is not running yet (its own limit
+ * starts when it does), so it is generous enough for a machine under heavy load.
+ */
+export const STARTUP_MS = 30_000;
 const STARTUP_MS_PER_ROW = 1 / 50;
 const POLL_MS = 20;
 const STDERR_TAIL = 2048;
