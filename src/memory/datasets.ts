@@ -3,6 +3,7 @@ import { dataNotFound } from '../errors.js';
 import type { Database } from '../storage/index.js';
 import type { DataRow, DatasetInfo, MemoryEngine } from './engine.js';
 import { RunStatus, latestRuns } from './runs.js';
+import type { SearchHistory } from './history.js';
 
 /** A dataset as the relational store holds it (what access hands to memory). */
 export type DatasetRecord = Pick<Database['datasets'], 'id' | 'name' | 'owner_id' | 'tenant_id'>;
@@ -37,6 +38,7 @@ export class DatasetContent {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly engine: MemoryEngine,
+    private readonly history: SearchHistory,
   ) {}
 
   /** The dataset's items, oldest first. */
@@ -56,16 +58,21 @@ export class DatasetContent {
     return { row, bytes: await this.engine.readStored(row) };
   }
 
-  /** Removes an item (its graph nodes, vectors, row and file); the removed row, undefined when the dataset has no such item. */
+  /** Removes an item (its graph nodes, vectors, row and file, and the search history that could quote it); the removed row, undefined when the dataset has no such item. */
   async deleteItem(dataset: DatasetRecord, dataId: string): Promise<DataRow | undefined> {
     const row = await this.item(dataset, dataId);
-    if (row) await this.engine.deleteData(datasetInfo(dataset), row);
+    if (row) {
+      await this.engine.deleteData(datasetInfo(dataset), row);
+      // Answers given since the item was added could quote it.
+      await this.history.purge(dataset.id, row.created_at);
+    }
     return row;
   }
 
-  /** Removes a dataset whole: its graph, vectors and per-dataset databases, items and files, then its row (grants cascade). */
+  /** Removes a dataset whole: its graph, vectors and per-dataset databases, items and files, every user's search history of it, then its row (grants cascade). */
   async delete(dataset: DatasetRecord): Promise<void> {
     await this.engine.deleteDataset(datasetInfo(dataset));
+    await this.history.purge(dataset.id);
     await this.db.deleteFrom('datasets').where('id', '=', dataset.id).execute();
   }
 

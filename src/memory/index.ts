@@ -9,6 +9,7 @@ import type { Config } from '../config/index.js';
 import type { Database } from '../storage/index.js';
 import { DatasetContent } from './datasets.js';
 import type { MemoryEngine } from './engine.js';
+import { SearchHistory } from './history.js';
 import { InputReader } from './ingest/inputs.js';
 import { Pipelines } from './pipelines.js';
 import { Retrieval } from './retrieval.js';
@@ -25,9 +26,10 @@ export class MemoryService {
     /** The engine behind the service (jobs, settings and stores; the server starts and stops it). */
     readonly engine: MemoryEngine,
   ) {
-    this.datasets = new DatasetContent(db, engine);
-    this.pipelines = new Pipelines(db, engine);
-    this.retrieval = new Retrieval(db, engine);
+    const history = new SearchHistory(db);
+    this.datasets = new DatasetContent(db, engine, history);
+    this.pipelines = new Pipelines(db, engine, history);
+    this.retrieval = new Retrieval(engine, history);
     this.inputs = new InputReader(config);
   }
 

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
 import { datasetInfo, type DatasetRecord } from './datasets.js';
 import type { CognifyOptions, DataRow, IngestItem, MemoryEngine } from './engine.js';
+import type { SearchHistory } from './history.js';
 import { RunStatus, latestRuns, recordRunStatus, type PipelineRunInfo } from './runs.js';
 
 /**
@@ -13,6 +14,7 @@ export class Pipelines {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly engine: MemoryEngine,
+    private readonly history: SearchHistory,
   ) {}
 
   /** Stores items without recording a run (remember records its own). */
@@ -107,10 +109,12 @@ export class Pipelines {
 
   /**
    * Forgets what cognify made of the dataset (graph and vectors), keeping its items and databases:
-   * the items are to be cognified again. Returns how many item records were reset.
+   * the items are to be cognified again; every user's search history of it is purged. Returns how
+   * many item records were reset.
    */
   async forgetMemory(dataset: DatasetRecord, userId: string): Promise<number> {
     await this.engine.databases.clearDataset(datasetInfo(dataset));
+    await this.history.purge(dataset.id);
     const reset = await this.db
       .updateTable('data')
       .set({ pipeline_status: '{}', updated_at: new Date().toISOString() })

@@ -1,9 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../storage/index.js';
 import { datasetInfo, type DatasetRecord } from './datasets.js';
 import type { MemoryEngine } from './engine.js';
-import { nextSeq } from './runs.js';
+import type { SearchHistory } from './history.js';
 import {
   resolveSearchType,
   searchDataset,
@@ -19,8 +16,8 @@ export class Retrieval {
   private readonly deps: SearchDependencies;
 
   constructor(
-    private readonly db: Kysely<Database>,
     engine: MemoryEngine,
+    private readonly searchHistory: SearchHistory,
   ) {
     this.deps = searchDependenciesOf(engine);
   }
@@ -42,24 +39,13 @@ export class Retrieval {
     return out;
   }
 
-  /** Keeps a query and the answer it got in the user's history (the dataset when exactly one was searched). */
-  async record(userId: string, query: string, type: string, datasets: readonly DatasetRecord[], answer: unknown): Promise<void> {
-    const queryId = randomUUID();
-    const datasetId = datasets.length === 1 ? datasets[0]!.id : null;
-    const now = new Date().toISOString();
-    const common = { user_id: userId, query_type: type, dataset_id: datasetId, created_at: now };
-    await this.db
-      .insertInto('search_history')
-      .values([
-        { ...common, id: queryId, kind: 'query', query_id: null, text: query, seq: nextSeq() },
-        { ...common, id: randomUUID(), kind: 'result', query_id: queryId, text: JSON.stringify(answer).slice(0, 1_000_000), seq: nextSeq() },
-      ])
-      .execute();
+  /** Keeps a query and the answer it got in the user's history. */
+  record(userId: string, query: string, type: string, datasets: readonly DatasetRecord[], answer: unknown): Promise<void> {
+    return this.searchHistory.record(userId, query, type, datasets, answer);
   }
 
   /** The user's queries and the answers they got, oldest first. */
-  async history(userId: string) {
-    const rows = await this.db.selectFrom('search_history').selectAll().where('user_id', '=', userId).orderBy('seq', 'asc').execute();
-    return rows.map((r) => ({ id: r.id, text: r.text, user: r.kind === 'query' ? 'user' : 'system', createdAt: r.created_at, datasetId: r.dataset_id }));
+  history(userId: string) {
+    return this.searchHistory.list(userId);
   }
 }

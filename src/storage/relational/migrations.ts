@@ -281,11 +281,33 @@ const m0004_job_schedule: VersionedMigration = () => ({
   },
 });
 
+/**
+ * Every dataset a recorded query searched, so that removing content purges the history that could
+ * quote it; the queries recorded before name their dataset only when they searched one.
+ */
+const m0005_search_history_datasets: VersionedMigration = () => ({
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('search_history_datasets')
+      .addColumn('query_id', 'text', (c) => c.notNull().references('search_history.id').onDelete('cascade'))
+      .addColumn('dataset_id', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('search_history_datasets_pk', ['query_id', 'dataset_id'])
+      .execute();
+    await db.schema.createIndex('search_history_datasets_dataset_idx').on('search_history_datasets').column('dataset_id').execute();
+    await db
+      .insertInto('search_history_datasets')
+      .columns(['query_id', 'dataset_id'])
+      .expression((eb: any) => eb.selectFrom('search_history').select(['id', 'dataset_id']).where('kind', '=', 'query').where('dataset_id', 'is not', null))
+      .execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
   '0002_datasets_acl': m0002_datasets_acl,
   '0003_memory': m0003_memory,
   '0004_job_schedule': m0004_job_schedule,
+  '0005_search_history_datasets': m0005_search_history_datasets,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -186,6 +186,12 @@ export interface SearchHistoryTable {
   seq: number;
 }
 
+/** Every dataset a recorded query searched (what purges the history when content is removed). */
+export interface SearchHistoryDatasetsTable {
+  query_id: string;
+  dataset_id: string;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -220,6 +226,7 @@ export interface Database {
   dataset_database: DatasetDatabaseTable;
   pipeline_runs: PipelineRunsTable;
   search_history: SearchHistoryTable;
+  search_history_datasets: SearchHistoryDatasetsTable;
   settings: SettingsTable;
   graph_metrics: GraphMetricsTable;
   jobs: JobsTable;
