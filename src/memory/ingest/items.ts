@@ -26,7 +26,9 @@ export class ItemStore {
 
   /**
    * Stores items and their Data rows. Identical content in the same dataset is one row (dedup by
-   * MD5 of the bytes); files are written atomically (temporary file, then rename).
+   * MD5 of the bytes, the reference's `content_hash`, from which the item's id derives). Files are
+   * stored under the SHA-256 of their bytes, so two different contents never share a file, even
+   * when their MD5s collide; they are written atomically (temporary file, then rename).
    */
   async ingest(
     dataset: DatasetInfo,
@@ -40,9 +42,10 @@ export class ItemStore {
     for (const item of items) {
       const bytes = item.kind === 'text' ? Buffer.from(item.text, 'utf8') : item.bytes;
       const hash = createHash('md5').update(bytes).digest('hex');
+      const fileKey = createHash('sha256').update(bytes).digest('hex');
       const info = item.kind === 'text' ? { extension: 'txt', mimeType: 'text/plain' } : guessMimeType(item.filename, bytes);
       const safeName = item.kind === 'text' ? `text_${hash}.txt` : safeFilename(item.filename, info.extension);
-      const relative = item.kind === 'text' ? safeName : join(hash, safeName);
+      const relative = join(fileKey, safeName);
       const location = await this.files.write(dir, relative, bytes);
 
       const id = uuid5(`${hash}${dataset.id}`);
@@ -83,7 +86,10 @@ export class ItemStore {
           }),
         )
         .execute();
-      rows.push(await this.db.selectFrom('data').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+      const row = await this.db.selectFrom('data').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      // Content the dataset already holds keeps its stored file: the copy just written is not needed.
+      if (row.raw_data_location !== location) await this.release(location);
+      rows.push(row);
     }
     return rows;
   }
