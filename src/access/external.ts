@@ -4,7 +4,9 @@ import type { Database } from '../storage/index.js';
 
 /**
  * Just-in-time provisioning for external tokens (D2). The token's `tenant_id` may be any string: it
- * is matched to a tenant by id or by external id, and a tenant seen for the first time is created
+ * is matched to a tenant by its external id only — a tenant external tokens created, or a local
+ * tenant an operator linked (`engram tenant link`) — never by a local tenant's own id, so a token
+ * cannot act in a tenant its issuer was not given; a tenant seen for the first time is created
  * (with no owner: the external system manages it). Role names are created in that tenant on first
  * sight. Every step tolerates a concurrent request doing the same thing.
  */
@@ -17,13 +19,20 @@ export interface ExternalScope {
 const now = () => new Date().toISOString();
 
 async function findTenant(db: Kysely<Database>, ref: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('tenants')
-    .select('id')
-    .where((eb) => eb.or([eb('id', '=', ref), eb('external_id', '=', ref)]))
-    .orderBy('id')
-    .executeTakeFirst();
+  const row = await db.selectFrom('tenants').select('id').where('external_id', '=', ref).executeTakeFirst();
   return row?.id;
+}
+
+/**
+ * Lets external tokens naming `ref` act in an existing tenant (an operator's decision, `engram
+ * tenant link`). Fails when the tenant does not exist or `ref` already names another tenant.
+ */
+export async function linkExternalTenant(db: Kysely<Database>, tenantId: string, ref: string): Promise<void> {
+  const tenant = await db.selectFrom('tenants').select(['id', 'external_id']).where('id', '=', tenantId).executeTakeFirst();
+  if (!tenant) throw new Error(`no tenant ${tenantId}`);
+  const other = await findTenant(db, ref);
+  if (other !== undefined && other !== tenantId) throw new Error(`the external tenant ${ref} is already the tenant ${other}`);
+  await db.updateTable('tenants').set({ external_id: ref }).where('id', '=', tenantId).execute();
 }
 
 export async function resolveExternalTenant(db: Kysely<Database>, ref: string): Promise<string> {

@@ -1,4 +1,4 @@
-export { provisionExternalScope, resolveExternalTenant, type ExternalScope } from './external.js';
+export { linkExternalTenant, provisionExternalScope, resolveExternalTenant, type ExternalScope } from './external.js';
 export {
   PERMISSION_TYPES,
   datasetGrants,

@@ -6,6 +6,8 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import { openStore, startEngram, VERSION } from '../server.js';
 import { normaliseEmail } from '../auth/service.js';
+import { linkExternalTenant } from '../access/index.js';
+import { isUuid } from '../ids.js';
 
 const USAGE = `engram ${VERSION}: shared long-term memory for AI agents and apps
 
@@ -16,6 +18,8 @@ Usage:
                                      mint an external token (the reference's get_token)
   engram user create --email E [--password P] [--superuser]
                                      create an account (a strong password is generated if omitted)
+  engram tenant link --tenant-id UUID --external-id ID
+                                     let external tokens naming ID act in that existing tenant (D2)
   engram help                        this text
 
 Configuration comes from the environment and ./.env (the environment wins).`;
@@ -109,6 +113,24 @@ async function userCreate(args: string[]) {
   }
 }
 
+async function tenantLink(args: string[]) {
+  const { values } = parseArgs({ args, options: { 'tenant-id': { type: 'string' }, 'external-id': { type: 'string' } } });
+  const tenantId = values['tenant-id']?.toLowerCase();
+  const ref = values['external-id'];
+  if (!tenantId || !isUuid(tenantId)) fail('tenant link: --tenant-id with a tenant UUID is required');
+  if (!ref || ref.length > 255) fail('tenant link: --external-id (at most 255 characters) is required');
+  const config = loadConfig();
+  const store = await openStore(config, createLogger('warn'));
+  try {
+    await linkExternalTenant(store.db, tenantId, ref);
+    process.stdout.write(`external tokens naming ${ref} now act in tenant ${tenantId}\n`);
+  } catch (error) {
+    fail(`tenant link: ${(error as Error).message}`, 1);
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(argv: string[]) {
   const [command, ...rest] = argv;
   switch (command) {
@@ -121,6 +143,9 @@ async function main(argv: string[]) {
     case 'user':
       if (rest[0] === 'create') return userCreate(rest.slice(1));
       return fail(`unknown user subcommand ${rest[0] ?? ''}\n\n${USAGE}`);
+    case 'tenant':
+      if (rest[0] === 'link') return tenantLink(rest.slice(1));
+      return fail(`unknown tenant subcommand ${rest[0] ?? ''}\n\n${USAGE}`);
     case undefined:
     case 'help':
     case '--help':

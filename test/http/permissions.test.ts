@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { linkExternalTenant } from '../../src/access/index.js';
 import { createJwt } from '../../src/auth/tokens.js';
 import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
@@ -334,6 +335,38 @@ describe('tenants, roles and dataset permissions', () => {
     assert.deepEqual((await c.get('/api/v1/datasets', { bearer: withoutRole })).body, []);
     const otherTenant = await createJwt(userId, 'tenant_789', ['analyst'], { secret: SECRET });
     assert.deepEqual((await c.get('/api/v1/datasets', { bearer: otherTenant })).body, [], 'a same-named role in another tenant is another role');
+  });
+
+  it('D2: an external token cannot name a local tenant by its id; an operator can link one', async () => {
+    const owner = await actor('local-owner');
+    const tenantId = await newTenant(owner, 'local-co');
+    const secretDs = await dataset(owner, 'payroll');
+    assert.equal(secretDs.tenantId, tenantId);
+    const c = server.client();
+    // A token naming the local tenant's id as its tenant, with the admin role.
+    const intruderId = randomUUID();
+    const intruder = await createJwt(intruderId, tenantId, ['admin'], { secret: SECRET });
+    assert.equal((await c.get('/api/v1/auth/me', { bearer: intruder })).status, 200);
+    const tenants = (await c.get('/api/v1/permissions/tenants/me', { bearer: intruder })).body as { id: string }[];
+    assert.ok(
+      tenants.every((t) => t.id !== tenantId),
+      'the token user is not a member of the local tenant',
+    );
+    assert.deepEqual((await c.get('/api/v1/datasets', { bearer: intruder })).body, []);
+    const members = await c.get(`/api/v1/permissions/tenants/${tenantId}/users`, { bearer: intruder });
+    assert.equal(members.status, 403, 'no admin power in the local tenant');
+    const shared = await c.post(`/api/v1/permissions/datasets/${intruderId}?permission_name=read`, { json: [secretDs.id], bearer: intruder });
+    assert.equal(shared.status, 403);
+
+    // Linked by an operator, tokens naming the link act in the tenant.
+    await linkExternalTenant(server.engram.store.db, tenantId, 'hr-system-7');
+    const linked = await createJwt(randomUUID(), 'hr-system-7', [], { secret: SECRET });
+    const linkedTenants = (await c.get('/api/v1/permissions/tenants/me', { bearer: linked })).body as { id: string }[];
+    assert.deepEqual(
+      linkedTenants.map((t) => t.id),
+      [tenantId],
+    );
+    await assert.rejects(linkExternalTenant(server.engram.store.db, await newTenant(owner, 'other-co'), 'hr-system-7'), /already the tenant/);
   });
 
   it('agents: API-key-only users whose datasets their creator shares', async () => {
