@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, DomainError, isErrorStatus } from '../errors.js';
@@ -100,4 +101,35 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     );
   }
   socket.destroy(error);
+}
+
+/** True when Node would write this header as is (it throws on the answer otherwise). */
+function writableHeader(name: string, value: unknown): boolean {
+  try {
+    validateHeaderName(name);
+    for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, typeof v === 'number' ? String(v) : v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The last `onSend` step (D22): an answer with a header Node cannot write (a value outside Latin-1,
+ * a CR or LF, a bad name) would throw when the answer is written, after every error handler, and
+ * end the process. Such an answer becomes 500 `{"detail": "Internal Server Error"}` without the
+ * offending headers (logged by name only, never by value), and the server keeps serving.
+ */
+export async function guardAnswerHeaders(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  const bad = Object.entries(reply.getHeaders())
+    .filter(([name, value]) => value !== undefined && !writableHeader(name, value))
+    .map(([name]) => name);
+  if (bad.length === 0) return payload;
+  request.log.error({ headers: bad.map((n) => n.slice(0, 64)) }, 'an answer carried a header that cannot be written; answered 500 instead');
+  for (const name of bad) reply.removeHeader(name);
+  reply.removeHeader('content-length');
+  reply.removeHeader('content-disposition');
+  if (payload && typeof (payload as { destroy?: unknown }).destroy === 'function') (payload as { destroy(): void }).destroy();
+  reply.code(500).header('content-type', 'application/json; charset=utf-8');
+  return JSON.stringify({ detail: 'Internal Server Error' });
 }

@@ -4,9 +4,13 @@ import { datasetPermissionDenied, datasetView, type DatasetRow, type PermissionN
 import { bareError, unauthorizedDataAccess } from '../../errors.js';
 import { itemView } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
+import { attachmentDisposition } from '../content-disposition.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { Uuid, UuidZodMessage } from '../schemas.js';
 import { isUuid } from '../../ids.js';
+
+/** A media type without parameters (RFC 9110 tokens). */
+const MIME_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+$/;
 
 const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -113,9 +117,11 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
     async (request, reply) => {
       const dataset = await named(request, request.params.dataset_id);
       const { row, bytes } = await memory.datasets.raw(dataset, request.params.data_id);
-      const filename = `${row.name}.${row.extension}`.replace(/["\\\r\n]/g, '_');
-      reply.header('content-type', row.mime_type.startsWith('text/') ? `${row.mime_type}; charset=utf-8` : row.mime_type);
-      reply.header('content-disposition', `attachment; filename="${filename}"`);
+      // The name is the uploader's text: encoded (RFC 6266/5987), never written into the header as is;
+      // a stored type that is not a plain `type/subtype` (a row another server wrote) is sent as bytes.
+      const mime = MIME_TYPE.test(row.mime_type) ? row.mime_type : 'application/octet-stream';
+      reply.header('content-type', mime.startsWith('text/') ? `${mime}; charset=utf-8` : mime);
+      reply.header('content-disposition', attachmentDisposition(`${row.name}.${row.extension}`));
       return reply.send(bytes);
     },
   );
