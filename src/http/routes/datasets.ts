@@ -6,7 +6,7 @@ import { itemView } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { attachmentDisposition } from '../content-disposition.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { Uuid, UuidZodMessage } from '../schemas.js';
+import { NoFields, Uuid, UuidZodMessage } from '../schemas.js';
 import { isUuid } from '../../ids.js';
 
 /** A media type without parameters (RFC 9110 tokens). */
@@ -21,6 +21,8 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
   const TAGS = ['datasets'];
   const DatasetParams = z.object({ dataset_id: Uuid });
   const ItemParams = z.object({ dataset_id: Uuid, data_id: Uuid });
+  // The deletions take everything from their path: a query or body field is refused (422), never ignored.
+  const NoBody = NoFields.optional().nullable();
 
   /** The one dataset a path names, if the caller holds `permission` on it (403 otherwise). */
   const named = async (request: FastifyRequest, datasetId: string, permission: PermissionName = 'read'): Promise<DatasetRow> => {
@@ -51,7 +53,10 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
 
   app.delete(
     '/api/v1/datasets/:dataset_id',
-    { schema: { tags: TAGS, summary: 'Delete a dataset (needs delete)', security: SECURED, params: DatasetParams }, preHandler: guard },
+    {
+      schema: { tags: TAGS, summary: 'Delete a dataset (needs delete)', security: SECURED, params: DatasetParams, querystring: NoFields, body: NoBody },
+      preHandler: guard,
+    },
     async (request) => {
       const [dataset] = await access.datasets(await actorOf(request, access), 'delete', { ids: [request.params.dataset_id] });
       // Graph, vectors, per-dataset databases, items and files first; then the row (its grants cascade).
@@ -128,7 +133,10 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
 
   app.delete(
     '/api/v1/datasets/:dataset_id/data/:data_id',
-    { schema: { tags: TAGS, summary: 'Delete an item of a dataset (needs delete)', security: SECURED, params: ItemParams }, preHandler: guard },
+    {
+      schema: { tags: TAGS, summary: 'Delete an item of a dataset (needs delete)', security: SECURED, params: ItemParams, querystring: NoFields, body: NoBody },
+      preHandler: guard,
+    },
     async (request) => {
       const datasetId = request.params.dataset_id;
       let dataset: DatasetRow;
