@@ -19,6 +19,7 @@ import {
 import { ConfigError, loadConfig, type Config, type Env } from './config/index.js';
 import { buildApp } from './http/app.js';
 import { createLogger } from './logger.js';
+import { guardProcess } from './process-guard.js';
 import { AccessService } from './access/index.js';
 import { MemoryEngine } from './memory/engine.js';
 import { MemoryService } from './memory/index.js';
@@ -152,10 +153,16 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   );
   purge.unref();
 
-  await memory.settings.start();
-  await memory.startJobs();
-
-  await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
+  // From here on, an error nothing catches is logged and the process keeps serving (D22).
+  const unguard = guardProcess(log);
+  try {
+    await memory.settings.start();
+    await memory.startJobs();
+    await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
+  } catch (error) {
+    unguard();
+    throw error;
+  }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -174,14 +181,18 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
       if (closed) return;
       closed = true;
       clearInterval(purge);
-      await app.close();
-      await memory.stopJobs();
-      memory.settings.stop();
-      await memory.databases.close();
-      await bus.close();
-      await counters.close();
-      mailer.close();
-      await store.close();
+      try {
+        await app.close();
+        await memory.stopJobs();
+        memory.settings.stop();
+        await memory.databases.close();
+        await bus.close();
+        await counters.close();
+        mailer.close();
+        await store.close();
+      } finally {
+        unguard();
+      }
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { HttpContext } from './context.js';
-import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.js';
+import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installErrorHandling } from './errors.js';
 import { rejectNulCharacters } from './input-guard.js';
 import { registerAddressLimits } from './rate-limits.js';
 import { agentRoutes } from './routes/agents.js';
@@ -107,6 +107,8 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
     if (!reply.hasHeader('content-security-policy') && !request.url.startsWith('/docs')) reply.header('content-security-policy', API_CONTENT_SECURITY_POLICY);
     return payload;
   });
+  // Last: an answer whose headers Node could not write becomes a 500 instead of a throw (D22).
+  app.addHook('onSend', guardAnswerHeaders);
 
   // One structured line per request; no query string, headers or bodies (they may hold secrets).
   app.addHook('onResponse', async (request, reply) => {

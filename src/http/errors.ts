@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, DomainError, isErrorStatus } from '../errors.js';
@@ -17,17 +18,27 @@ function pathOf(request: FastifyRequest): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
+/** The issue type of a field a strict schema does not know (pydantic's name for it). */
+const EXTRA_FORBIDDEN = 'extra_forbidden';
+
 function toIssues(error: FastifyError): ValidationIssue[] {
   const context = (error as FastifyError & { validationContext?: string }).validationContext ?? 'body';
   const loc0 = context === 'querystring' ? 'query' : context === 'params' ? 'path' : context === 'headers' ? 'header' : 'body';
-  return (error.validation ?? []).map((v) => {
-    const params = (v.params ?? {}) as { issue?: { code?: string; path?: (string | number)[] } };
+  return (error.validation ?? []).flatMap((v) => {
+    const params = (v.params ?? {}) as { issue?: { code?: string; path?: (string | number)[] }; keys?: unknown };
     const path = params.issue?.path ?? (v.instancePath ?? '').split('/').filter(Boolean);
-    return {
-      type: params.issue?.code ?? v.keyword ?? 'value_error',
-      loc: [loc0, ...path],
-      msg: v.message ?? 'Invalid value',
-    };
+    // A field a strict schema does not know: one issue per field, as the reference's `extra="forbid"`.
+    if ((params.issue?.code ?? v.keyword) === 'unrecognized_keys') {
+      const keys = Array.isArray(params.keys) ? params.keys.map(String) : [];
+      return keys.map((key) => ({ type: EXTRA_FORBIDDEN, loc: [loc0, ...path, key], msg: 'Extra inputs are not permitted' }));
+    }
+    return [
+      {
+        type: params.issue?.code ?? v.keyword ?? 'value_error',
+        loc: [loc0, ...path],
+        msg: v.message ?? 'Invalid value',
+      },
+    ];
   });
 }
 
@@ -40,7 +51,9 @@ const MALFORMED_MULTIPART = /^(Multipart: |Unexpected end of (multipart data|for
  *   - any other `DomainError` (an LLM provider's refusal, a refused local path or URL, a refused or
  *     limited Cypher query...) with a 4xx/5xx status: that status and the body it renders, by
  *     default the reference's named envelope `{"detail": "<message> [<Name>]"}`;
- *   - Fastify's own errors (validation, body parsing, limits) by their `statusCode`;
+ *   - validation errors: 400 `{"detail": [{type, loc, msg}], "body": ...}` as the reference, or 422 in
+ *     the same envelope when a strict schema met fields it does not know (`extra_forbidden`);
+ *   - Fastify's own errors (body parsing, limits) by their `statusCode`;
  *   - anything else: 500 `Internal Server Error`, logged, with nothing of the error in the answer.
  */
 export function installErrorHandling(app: FastifyInstance, notFound?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined) {
@@ -55,7 +68,10 @@ export function installErrorHandling(app: FastifyInstance, notFound?: (request: 
     const isLogin = pathOf(request) === LOGIN_PATH;
     if (error.validation) {
       if (isLogin) return reply.status(400).send({ detail: 'LOGIN_BAD_CREDENTIALS' });
-      return reply.status(400).send({ detail: toIssues(error), body: request.body ?? null });
+      // Unknown fields (strict schemas: the routes that delete) are 422, in the same envelope.
+      const issues = toIssues(error);
+      const status = issues.some((i) => i.type === EXTRA_FORBIDDEN) ? 422 : 400;
+      return reply.status(status).send({ detail: issues, body: request.body ?? null });
     }
     const status = error.statusCode ?? (MALFORMED_MULTIPART.test(String(error.message)) ? 400 : 500);
     if (status < 500) {
@@ -100,4 +116,35 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     );
   }
   socket.destroy(error);
+}
+
+/** True when Node would write this header as is (it throws on the answer otherwise). */
+function writableHeader(name: string, value: unknown): boolean {
+  try {
+    validateHeaderName(name);
+    for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, typeof v === 'number' ? String(v) : v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The last `onSend` step (D22): an answer with a header Node cannot write (a value outside Latin-1,
+ * a CR or LF, a bad name) would throw when the answer is written, after every error handler, and
+ * end the process. Such an answer becomes 500 `{"detail": "Internal Server Error"}` without the
+ * offending headers (logged by name only, never by value), and the server keeps serving.
+ */
+export async function guardAnswerHeaders(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  const bad = Object.entries(reply.getHeaders())
+    .filter(([name, value]) => value !== undefined && !writableHeader(name, value))
+    .map(([name]) => name);
+  if (bad.length === 0) return payload;
+  request.log.error({ headers: bad.map((n) => n.slice(0, 64)) }, 'an answer carried a header that cannot be written; answered 500 instead');
+  for (const name of bad) reply.removeHeader(name);
+  reply.removeHeader('content-length');
+  reply.removeHeader('content-disposition');
+  if (payload && typeof (payload as { destroy?: unknown }).destroy === 'function') (payload as { destroy(): void }).destroy();
+  reply.code(500).header('content-type', 'application/json; charset=utf-8');
+  return JSON.stringify({ detail: 'Internal Server Error' });
 }

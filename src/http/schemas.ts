@@ -48,3 +48,26 @@ export const SEARCH_ALIASES = {
   top_k: 'topK',
   only_context: 'onlyContext',
 } as const;
+
+/**
+ * The body of a route that deletes: both spellings of a field are accepted (as with `camelOrSnake`),
+ * but nothing is guessed. A field the route does not know is refused (422 `extra_forbidden`, as
+ * `http/errors.ts` renders it) and the two spellings of one field with different values are refused
+ * (400), so a misspelt or unknown narrowing field can never widen what is deleted.
+ */
+export function deletionBody<S extends z.ZodRawShape>(aliases: Record<string, string>, shape: S) {
+  return z.preprocess((body, ctx) => {
+    if (body && typeof body === 'object' && !Array.isArray(body)) {
+      const fields = body as Record<string, unknown>;
+      for (const [snake, camel] of Object.entries(aliases)) {
+        if (fields[snake] !== undefined && fields[camel] !== undefined && JSON.stringify(fields[snake]) !== JSON.stringify(fields[camel])) {
+          ctx.addIssue({ code: 'custom', path: [camel], message: `${camel} and ${snake} are the same field; they were given different values` });
+        }
+      }
+    }
+    return camelOrSnake(body, aliases);
+  }, z.object(shape).strict());
+}
+
+/** The query (or the body) of a route that deletes what its path names: no field at all (422 for any). */
+export const NoFields = z.object({}).strict();

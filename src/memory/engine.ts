@@ -309,6 +309,13 @@ export class MemoryEngine {
 
   /** Removes a data item: its document, chunks and summaries from the graph and vectors, its row and its file. */
   async deleteData(dataset: DatasetInfo, row: DataRow): Promise<void> {
+    await this.forgetDataMemory(dataset, row);
+    await this.db.deleteFrom('data').where('id', '=', row.id).execute();
+    await this.items.release(row.raw_data_location);
+  }
+
+  /** Removes a data item's memory only: its document, chunks and summaries from the graph and vectors (row and file stay). */
+  async forgetDataMemory(dataset: DatasetInfo, row: DataRow): Promise<void> {
     await this.databases.with(dataset, async ({ graph, vector }) => {
       const chunks = (await graph.nodesOfType(dataset.id, ['DocumentChunk'])).filter((n) => n.properties.document_id === row.id);
       const summaries = (await graph.nodesOfType(dataset.id, ['TextSummary'])).filter((n) => n.properties.document_id === row.id);
@@ -316,8 +323,6 @@ export class MemoryEngine {
       await graph.deleteNodes(dataset.id, ids);
       for (const collection of await vector.collections(dataset.id)) await vector.deleteIds(dataset.id, collection, ids);
     });
-    await this.db.deleteFrom('data').where('id', '=', row.id).execute();
-    await this.items.release(row.raw_data_location);
   }
 
   /** Removes a dataset's content, databases, rows and files (the dataset row is the caller's). */

@@ -4,7 +4,7 @@ import type { Database } from '../storage/index.js';
 import { datasetInfo, type DatasetRecord } from './datasets.js';
 import type { CognifyOptions, DataRow, IngestItem, MemoryEngine } from './engine.js';
 import type { SearchHistory } from './history.js';
-import { RunStatus, latestRuns, recordRunStatus, type PipelineRunInfo } from './runs.js';
+import { RunStatus, latestRuns, recordRunStatus, withItemStatus, type PipelineRunInfo } from './runs.js';
 
 /**
  * The add and cognify pipelines as the routers start them, with the reference's run bookkeeping
@@ -124,5 +124,24 @@ export class Pipelines {
       forgotten: true,
     });
     return Number(reset.numUpdatedRows);
+  }
+
+  /**
+   * Forgets what cognify made of one item of the dataset (its document, chunks and summaries in the
+   * graph and vectors), keeping its record and file: the item is cognified again by the next run.
+   * The item's record, or undefined when the dataset has no such item (nothing is touched then).
+   */
+  async forgetItemMemory(dataset: DatasetRecord, dataId: string): Promise<DataRow | undefined> {
+    const row = await this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).where('id', '=', dataId.toLowerCase()).executeTakeFirst();
+    if (!row) return undefined;
+    await this.engine.forgetDataMemory(datasetInfo(dataset), row);
+    // Answers given since the item was added could quote it.
+    await this.history.purge(dataset.id, row.created_at);
+    await this.db
+      .updateTable('data')
+      .set({ pipeline_status: withItemStatus(row.pipeline_status, 'cognify_pipeline', dataset.id, null), updated_at: new Date().toISOString() })
+      .where('id', '=', row.id)
+      .execute();
+    return row;
   }
 }

@@ -4,9 +4,13 @@ import { datasetPermissionDenied, datasetView, type DatasetRow, type PermissionN
 import { bareError, unauthorizedDataAccess } from '../../errors.js';
 import { itemView } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
+import { attachmentDisposition } from '../content-disposition.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { Uuid, UuidZodMessage } from '../schemas.js';
+import { NoFields, Uuid, UuidZodMessage } from '../schemas.js';
 import { isUuid } from '../../ids.js';
+
+/** A media type without parameters (RFC 9110 tokens). */
+const MIME_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+$/;
 
 const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -17,6 +21,8 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
   const TAGS = ['datasets'];
   const DatasetParams = z.object({ dataset_id: Uuid });
   const ItemParams = z.object({ dataset_id: Uuid, data_id: Uuid });
+  // The deletions take everything from their path: a query or body field is refused (422), never ignored.
+  const NoBody = NoFields.optional().nullable();
 
   /** The one dataset a path names, if the caller holds `permission` on it (403 otherwise). */
   const named = async (request: FastifyRequest, datasetId: string, permission: PermissionName = 'read'): Promise<DatasetRow> => {
@@ -47,7 +53,10 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
 
   app.delete(
     '/api/v1/datasets/:dataset_id',
-    { schema: { tags: TAGS, summary: 'Delete a dataset (needs delete)', security: SECURED, params: DatasetParams }, preHandler: guard },
+    {
+      schema: { tags: TAGS, summary: 'Delete a dataset (needs delete)', security: SECURED, params: DatasetParams, querystring: NoFields, body: NoBody },
+      preHandler: guard,
+    },
     async (request) => {
       const [dataset] = await access.datasets(await actorOf(request, access), 'delete', { ids: [request.params.dataset_id] });
       // Graph, vectors, per-dataset databases, items and files first; then the row (its grants cascade).
@@ -113,16 +122,21 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
     async (request, reply) => {
       const dataset = await named(request, request.params.dataset_id);
       const { row, bytes } = await memory.datasets.raw(dataset, request.params.data_id);
-      const filename = `${row.name}.${row.extension}`.replace(/["\\\r\n]/g, '_');
-      reply.header('content-type', row.mime_type.startsWith('text/') ? `${row.mime_type}; charset=utf-8` : row.mime_type);
-      reply.header('content-disposition', `attachment; filename="${filename}"`);
+      // The name is the uploader's text: encoded (RFC 6266/5987), never written into the header as is;
+      // a stored type that is not a plain `type/subtype` (a row another server wrote) is sent as bytes.
+      const mime = MIME_TYPE.test(row.mime_type) ? row.mime_type : 'application/octet-stream';
+      reply.header('content-type', mime.startsWith('text/') ? `${mime}; charset=utf-8` : mime);
+      reply.header('content-disposition', attachmentDisposition(`${row.name}.${row.extension}`));
       return reply.send(bytes);
     },
   );
 
   app.delete(
     '/api/v1/datasets/:dataset_id/data/:data_id',
-    { schema: { tags: TAGS, summary: 'Delete an item of a dataset (needs delete)', security: SECURED, params: ItemParams }, preHandler: guard },
+    {
+      schema: { tags: TAGS, summary: 'Delete an item of a dataset (needs delete)', security: SECURED, params: ItemParams, querystring: NoFields, body: NoBody },
+      preHandler: guard,
+    },
     async (request) => {
       const datasetId = request.params.dataset_id;
       let dataset: DatasetRow;

@@ -6,7 +6,7 @@ import { ApiError, bareError, datasetNotFound, queryValidation } from '../../err
 import { SEARCH_TYPES, searchRequestOf, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { SEARCH_ALIASES, Uuid, camelOrSnake } from '../schemas.js';
+import { SEARCH_ALIASES, Uuid, camelOrSnake, deletionBody } from '../schemas.js';
 import { readUploadForm } from '../uploads.js';
 import { isUuid } from '../../ids.js';
 
@@ -35,13 +35,22 @@ const RecallBody = z.preprocess(
     .passthrough(),
 );
 
-const ForgetBody = z.object({
-  data_id: z.string().max(64).optional().nullable(),
-  dataset: z.string().max(255).optional().nullable(),
-  dataset_id: z.string().max(64).optional().nullable(),
-  everything: z.boolean().optional().default(false),
-  memory_only: z.boolean().optional().default(false),
-});
+/**
+ * The reference's `ForgetPayloadDTO`: camelCase (`dataId`, `datasetId`, `memoryOnly`) or snake_case.
+ * Unlike the reference, which ignores what it does not know, a field this route does not know is
+ * refused (422): a narrowing field lost to a typo must not turn "forget this item" into "forget
+ * the dataset".
+ */
+const ForgetBody = deletionBody(
+  { data_id: 'dataId', dataset_id: 'datasetId', memory_only: 'memoryOnly' },
+  {
+    data_id: z.string().max(64).optional().nullable(),
+    dataset: z.string().max(255).optional().nullable(),
+    dataset_id: z.string().max(64).optional().nullable(),
+    everything: z.boolean().optional().default(false),
+    memory_only: z.boolean().optional().default(false),
+  },
+);
 
 /** The "memory API": remember (add + cognify), recall (search with routing), forget (four modes). */
 export function memoryApiRoutes(app: App, ctx: HttpContext) {
@@ -158,13 +167,21 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
   app.post(
     '/api/v1/forget',
     {
-      schema: { tags: ['memory'], summary: 'Forget an item, a dataset, its memory only, or everything you may delete', security: SECURED, body: ForgetBody },
+      schema: {
+        tags: ['memory'],
+        summary: 'Forget an item, a dataset, the memory of either, or everything you may delete (unknown fields: 422)',
+        security: SECURED,
+        body: ForgetBody,
+      },
       preHandler: guard,
     },
     async (request) => {
       const body = request.body;
       const actor = await actorOf(request, access);
       if (body.everything) {
+        // The reference ignores any dataset or item sent with `everything`; a request naming both is
+        // ambiguous about what it means to delete, so it is refused rather than read as everything.
+        if (body.dataset || body.dataset_id || body.data_id || body.memory_only) throw invalid();
         const all = await access.datasets(actor, 'delete');
         for (const dataset of all) await memory.datasets.delete(dataset);
         return { datasets_removed: all.length, status: 'success' };
@@ -178,6 +195,12 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         body.dataset_id ? { ids: [body.dataset_id] } : { names: [body.dataset!] },
       );
       if (!dataset) throw datasetPermissionDenied('delete');
+      if (body.data_id && body.memory_only) {
+        // One item's memory (graph and vectors); its record and file stay.
+        const row = await memory.pipelines.forgetItemMemory(dataset, body.data_id);
+        if (!row) throw invalid();
+        return { data_id: row.id, dataset_id: dataset.id, status: 'success' };
+      }
       if (body.data_id) {
         const row = await memory.datasets.deleteItem(dataset, body.data_id);
         if (!row) throw invalid();

@@ -50,7 +50,7 @@ export class ItemStore {
 
       const id = uuid5(`${hash}${dataset.id}`);
       const now = new Date().toISOString();
-      const name = item.kind === 'text' ? `text_${hash}` : basename(safeName, extname(safeName)) || safeName;
+      const name = item.kind === 'text' ? `text_${hash}` : itemName(item.filename);
       const externalMetadata = item.externalMetadata === undefined || item.externalMetadata === null ? null : JSON.stringify(item.externalMetadata);
       await this.db
         .insertInto('data')
@@ -104,6 +104,17 @@ export class ItemStore {
     const others = await this.db.selectFrom('data').select('id').where('raw_data_location', '=', location).limit(1).execute();
     if (others.length === 0) await this.files.remove(location);
   }
+}
+
+/**
+ * An upload's name as its client gave it (the base name without its extension): the stored file has
+ * a safe name of its own, so the row keeps the original (bounded, without NUL, which no store keeps).
+ */
+export function itemName(filename: string): string {
+  const base = basename(filename.replace(/\\/g, '/'))
+    .replace(/\u0000/g, '_')
+    .slice(0, 255);
+  return basename(base, extname(base)) || base || 'upload';
 }
 
 /** A stored file name: the base name only, no control or path characters, bounded length. */
