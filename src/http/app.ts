@@ -1,6 +1,5 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
-import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -11,6 +10,7 @@ import type { HttpContext } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.js';
 import { rejectNulCharacters } from './input-guard.js';
 import { registerAddressLimits } from './rate-limits.js';
+import { logAllowedHosts, requestGuard } from './request-guard.js';
 import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
 import { configurationRoutes } from './routes/configuration.js';
@@ -66,10 +66,11 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   const ui: UiBundle | undefined = uiRoot ? loadUi(uiRoot) : undefined;
   if (config.http.serveUi && !ui) log.warn('the web UI is not built (dist/ui is missing): run `npm run build`; the API is served without it');
   installErrorHandling(app, ui ? (request, reply) => (isPageRequest(request) ? sendIndex(reply, ui) : undefined) : undefined);
+  app.addHook('onRequest', requestGuard(config));
+  logAllowedHosts(config, log);
   app.addHook('preHandler', rejectNulCharacters);
 
   await app.register(cookie as never);
-  await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
   await app.register(cors, {
     origin: [...config.http.corsOrigins],
     credentials: true,
