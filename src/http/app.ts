@@ -66,8 +66,6 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   const ui: UiBundle | undefined = uiRoot ? loadUi(uiRoot) : undefined;
   if (config.http.serveUi && !ui) log.warn('the web UI is not built (dist/ui is missing): run `npm run build`; the API is served without it');
   installErrorHandling(app, ui ? (request, reply) => (isPageRequest(request) ? sendIndex(reply, ui) : undefined) : undefined);
-  app.addHook('onRequest', requestGuard(config));
-  logAllowedHosts(config, log);
   app.addHook('preHandler', rejectNulCharacters);
 
   await app.register(cookie as never);
@@ -76,6 +74,9 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
     credentials: true,
     methods: ['OPTIONS', 'GET', 'PUT', 'POST', 'PATCH', 'DELETE'],
   });
+  // After CORS, so an allowed frontend can read the refusals (D25).
+  app.addHook('onRequest', requestGuard(config));
+  logAllowedHosts(config, log);
 
   const required = config.posture.requireAuthentication;
   await app.register(swagger, {

@@ -150,6 +150,10 @@ for (const posture of POSTURES) {
         const res: HttpResult = await browser.post('/api/v1/datasets', { ...(body as object), headers, ...auth() });
         assert.deepEqual([res.status, res.body], [415, UNSUPPORTED], label);
       }
+      // From an allowed frontend (UI_APP_URL, by default http://localhost:3000) the same refusal is readable (CORS).
+      const fromUi = await browser.post('/api/v1/datasets', { form: { name: 'formed_ui' }, headers: { origin: 'http://localhost:3000' }, ...auth() });
+      assert.deepEqual([fromUi.status, fromUi.body], [415, UNSUPPORTED]);
+      assert.equal(fromUi.headers.get('access-control-allow-origin'), 'http://localhost:3000');
       assert.deepEqual(await names(), before, 'no dataset was created');
       // An upload route takes multipart only.
       const json = await browser.post('/api/v1/add', { json: { datasetName: 'x' }, ...auth() });
