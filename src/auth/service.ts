@@ -138,11 +138,18 @@ export class AuthService {
     if (reason) throw ApiError.detail(400, { code, reason });
   }
 
+  /** The default user's e-mail (`DEFAULT_USER_EMAIL`), which no one may register or take. */
+  private isReserved(email: string): boolean {
+    return email.toLowerCase() === normaliseEmail(this.config.auth.defaultUserEmail).toLowerCase();
+  }
+
   async register(input: { email: string; password: string }) {
     if (!this.config.auth.allowRegistration) throw ApiError.detail(403, 'REGISTER_DISABLED');
     const email = normaliseEmail(input.email);
     this.policy(input.password, email, 'REGISTER_INVALID_PASSWORD');
-    if (await this.users.findByEmail(email)) throw ApiError.detail(400, 'REGISTER_USER_ALREADY_EXISTS');
+    // The default user's e-mail is taken whether or not that account exists yet (D25): whoever held
+    // it would become the superuser anonymous requests act as once authentication is off.
+    if (this.isReserved(email) || (await this.users.findByEmail(email))) throw ApiError.detail(400, 'REGISTER_USER_ALREADY_EXISTS');
     let user: User;
     try {
       user = await this.users.create({ email, hashedPassword: await hashPassword(input.password) });
@@ -245,7 +252,9 @@ export class AuthService {
     const email = patch.email != null ? normaliseEmail(patch.email) : undefined;
     if (email !== undefined && email !== target.email) {
       const other = await this.users.findByEmail(email);
-      if (other && other.id !== target.id) throw ApiError.detail(400, 'UPDATE_USER_EMAIL_ALREADY_EXISTS');
+      if ((other && other.id !== target.id) || (this.isReserved(email) && !this.isReserved(target.email))) {
+        throw ApiError.detail(400, 'UPDATE_USER_EMAIL_ALREADY_EXISTS');
+      }
       change.email = email;
       change.isVerified = false;
     }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError, bool, int, list, oneOf, raw, str, url, type Env } from './parse.js';
@@ -46,6 +47,12 @@ export interface Config {
     /** Serve the web UI (dist/ui) from this server (`SERVE_UI`, default true). */
     readonly serveUi: boolean;
     readonly corsOrigins: readonly string[];
+    /**
+     * D25: the host names the server answers to (`ALLOWED_HOSTS`), lower case, IPv6 in brackets; a
+     * leading dot also admits every subdomain, and `*` admits any name. Default: the loopback names
+     * and the host of `PUBLIC_BASE_URL`.
+     */
+    readonly allowedHosts: readonly string[];
   };
   readonly systemRoot: string;
   readonly dataRoot: string;
@@ -101,6 +108,26 @@ export function mergeDotenv(processEnv: Env, cwd: string): Env {
 
 const DEFAULT_SECRET_NAMES = ['super_secret'];
 
+/** The names a browser on this machine uses for it; a rebinding page cannot send them (D25). */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * D25: `ALLOWED_HOSTS`, comma-separated host names without a port: `name`, `.domain` (the domain and
+ * its subdomains), an IPv4 or IPv6 address, or `*` (any name: the Host check is off).
+ */
+function hostList(env: Env, name: string): string[] | undefined {
+  const entries = list(env, name);
+  if (entries === undefined || entries.length === 0) return undefined;
+  return entries.map((entry) => {
+    const lower = entry.toLowerCase().replace(/\.$/, '');
+    if (lower === '*') return lower;
+    if (isIPv6(lower)) return `[${lower}]`;
+    if (/^\[[0-9a-f:.]+\]$/.test(lower) && isIPv6(lower.slice(1, -1))) return lower;
+    if (/^\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(lower)) return lower;
+    throw new ConfigError(name, `expected host names without a scheme or port (name, .domain, an address or *), got ${JSON.stringify(entry)}`);
+  });
+}
+
 /** Parses every variable once into a frozen object, failing fast with the variable's name. */
 export function loadConfig(processEnv: Env = process.env, cwd: string = process.cwd()): Config {
   const env = mergeDotenv(processEnv, cwd);
@@ -115,6 +142,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
   const corsOrigins = list(env, 'CORS_ALLOWED_ORIGINS') ?? [uiAppUrl];
   const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const publicUrl = (url(env, 'PUBLIC_BASE_URL') ?? `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`).replace(/\/+$/, '');
+  const allowedHosts = hostList(env, 'ALLOWED_HOSTS') ?? [...new Set([...LOOPBACK_HOSTS, new URL(publicUrl).hostname.toLowerCase().replace(/\.$/, '')])];
 
   const provider = oneOf<DbProvider>(env, 'DB_PROVIDER', ['sqlite', 'postgres'], 'sqlite');
   const dbName = str(env, 'DB_NAME', provider === 'sqlite' ? 'engram_db' : 'engram');
@@ -194,6 +222,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       bodyLimitBytes: int(env, 'HTTP_BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024 }),
       serveUi: bool(env, 'SERVE_UI', true),
       corsOrigins,
+      allowedHosts,
     },
     systemRoot,
     dataRoot,

@@ -1,6 +1,5 @@
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
-import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -11,6 +10,7 @@ import type { HttpContext } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installErrorHandling } from './errors.js';
 import { rejectNulCharacters } from './input-guard.js';
 import { registerAddressLimits } from './rate-limits.js';
+import { logAllowedHosts, requestGuard } from './request-guard.js';
 import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
 import { configurationRoutes } from './routes/configuration.js';
@@ -69,12 +69,14 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   app.addHook('preHandler', rejectNulCharacters);
 
   await app.register(cookie as never);
-  await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
   await app.register(cors, {
     origin: [...config.http.corsOrigins],
     credentials: true,
     methods: ['OPTIONS', 'GET', 'PUT', 'POST', 'PATCH', 'DELETE'],
   });
+  // After CORS, so an allowed frontend can read the refusals (D25).
+  app.addHook('onRequest', requestGuard(config));
+  logAllowedHosts(config, log);
 
   const required = config.posture.requireAuthentication;
   await app.register(swagger, {

@@ -3,6 +3,7 @@ import type { AccessService, Actor } from '../access/index.js';
 import type { AuthService, AuthenticatedUser, PresentedCredentials } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { ApiError } from '../errors.js';
+import { isAllowedOrigin, namedOrigin, UNSAFE_METHODS } from './request-guard.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,29 +34,15 @@ export function presentedCredentials(request: FastifyRequest, cookieName: string
   };
 }
 
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
 /**
  * D5: an unsafe request authenticated by the cookie alone must come from the server's own origin
- * or an allowed CORS origin, shown by `Origin` or else `Referer`.
+ * or an allowed CORS origin, shown by `Origin` or else `Referer` (D25 has already refused a foreign
+ * one for every request; here naming none is refused too).
  */
 export function checkCookieCsrf(request: FastifyRequest, config: Config, endsSession = false) {
-  if (!UNSAFE.has(request.method)) return;
-  const own = `${request.protocol}://${request.host}`;
-  let origin = request.headers.origin;
-  if (origin === undefined || origin === 'null') {
-    const referer = request.headers.referer;
-    if (referer) {
-      try {
-        origin = new URL(referer).origin;
-      } catch {
-        origin = undefined;
-      }
-    } else {
-      origin = undefined;
-    }
-  }
-  if (origin !== undefined && (origin === own || config.http.corsOrigins.includes(origin))) return;
+  if (!UNSAFE_METHODS.has(request.method)) return;
+  const origin = namedOrigin(request);
+  if (origin !== undefined && isAllowedOrigin(request, config, origin)) return;
   // Ending a session takes nothing from its holder, and a browser always names the origin of a
   // write: a request that names none is a server forwarding the cookie (the reference frontend's
   // sign-out route does), not a forged browser request. A foreign origin is still refused.

@@ -13,6 +13,8 @@ const UI = 'http://ui.example.test';
 const EVIL = 'http://evil.example';
 const UNAUTHORIZED = { detail: 'Unauthorized' };
 const CSRF_FAILED = { detail: 'CSRF check failed: a cookie-authenticated request must come from an allowed origin' };
+/** D25: a foreign origin is refused for every unsafe request, before any credential is looked at. */
+const FOREIGN_ORIGIN = { detail: 'CSRF check failed: the request comes from an origin that is not allowed' };
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
@@ -286,7 +288,7 @@ describe('D5: CSRF protection of cookie-authenticated writes, and CORS', () => {
     assert.equal(await keyCount(), before, 'no key was created');
   });
 
-  it('D5: a cookie-only POST from a foreign origin is 403', async () => {
+  it('D5 D25: a cookie-only POST from a foreign origin is 403', async () => {
     const before = await keyCount();
     const cases: [string, Record<string, string>][] = [
       ['foreign Origin', { origin: EVIL }],
@@ -299,7 +301,7 @@ describe('D5: CSRF protection of cookie-authenticated writes, and CORS', () => {
     for (const [label, headers] of cases) {
       const res = await cookieWrite(headers);
       assert.equal(res.status, 403, label);
-      assert.deepEqual(res.body, CSRF_FAILED, label);
+      assert.deepEqual(res.body, FOREIGN_ORIGIN, label);
     }
     assert.equal(await keyCount(), before, 'no key was created');
   });
@@ -310,7 +312,7 @@ describe('D5: CSRF protection of cookie-authenticated writes, and CORS', () => {
     const foreign: Record<string, string>[] = [{ origin: EVIL }, { referer: `${EVIL}/page` }, { origin: 'null' }];
     for (const headers of foreign) {
       const refused = await other.client.post('/api/v1/auth/logout', { headers });
-      assert.deepEqual([refused.status, refused.body], [403, CSRF_FAILED], JSON.stringify(headers));
+      assert.deepEqual([refused.status, refused.body], [403, FOREIGN_ORIGIN], JSON.stringify(headers));
       assert.equal((await other.client.get('/api/v1/auth/me')).status, 200, 'the session survived');
     }
     const cookie = `auth_token=${other.client.jar.get('auth_token')}`;
@@ -323,11 +325,11 @@ describe('D5: CSRF protection of cookie-authenticated writes, and CORS', () => {
     assert.deepEqual([write.status, write.body], [403, CSRF_FAILED]);
   });
 
-  it('D5: cookie-only PATCH and DELETE from a foreign origin are 403 too', async () => {
+  it('D5 D25: cookie-only PATCH and DELETE from a foreign origin are 403 too', async () => {
     const patch = await a.client.patch('/api/v1/users/me', { json: {}, headers: { origin: EVIL } });
-    assert.deepEqual([patch.status, patch.body], [403, CSRF_FAILED]);
+    assert.deepEqual([patch.status, patch.body], [403, FOREIGN_ORIGIN]);
     const del = await a.client.delete(`/api/v1/auth/api-keys/${a.apiKeyId}`, { headers: { origin: EVIL } });
-    assert.deepEqual([del.status, del.body], [403, CSRF_FAILED]);
+    assert.deepEqual([del.status, del.body], [403, FOREIGN_ORIGIN]);
     const stillThere = await a.client.get('/api/v1/auth/me', { apiKey: a.apiKey, cookies: false });
     assert.equal(stillThere.status, 200, 'the key was not deleted');
   });
@@ -348,13 +350,17 @@ describe('D5: CSRF protection of cookie-authenticated writes, and CORS', () => {
     assert.equal(await keyCount(), before + cases.length);
   });
 
-  it('D5: the same cross-site POST with a bearer token or an API key (no cookie) is not affected', async () => {
-    const bearer = await a.client.post('/api/v1/auth/api-keys', { json: {}, bearer: a.token, cookies: false, headers: { origin: EVIL } });
-    assert.equal(bearer.status, 200, bearer.text);
-    const viaKey = await a.client.post('/api/v1/auth/api-keys', { json: {}, apiKey: a.apiKey, cookies: false, headers: { origin: EVIL } });
-    assert.equal(viaKey.status, 200, viaKey.text);
+  it('D5 D25: with a bearer token or an API key (no cookie) no Origin is needed; a foreign one is refused as for every request (D25)', async () => {
+    const before = await keyCount();
     const noOrigin = await a.client.post('/api/v1/auth/api-keys', { json: {}, bearer: a.token, cookies: false });
     assert.equal(noOrigin.status, 200, 'no Origin needed without the cookie');
+    const viaKey = await a.client.post('/api/v1/auth/api-keys', { json: {}, apiKey: a.apiKey, cookies: false });
+    assert.equal(viaKey.status, 200, viaKey.text);
+    const bearer = await a.client.post('/api/v1/auth/api-keys', { json: {}, bearer: a.token, cookies: false, headers: { origin: EVIL } });
+    assert.deepEqual([bearer.status, bearer.body], [403, FOREIGN_ORIGIN]);
+    const keyForeign = await a.client.post('/api/v1/auth/api-keys', { json: {}, apiKey: a.apiKey, cookies: false, headers: { origin: EVIL } });
+    assert.deepEqual([keyForeign.status, keyForeign.body], [403, FOREIGN_ORIGIN]);
+    assert.equal(await keyCount(), before + 2);
   });
 
   it('D5: a GET with the cookie and a foreign Origin is 200 (safe methods are not checked)', async () => {

@@ -560,6 +560,8 @@ function shapedBody(key: RouteKey, takenEmails: readonly string[], userIds: read
 // Checks shared by every property
 
 const LOGIN_BAD = { detail: 'LOGIN_BAD_CREDENTIALS' };
+/** D25: an unsafe request naming a foreign origin is refused before anything else. */
+const FOREIGN_ORIGIN = { detail: 'CSRF check failed: the request comes from an origin that is not allowed' };
 
 function describeRequest(method: string, path: string, headers: Record<string, string>, body: Buffer | undefined, res: HttpResult): string {
   const shown = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.length > 120 ? `${v.slice(0, 120)}…(${v.length})` : v]));
@@ -697,7 +699,7 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
         query: queryString,
         payload: r.method === 'GET' ? fc.constant(undefined) : fc.option(payloadFor(shapedBody(r.key, taken, userIds)), { nil: undefined, freq: 6 }),
         creds: junkCredentials(userIds),
-        origin: optional(fc.constantFrom('null', 'http://evil.example', 'http://127.0.0.1')),
+        origin: optional(fc.constantFrom('null', 'http://evil.example', 'http://127.0.0.1', server.url)),
       }),
     );
     await fc.assert(
@@ -717,6 +719,13 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
         );
 
         const plainId = !r.route.path.includes('{id}') || /^[A-Za-z0-9_~-]{1,64}$/.test(r.id);
+        if (r.route.method !== 'GET' && r.origin !== undefined && r.origin !== server.url) {
+          // D25: refused whatever the route, body and credentials (a path that is not a valid URL
+          // component is refused by the router before that: 400).
+          if (plainId) assert.deepEqual([res.status, res.body], [403, FOREIGN_ORIGIN], `D25: ${what}`);
+          else assert.ok([400, 403].includes(res.status), `D25: ${what}`);
+          return;
+        }
         if (r.route.protected) {
           assert.ok(res.status < 200 || res.status >= 300, `(2) 2xx without a valid credential: ${what}`);
           assert.ok([400, 401, 404, 413, 415].includes(res.status), `(2) unexpected status: ${what}`);
@@ -970,6 +979,18 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
             `D5: a cookie-only unsafe request from ${origin} succeeded: ${what}`,
           );
         }
+        if (ok && r.route.method !== 'GET') {
+          // D25: whatever the credential, an unsafe request that succeeded named no origin or an allowed one.
+          const named =
+            r.origin !== undefined && r.origin !== 'null'
+              ? r.origin
+              : r.referer !== undefined
+                ? URL.canParse(r.referer)
+                  ? new URL(r.referer).origin
+                  : 'null'
+                : r.origin;
+          assert.ok(named === undefined || named === server.url || corsOrigins.includes(named), `D25: an unsafe request from ${named} succeeded: ${what}`);
+        }
         if (!ok) {
           if (['getUser', 'patchUser', 'deleteUser'].includes(r.route.key) && r.id !== 'me') assert.ok([400, 403, 404, 413, 415].includes(res.status), what);
           return;
@@ -1126,8 +1147,8 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
         const what = `${r.method} ${path} ${encoding} ${chunked ? 'chunked' : 'length'} ${size} bytes → ${res.status} ${res.text.slice(0, 200)}`;
         if (r.key === 'login') {
           assert.deepEqual([res.status, JSON.parse(res.text)], [400, LOGIN_BAD], `(4)(5) ${what}`);
-        } else if (encoding === 'none') {
-          // Without a content type the body is never read: refused as unparseable before its size matters.
+        } else if (encoding !== 'json') {
+          // D25: a body of a type the route does not declare (or of none) is never read: refused before its size matters.
           assert.deepEqual([res.status, JSON.parse(res.text)], [415, { detail: 'Unsupported Media Type' }], what);
         } else {
           assert.deepEqual([res.status, JSON.parse(res.text)], [413, { detail: 'Request body is too large' }], `(5) ${what}`);
@@ -1172,30 +1193,35 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
     };
 
     // Headers over 16 KiB: 431 with the JSON envelope, before any route runs.
-    const huge = await raw([`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`]);
+    const huge = await raw([`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`]);
     assert.equal(statusOf(huge), '431', huge.slice(0, 200));
     assert.equal(typeof JSON.parse(bodyOf(huge)).detail, 'string', huge);
-    const hugeCookie = await raw([`GET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nCookie: auth_token=${'b'.repeat(20000)}\r\n\r\n`]);
+    const hugeCookie = await raw([`GET /api/v1/auth/me HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: auth_token=${'b'.repeat(20000)}\r\n\r\n`]);
     assert.equal(statusOf(hugeCookie), '431', hugeCookie.slice(0, 200));
     await stillServing('oversized headers');
 
     // A large Content-Length and then the client goes away mid-body.
     const truncated = await raw(
-      ['POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{"email":"trunc@example.com","pass'],
+      [
+        'POST /api/v1/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{"email":"trunc@example.com","pass',
+      ],
       { waitMs: 300 },
     );
     assert.equal(truncated, '', 'nothing is answered before the body is complete');
-    await raw(['POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9999\r\n\r\nusername=a'], {
-      endAfter: true,
-      waitMs: 500,
-    });
+    await raw(
+      ['POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9999\r\n\r\nusername=a'],
+      {
+        endAfter: true,
+        waitMs: 500,
+      },
+    );
     await stillServing('truncated bodies');
 
     // Invalid chunked encoding: 400 with the JSON envelope.
     for (const payload of [
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nZZ\r\nbad\r\n0\r\n\r\n',
-      'POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n5\r\n{"a":1}\r\n0\r\n\r\n',
-      'POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nffffffffffffffffff\r\n{}\r\n0\r\n\r\n',
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nZZ\r\nbad\r\n0\r\n\r\n',
+      'POST /api/v1/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n5\r\n{"a":1}\r\n0\r\n\r\n',
+      'POST /api/v1/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nffffffffffffffffff\r\n{}\r\n0\r\n\r\n',
     ]) {
       const answer = await raw([payload]);
       assert.equal(statusOf(answer), '400', `${JSON.stringify(payload)} → ${answer.slice(0, 200)}`);
@@ -1205,13 +1231,13 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
 
     // Request-smuggling shapes and broken request lines are refused by the parser with 400.
     for (const payload of [
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/v1/users/me HTTP/1.1\r\nHost: x\r\n\r\n',
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd',
-      'GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\n\r\n',
-      'GET /health HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n',
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/v1/users/me HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd',
+      'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\u0000b\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Folded: a\r\n b\r\n\r\n',
       'GET /health HTTP/1.1\r\nHo st: x\r\n\r\n',
       'GARBAGE / HTTP/9.9\r\n\r\n',
-      'GET /api/v1/auth/me HTTP/1.1\nHost: x\nAuthorization: Bearer \u00ff\u00fe\n\n\n',
+      'GET /api/v1/auth/me HTTP/1.1\nHost: 127.0.0.1\nAuthorization: Bearer \u00ff\u00fe\n\n\n',
       'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
       '\u0016\u0003\u0001\u0000\u00a5\u0001\u0000\u0000\u00a1\u0003\u0003',
     ]) {
@@ -1223,23 +1249,23 @@ describe('fuzzing every auth route (authentication required, rate limits off, 16
 
     // Valid requests on a raw socket: pipelined, and a path that is not a valid URL component.
     const pipelined = await raw([
-      'GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a.b.c\r\nConnection: close\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/v1/auth/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer a.b.c\r\nConnection: close\r\n\r\n',
     ]);
     assert.deepEqual(
       [...pipelined.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]),
       ['200', '401'],
       pipelined.slice(0, 300),
     );
-    const badUrl = await raw(['GET /api/v1/users/%zz"%E0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    const badUrl = await raw(['GET /api/v1/users/%zz"%E0 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n']);
     assert.equal(statusOf(badUrl), '400', badUrl.slice(0, 300));
     assert.equal(typeof JSON.parse(bodyOf(badUrl)).detail, 'string', badUrl);
 
     // Slow and half-closed connections: a byte at a time, then gone; a request that never ends
     // while other clients are served.
-    await raw([...'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Len'], { pauseMs: 5, waitMs: 100 });
+    await raw([...'POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Len'], { pauseMs: 5, waitMs: 100 });
     // A client that half-closes right after its request (Node aborts the request; no answer is owed).
-    await raw(['GET /health HTTP/1.1\r\nHost: x\r\n\r\n'], { endAfter: true });
-    const lingering = raw(['POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{'], {
+    await raw(['GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'], { endAfter: true });
+    const lingering = raw(['POST /api/v1/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{'], {
       waitMs: 1000,
     });
     await stillServing('a request that has not finished');

@@ -1,3 +1,4 @@
+import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -50,9 +51,10 @@ export function authRoutes(app: App, ctx: HttpContext) {
     }
   };
 
-  // The login form may also come as multipart (as the reference accepts); the parser is scoped to
-  // this route and takes small fields only, no files.
+  // The login form (the only form body the API reads, D25) may also come as multipart (as the
+  // reference accepts); the parsers are scoped to this route, multipart takes small fields only, no files.
   app.register(async (scope: App) => {
+    await scope.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
     await scope.register(multipart, {
       attachFieldsToBody: 'keyValues',
       limits: { files: 0, fields: 10, fieldSize: 8192, parts: 10 },
@@ -64,7 +66,7 @@ export function authRoutes(app: App, ctx: HttpContext) {
           tags: ['auth'],
           summary: 'Log in with an OAuth2 password form; returns a bearer token and sets the session cookie',
           security: PUBLIC,
-          consumes: ['application/x-www-form-urlencoded'],
+          consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'],
           body: LoginForm,
         },
         config: addressLimit(config, 'login'),
