@@ -324,29 +324,32 @@ describe('accounts (authentication required, default superuser from DEFAULT_USER
       }
     });
 
-    it('D8: an unknown e-mail takes about as long as a wrong password (the dummy hash runs)', async () => {
+    it('D8: an unknown e-mail costs as much as a wrong password (the dummy hash runs)', async () => {
+      // The server runs in this process: its CPU time per login (the password hash runs on libuv's
+      // threads, counted too) measures the work done, which other load on the machine does not change
+      // as it changes wall-clock time.
       const ghost = uniqueEmail('ghost');
       const wrong = 'not-the-right-password';
-      const time = async (username: string) => {
-        const t0 = performance.now();
+      const cost = async (username: string) => {
+        const before = process.cpuUsage();
         const res = await login(c, username, wrong);
-        const ms = performance.now() - t0;
+        const used = process.cpuUsage(before);
         assert.deepEqual([res.status, res.body], [400, BAD_LOGIN]);
-        return ms;
+        return used.user + used.system;
       };
-      await time(ghost); // warm-up (the dummy hash is computed once)
-      await time(user.email);
+      await cost(ghost); // warm-up (the dummy hash is computed once)
+      await cost(user.email);
       const unknown: number[] = [];
       const known: number[] = [];
       for (let i = 0; i < 15; i++) {
-        unknown.push(await time(ghost));
-        known.push(await time(user.email));
+        unknown.push(await cost(ghost));
+        known.push(await cost(user.email));
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[7]!;
       const ratio = median(unknown) / median(known);
       assert.ok(
         ratio > 0.5 && ratio < 2,
-        `unknown/known median ratio ${ratio.toFixed(2)} (${median(unknown).toFixed(1)} ms vs ${median(known).toFixed(1)} ms)`,
+        `unknown/known median CPU ratio ${ratio.toFixed(2)} (${(median(unknown) / 1000).toFixed(1)} ms vs ${(median(known) / 1000).toFixed(1)} ms)`,
       );
     });
 
