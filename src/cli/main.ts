@@ -31,13 +31,20 @@ function fail(message: string, code = 2): never {
 
 async function serve() {
   const engram = await startEngram();
+  let stopping = false;
   const stop = async (signal: string) => {
+    // A second signal while shutting down ends the process at once.
+    if (stopping) {
+      engram.log.warn(`received ${signal} again, exiting without waiting for the shutdown`);
+      process.exit(1);
+    }
+    stopping = true;
     engram.log.info(`received ${signal}, shutting down`);
     await engram.close();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 async function migrate() {

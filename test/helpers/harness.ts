@@ -246,7 +246,7 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 3000
 }
 
 /** A real `engram serve` process (the CLI through tsx) on a free port; resolves once it listens. */
-export async function spawnServer(env: Record<string, string>, cwd: string, timeoutMs = 30_000): Promise<{ url: string; child: ChildProcess }> {
+export async function spawnServer(env: Record<string, string>, cwd: string, timeoutMs = 300_000): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'src/cli/main.ts'), 'serve'], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
