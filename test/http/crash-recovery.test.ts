@@ -66,9 +66,8 @@ const SCENARIOS: Scenario[] = [
     name: 'SIGTERM during the run: the process stops at the next chunk, without waiting for the run, and the job is taken again',
     async interrupt(running, start) {
       const other = TEST_DB === 'postgres' ? await start() : undefined;
-      const took = await stop(running, 'SIGTERM');
-      // The rest of the run needs well over 5 s with this stand-in (120 ms per call, dozens left).
-      assert.ok(took < 5_000, `shutdown took ${took} ms`);
+      // The process exits without waiting for the run: the test checks that the run went on after it.
+      await stop(running, 'SIGTERM');
       return other ?? start();
     },
   },
@@ -147,6 +146,8 @@ describe('crash recovery: background cognify runs survive their process', () => 
       const before = stub.requests.length;
 
       const finisher = await scenario.interrupt(first, start);
+      // Every model call of the interrupted process is in by now (it has exited).
+      const atExit = stub.requests.length;
       c = new Client(finisher.url);
       await eventually(
         async () => {
@@ -157,6 +158,7 @@ describe('crash recovery: background cognify runs survive their process', () => 
         100,
       );
       assert.ok(stub.requests.length > before, 'the run went on after the interruption');
+      assert.ok(stub.requests.length > atExit, 'the interrupted process exited before finishing the run; another finished it');
 
       // The control dataset holds the same documents, cognified without interruption.
       const controlRun = await c.post('/api/v1/cognify', { json: { datasetIds: [controlDs] }, ...as });
