@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import {
   cogneeValidation,
   datasetNotFound,
@@ -19,6 +19,7 @@ import {
   datasetPermissionDenied,
   effectiveDatasets,
   grant,
+  grants,
   heldDirectly,
   isPermissionName,
   permittedIds,
@@ -28,7 +29,7 @@ import {
   type PermissionName,
   type Subject,
 } from './permissions.js';
-import { requirePrincipal } from './principals.js';
+import { agentsOf, requirePrincipal } from './principals.js';
 import { canManageUsers, findTenant, isMember, requireManagement, rolesInTenant, noSuchTenant, noSuchUser } from './tenants.js';
 
 /**
@@ -326,7 +327,10 @@ export async function addUserToTenant(db: Kysely<Database>, subject: Subject, us
 
 /**
  * Removes a member: their roles in the tenant, their direct grants on the tenant's datasets and the
- * membership; and (D15) moves them to their personal space if it was their active tenant.
+ * membership; and (D15) moves them to their personal space if it was their active tenant. D24: the
+ * member's agents in the tenant leave it the same way. D23: a tenant dataset left with no user
+ * holding `share` goes to the tenant's owner (its owner, with the four permissions).
+ * `affectedUsers` are the users whose cached credentials must be dropped.
  */
 export async function removeUserFromTenant(db: Kysely<Database>, subject: Subject, tenantId: string, userId: string) {
   const tenant = await requireManagement(db, requester(subject), tenantId);
@@ -338,21 +342,36 @@ export async function removeUserFromTenant(db: Kysely<Database>, subject: Subjec
   if (!(await isMember(db, userId, tenantId))) {
     throw entityNotFound('User not found in this tenant.');
   }
+  const agents = (await agentsOf(db, userId)).filter((id) => id !== tenant.owner_id);
+  const leaving = [userId, ...agents];
   await db.transaction().execute(async (trx) => {
+    const tenantDatasets = (eb: ExpressionBuilder<Database, 'acls'>) => eb.selectFrom('datasets').select('id').where('tenant_id', '=', tenantId);
+    const shared = await grants(trx)
+      .select('acls.dataset_id')
+      .distinct()
+      .where('permissions.name', '=', 'share')
+      .where('acls.principal_id', 'in', leaving)
+      .where('acls.dataset_id', 'in', tenantDatasets)
+      .execute();
     await trx
       .deleteFrom('user_roles')
-      .where('user_id', '=', userId)
+      .where('user_id', 'in', leaving)
       .where('role_id', 'in', (eb) => eb.selectFrom('roles').select('id').where('tenant_id', '=', tenantId))
       .execute();
-    await trx
-      .deleteFrom('acls')
-      .where('principal_id', '=', userId)
-      .where('dataset_id', 'in', (eb) => eb.selectFrom('datasets').select('id').where('tenant_id', '=', tenantId))
-      .execute();
-    await trx.deleteFrom('user_tenants').where('user_id', '=', userId).where('tenant_id', '=', tenantId).execute();
-    if (user.tenant_id === tenantId) await trx.updateTable('users').set({ tenant_id: null }).where('id', '=', userId).execute();
+    await trx.deleteFrom('acls').where('principal_id', 'in', leaving).where('dataset_id', 'in', tenantDatasets).execute();
+    await trx.deleteFrom('user_tenants').where('user_id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
+    await trx.updateTable('users').set({ tenant_id: null }).where('id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
+    if (tenant.owner_id === null) return;
+    const kept = await withUserSharer(
+      trx,
+      shared.map((d) => d.dataset_id),
+    );
+    const orphaned = shared.map((d) => d.dataset_id).filter((id) => !kept.has(id));
+    if (orphaned.length === 0) return;
+    await trx.updateTable('datasets').set({ owner_id: tenant.owner_id, updated_at: ts() }).where('id', 'in', orphaned).execute();
+    for (const permission of PERMISSION_TYPES) await grant(trx, tenant.owner_id, permission, orphaned);
   });
-  return { message: 'User removed from tenant' };
+  return { message: 'User removed from tenant', affectedUsers: leaving };
 }
 
 export async function selectTenant(db: Kysely<Database>, userId: string, tenantId: string | null) {

@@ -68,7 +68,7 @@ export interface DatasetRow {
 }
 
 /** Every grant with its permission's name: the base of every ACL query below. */
-function grants(db: Kysely<Database>) {
+export function grants(db: Kysely<Database>) {
   return db.selectFrom('acls').innerJoin('permissions', 'permissions.id', 'acls.permission_id');
 }
 

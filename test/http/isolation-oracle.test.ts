@@ -70,7 +70,8 @@ class World {
   members = new Map<string, Set<string>>(); // user → tenants
   roles: { id: string; tenant: string; name: string }[] = [];
   userRoles = new Map<string, Set<string>>(); // user → roles
-  datasets: { id: string; tenant: string | null; owner: string; name: string }[] = [];
+  /** `creator` names the id (get-or-create by name); `owner` may change hands (D23). */
+  datasets: { id: string; tenant: string | null; owner: string; creator: string; name: string }[] = [];
   acl = new Set<string>(); // principal|perm|dataset
 
   principals(user: string): string[] {
@@ -217,12 +218,12 @@ describe('isolation oracle', () => {
               const res = await call(op.user, 'POST', '/api/v1/datasets', { name });
               assert.equal(res.status, 200, step);
               const tenant = world.active.get(uid) ?? null;
-              const existing = world.datasets.find((d) => d.owner === uid && d.name === name && d.tenant === tenant);
+              const existing = world.datasets.find((d) => d.creator === uid && d.name === name && d.tenant === tenant);
               if (existing) {
                 assert.equal(res.body.id, existing.id, `${step}: get-or-create returns the existing dataset`);
               } else {
                 assert.equal(res.body.tenantId, tenant, step);
-                world.datasets.push({ id: res.body.id, tenant, owner: uid, name });
+                world.datasets.push({ id: res.body.id, tenant, owner: uid, creator: uid, name });
                 for (const p of PERMS) world.acl.add(`${uid}|${p}|${res.body.id}`);
               }
               break;
@@ -282,8 +283,16 @@ describe('isolation oracle', () => {
               if (expected === 200) {
                 world.members.get(uid)!.delete(t.id);
                 for (const r of world.roles.filter((x) => x.tenant === t.id)) world.userRoles.get(uid)?.delete(r.id);
-                for (const d of world.datasets.filter((x) => x.tenant === t.id)) for (const p of PERMS) world.acl.delete(`${uid}|${p}|${d.id}`);
+                const inTenant = world.datasets.filter((x) => x.tenant === t.id);
+                const sharedBy = inTenant.filter((d) => world.acl.has(`${uid}|share|${d.id}`));
+                for (const d of inTenant) for (const p of PERMS) world.acl.delete(`${uid}|${p}|${d.id}`);
                 if (world.active.get(uid) === t.id) world.active.set(uid, null);
+                // D23: a dataset left with no user holding share goes to the tenant's owner.
+                for (const d of sharedBy) {
+                  if (users.some((u) => world.acl.has(`${u.id}|share|${d.id}`))) continue;
+                  d.owner = t.owner;
+                  for (const p of PERMS) world.acl.add(`${t.owner}|${p}|${d.id}`);
+                }
               }
               break;
             }

@@ -184,15 +184,17 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     {
       schema: {
         tags: TAGS,
-        summary: 'Remove a user from a tenant (owner or admin)',
+        summary: 'Remove a user and their agents from a tenant (owner or admin)',
         security: SECURED,
         params: z.object({ tenant_id: Uuid, user_id: Uuid }),
       },
       preHandler: guard,
     },
     async (request) => {
-      const userId = request.params.user_id;
-      return changeOf(userId, management.removeUserFromTenant(await subject(request), request.params.tenant_id, userId));
+      // The member's agents leave with them (D24): every one of them loses its cached credentials.
+      const result = await management.removeUserFromTenant(await subject(request), request.params.tenant_id, request.params.user_id);
+      for (const userId of result.affectedUsers) await auth.invalidate(userId);
+      return { message: result.message };
     },
   );
 
