@@ -17,6 +17,7 @@ export {
 } from './permissions.js';
 export { datasetView, getOrCreateDataset } from './datasets.js';
 export * as management from './management.js';
+export { datasetsSharedBy, handOrphansToTenantOwners } from './orphans.js';
 export { agentsOf } from './principals.js';
 export { canManageUsers, createTenant, findTenant, tenantsOf } from './tenants.js';
 export { datasetId, uuid5 } from '../ids.js';

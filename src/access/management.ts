@@ -19,7 +19,6 @@ import {
   datasetPermissionDenied,
   effectiveDatasets,
   grant,
-  grants,
   heldDirectly,
   isPermissionName,
   permittedIds,
@@ -29,6 +28,7 @@ import {
   type PermissionName,
   type Subject,
 } from './permissions.js';
+import { datasetsSharedBy, handOrphansToTenantOwners } from './orphans.js';
 import { agentsOf, requirePrincipal } from './principals.js';
 import { canManageUsers, findTenant, isMember, requireManagement, rolesInTenant, noSuchTenant, noSuchUser } from './tenants.js';
 
@@ -346,13 +346,7 @@ export async function removeUserFromTenant(db: Kysely<Database>, subject: Subjec
   const leaving = [userId, ...agents];
   await db.transaction().execute(async (trx) => {
     const tenantDatasets = (eb: ExpressionBuilder<Database, 'acls'>) => eb.selectFrom('datasets').select('id').where('tenant_id', '=', tenantId);
-    const shared = await grants(trx)
-      .select('acls.dataset_id')
-      .distinct()
-      .where('permissions.name', '=', 'share')
-      .where('acls.principal_id', 'in', leaving)
-      .where('acls.dataset_id', 'in', tenantDatasets)
-      .execute();
+    const shared = await datasetsSharedBy(trx, leaving, tenantId);
     await trx
       .deleteFrom('user_roles')
       .where('user_id', 'in', leaving)
@@ -361,15 +355,7 @@ export async function removeUserFromTenant(db: Kysely<Database>, subject: Subjec
     await trx.deleteFrom('acls').where('principal_id', 'in', leaving).where('dataset_id', 'in', tenantDatasets).execute();
     await trx.deleteFrom('user_tenants').where('user_id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
     await trx.updateTable('users').set({ tenant_id: null }).where('id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
-    if (tenant.owner_id === null) return;
-    const kept = await withUserSharer(
-      trx,
-      shared.map((d) => d.dataset_id),
-    );
-    const orphaned = shared.map((d) => d.dataset_id).filter((id) => !kept.has(id));
-    if (orphaned.length === 0) return;
-    await trx.updateTable('datasets').set({ owner_id: tenant.owner_id, updated_at: ts() }).where('id', 'in', orphaned).execute();
-    for (const permission of PERMISSION_TYPES) await grant(trx, tenant.owner_id, permission, orphaned);
+    await handOrphansToTenantOwners(trx, shared);
   });
   return { message: 'User removed from tenant', affectedUsers: leaving };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { agentsOf } from '../access/index.js';
+import { agentsOf, datasetsSharedBy, handOrphansToTenantOwners } from '../access/index.js';
 import { toBool, type Database } from '../storage/index.js';
 
 /** A user as the auth layer sees it. */
@@ -199,7 +199,10 @@ export class UserStore {
       const exists = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
       if (!exists) return [];
       const ids = [id, ...(await agentsOf(trx, id))];
+      const shared = await datasetsSharedBy(trx, ids);
       await trx.deleteFrom('principals').where('id', 'in', ids).where('type', '=', 'user').execute();
+      // D23: a tenant dataset they leave with no user holding share goes to the tenant's owner.
+      await handOrphansToTenantOwners(trx, shared);
       for (const deleted of ids) {
         await trx
           .insertInto('deleted_users')

@@ -221,6 +221,26 @@ for (const multiTenant of [true, false]) {
       assert.equal((await heir.c.delete(`/api/v1/datasets/${d.id}`, asActor(heir))).status, 200, 'the new owner holds delete');
     });
 
+    it("a deleted member's tenant dataset, left with no user holding share, goes to the tenant's owner", async () => {
+      const owner = await actor('dc-heir-owner');
+      const member = await actor('dc-leaver');
+      const tenantId = await newTenant(owner, 'dc-heirs');
+      await join(owner, member, tenantId);
+      const left = await dataset(member, 'left-behind');
+      const kept = await dataset(member, 'co-shared');
+      await ok(share(member, owner.id, 'read', [left.id]));
+      const colleague = await actor('dc-colleague');
+      await join(owner, colleague, tenantId);
+      await ok(share(member, colleague.id, 'share', [kept.id]));
+
+      assert.equal((await admin.delete(`/api/v1/users/${member.id}`, { bearer: adminToken })).status, 204);
+      assert.deepEqual([...(await holders(owner, left.id))], [[owner.id, ALL]], 'the tenant owner holds everything');
+      const listed = (await owner.c.get('/api/v1/datasets', asActor(owner))).body as { id: string; ownerId: string }[];
+      assert.equal(listed.find((x) => x.id === left.id)?.ownerId, owner.id);
+      // A dataset another user still holds share on stays as it is.
+      assert.deepEqual([...(await holders(colleague, kept.id))], [[colleague.id, ['share']]]);
+    });
+
     it("a tenant dataset's new owner must belong to the tenant", async () => {
       const owner = await actor('dc-t-owner');
       const outsider = await actor('dc-t-outsider');
