@@ -182,6 +182,30 @@ for (const multiTenant of [true, false]) {
       await refused(unshare(adminActor, owner.id, 'read', [other.id]), 403, denied('share'), 'a superuser needs share too');
     });
 
+    it("an agent's dataset has two owners: the agent and its creator, who alone may revoke the agent's grants", async () => {
+      const parent = await actor('dc-agent-parent');
+      const stranger = await actor('dc-agent-stranger');
+      const created = await parent.c.post('/api/v1/agents/create?name=Owner%20Bot', asActor(parent));
+      assert.equal(created.status, 200, created.text);
+      const agent: Actor = { c: server.client(), id: created.body.agentId, token: '', email: created.body.agentEmail };
+      const asAgent = { apiKey: created.body.agentApiKey as string, cookies: false as const };
+      const d = (await agent.c.post('/api/v1/datasets', { json: { name: 'bot-notes' }, ...asAgent })).body as { id: string };
+      const agentChange = (method: 'POST' | 'DELETE', principal: string, permission: string) =>
+        agent.c.request(method, `/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: [d.id], ...asAgent });
+      await ok(share(parent, stranger.id, 'share', [d.id]));
+
+      await refused(unshare(stranger, agent.id, 'write', [d.id]), 403, OWNERS, "a sharer cannot touch the agent's grants");
+      await refused(unshare(stranger, parent.id, 'write', [d.id]), 403, OWNERS, "nor the creator's");
+      await refused(agentChange('DELETE', parent.id, 'read'), 403, OWNERS, "the agent cannot revoke its creator's grants");
+      await refused(agentChange('POST', agent.id, 'read'), 403, SELF, 'the agent cannot grant to itself either');
+      await ok(unshare(parent, agent.id, 'write', [d.id]));
+      assert.deepEqual((await holders(parent, d.id)).get(agent.id), ['read', 'delete', 'share']);
+      // The owners may share with a group they belong to; the stranger may not.
+      const tenantId = await newTenant(stranger, 'dc-stranger-org');
+      await ok(stranger.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: null }, ...asActor(stranger) }));
+      await refused(share(stranger, tenantId, 'share', [d.id]), 403, GROUP, 'the stranger belongs to the tenant');
+    });
+
     it("a superuser restores a dataset's owner, or names a new one when the owner is gone", async () => {
       const owner = await actor('dc-lost');
       const heir = await actor('dc-heir');
