@@ -17,7 +17,9 @@ export {
 } from './permissions.js';
 export { datasetView, getOrCreateDataset } from './datasets.js';
 export * as management from './management.js';
-export { createTenant, tenantsOf } from './tenants.js';
+export { datasetsSharedBy, handOrphansToTenantOwners } from './orphans.js';
+export { agentsOf } from './principals.js';
+export { canManageUsers, createTenant, findTenant, tenantsOf } from './tenants.js';
 export { datasetId, uuid5 } from '../ids.js';
 export { AccessService } from './service.js';
 export { targetDatasets, type Actor, type DatasetSelection } from './targets.js';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import {
   cogneeValidation,
+  datasetNotFound,
   entityAlreadyExists,
   entityNotFound,
   permissionDenied,
@@ -11,20 +12,24 @@ import {
   userNotFound,
 } from '../errors.js';
 import type { Database } from '../storage/index.js';
-import { datasetView } from './datasets.js';
+import { datasetView, findDataset } from './datasets.js';
 import {
   PERMISSION_TYPES,
   datasetGrants,
+  datasetPermissionDenied,
   effectiveDatasets,
   grant,
+  heldDirectly,
   isPermissionName,
   permittedIds,
   requireOnAll,
   revoke,
+  withUserSharer,
   type PermissionName,
   type Subject,
 } from './permissions.js';
-import { requirePrincipal } from './principals.js';
+import { datasetsSharedBy, handOrphansToTenantOwners } from './orphans.js';
+import { agentsOf, requirePrincipal } from './principals.js';
 import { canManageUsers, findTenant, isMember, requireManagement, rolesInTenant, noSuchTenant, noSuchUser } from './tenants.js';
 
 /**
@@ -45,6 +50,39 @@ async function findRole(db: Kysely<Database>, id: string) {
 // ---------------------------------------------------------------------------------------------
 // Sharing
 
+/**
+ * Who counts as a dataset's owner: the user who created it (`datasets.owner_id`) and, when that user
+ * is an agent, the agent's creator, who received the same four permissions (D23). A dataset whose
+ * owner was deleted has none until a superuser restores one (`restoreDatasetOwner`).
+ */
+async function datasetOwners(db: Kysely<Database>, datasetIds: readonly string[]): Promise<Map<string, { ownerId: string; parentId: string | null }>> {
+  const rows = await db
+    .selectFrom('datasets')
+    .leftJoin('users', 'users.id', 'datasets.owner_id')
+    .select(['datasets.id', 'datasets.owner_id', 'users.id as user_id', 'users.parent_user_id'])
+    .where('datasets.id', 'in', [...datasetIds])
+    .execute();
+  const owners = new Map<string, { ownerId: string; parentId: string | null }>();
+  for (const row of rows) if (row.user_id) owners.set(row.id, { ownerId: row.owner_id, parentId: row.parent_user_id ?? null });
+  return owners;
+}
+
+const isOwner = (owner: { ownerId: string; parentId: string | null } | undefined, userId: string) =>
+  owner !== undefined && (owner.ownerId === userId || owner.parentId === userId);
+
+/** 400: the revoke would leave a dataset with no user holding `share` (D23). */
+const lastSharer = () => cogneeValidation('A dataset must keep at least one user holding share: grant share to another user before revoking this one.');
+
+/**
+ * `POST|DELETE /permissions/datasets/{principal}`. Every caller needs `share` on every dataset
+ * (the reference's rule); D23 adds:
+ * - a grant gives only what the caller holds, never to the caller, and — unless the caller owns
+ *   every dataset — never to a role the caller holds or a tenant the caller belongs to (that would
+ *   reach the caller, and outlive a grant the caller may lose);
+ * - the owner's grants are revoked only by the owner (an agent owner's, also by its creator) or a
+ *   superuser;
+ * - no revoke leaves a dataset without a user holding `share`.
+ */
 export async function changeDatasetPermission(
   db: Kysely<Database>,
   subject: Subject,
@@ -52,21 +90,82 @@ export async function changeDatasetPermission(
   principalId: string,
   permissionName: string,
   datasetIds: readonly string[],
+  options: { readonly superuser?: boolean } = {},
 ): Promise<void> {
-  await requirePrincipal(db, principalId);
+  const principal = await requirePrincipal(db, principalId);
   // D15: an empty list is an error, never "every dataset I can share".
   if (datasetIds.length === 0) {
     throw cogneeValidation('At least one dataset id is required.');
   }
-  const shareable = await permittedIds(db, subject, 'share', datasetIds);
-  if (datasetIds.some((id) => !shareable.has(id))) {
-    throw permissionDenied('Request owner does not have necessary permission: [share] for all datasets requested.');
+  const ids = [...new Set(datasetIds.map((id) => id.toLowerCase()))];
+  const shareable = await permittedIds(db, subject, 'share', ids);
+  if (ids.some((id) => !shareable.has(id))) {
+    throw datasetPermissionDenied('share');
   }
   if (!isPermissionName(permissionName)) {
     throw permissionNotFound(permissionName);
   }
-  if (action === 'grant') await grant(db, principalId, permissionName, datasetIds);
-  else await revoke(db, principalId, permissionName, datasetIds);
+  const owners = await datasetOwners(db, ids);
+  if (action === 'grant') {
+    if (principalId === subject.userId) throw permissionDenied('Permissions cannot be granted to yourself.');
+    const held = permissionName === 'share' ? shareable : await permittedIds(db, subject, permissionName, ids);
+    if (ids.some((id) => !held.has(id))) throw datasetPermissionDenied(permissionName);
+    const reachesCaller =
+      (principal === 'role' && subject.roleIds.includes(principalId)) || (principal === 'tenant' && subject.tenantIds.includes(principalId));
+    if (reachesCaller && ids.some((id) => !isOwner(owners.get(id), subject.userId))) {
+      throw permissionDenied("Only the dataset's owner can grant permissions to a role or tenant they belong to.");
+    }
+    await grant(db, principalId, permissionName, ids);
+    return;
+  }
+  const mayRevoke = (id: string) => {
+    const owner = owners.get(id);
+    if (!isOwner(owner, principalId) || principalId === subject.userId || options.superuser === true) return true;
+    // An agent's creator may revoke what its agent holds on the agent's dataset.
+    return owner!.ownerId === principalId && owner!.parentId === subject.userId;
+  };
+  if (!ids.every(mayRevoke)) throw permissionDenied("Only the dataset's owner can revoke the owner's permissions.");
+  if (permissionName !== 'share') {
+    await revoke(db, principalId, permissionName, ids);
+    return;
+  }
+  await db.transaction().execute(async (trx) => {
+    // Lock the datasets' rows first, so concurrent revokes of share are checked one after another.
+    await trx
+      .updateTable('datasets')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('id', 'in', ids)
+      .execute();
+    const held = await heldDirectly(trx, principalId, 'share', ids);
+    await revoke(trx, principalId, 'share', ids);
+    const kept = await withUserSharer(trx, [...held]);
+    if ([...held].some((id) => !kept.has(id))) throw lastSharer();
+  });
+}
+
+/**
+ * `POST /permissions/datasets/{dataset_id}/owner` (superuser; an Engram addition, D23): gives the
+ * dataset's owner back its four permissions, or makes another user its owner with them — the way
+ * back for a dataset whose owner lost `share` or was deleted. The owner must belong to the
+ * dataset's tenant.
+ */
+export async function restoreDatasetOwner(db: Kysely<Database>, datasetId: string, newOwnerId: string | null = null) {
+  const dataset = await findDataset(db, datasetId.toLowerCase());
+  if (!dataset) throw datasetNotFound(`Could not find dataset: ${datasetId}`);
+  const ownerId = newOwnerId ?? dataset.owner_id;
+  const owner = await findUser(db, ownerId);
+  if (!owner) {
+    if (newOwnerId !== null) throw noSuchUser(newOwnerId);
+    throw cogneeValidation("The dataset's owner no longer exists: name a new owner with user_id.");
+  }
+  if (dataset.tenant_id !== null && !(await isMember(db, owner.id, dataset.tenant_id))) {
+    throw cogneeValidation("The owner must be a member of the dataset's tenant.");
+  }
+  await db.transaction().execute(async (trx) => {
+    if (owner.id !== dataset.owner_id) await trx.updateTable('datasets').set({ owner_id: owner.id, updated_at: ts() }).where('id', '=', dataset.id).execute();
+    for (const permission of PERMISSION_TYPES) await grant(trx, owner.id, permission, [dataset.id]);
+  });
+  return { message: 'Dataset owner restored.', dataset_id: dataset.id, owner_id: owner.id };
 }
 
 /** `GET /principals/{id}/datasets`: who may ask about whose datasets. */
@@ -228,7 +327,10 @@ export async function addUserToTenant(db: Kysely<Database>, subject: Subject, us
 
 /**
  * Removes a member: their roles in the tenant, their direct grants on the tenant's datasets and the
- * membership; and (D15) moves them to their personal space if it was their active tenant.
+ * membership; and (D15) moves them to their personal space if it was their active tenant. D24: the
+ * member's agents in the tenant leave it the same way. D23: a tenant dataset left with no user
+ * holding `share` goes to the tenant's owner (its owner, with the four permissions).
+ * `affectedUsers` are the users whose cached credentials must be dropped.
  */
 export async function removeUserFromTenant(db: Kysely<Database>, subject: Subject, tenantId: string, userId: string) {
   const tenant = await requireManagement(db, requester(subject), tenantId);
@@ -240,21 +342,22 @@ export async function removeUserFromTenant(db: Kysely<Database>, subject: Subjec
   if (!(await isMember(db, userId, tenantId))) {
     throw entityNotFound('User not found in this tenant.');
   }
+  const agents = (await agentsOf(db, userId)).filter((id) => id !== tenant.owner_id);
+  const leaving = [userId, ...agents];
   await db.transaction().execute(async (trx) => {
+    const tenantDatasets = (eb: ExpressionBuilder<Database, 'acls'>) => eb.selectFrom('datasets').select('id').where('tenant_id', '=', tenantId);
+    const shared = await datasetsSharedBy(trx, leaving, tenantId);
     await trx
       .deleteFrom('user_roles')
-      .where('user_id', '=', userId)
+      .where('user_id', 'in', leaving)
       .where('role_id', 'in', (eb) => eb.selectFrom('roles').select('id').where('tenant_id', '=', tenantId))
       .execute();
-    await trx
-      .deleteFrom('acls')
-      .where('principal_id', '=', userId)
-      .where('dataset_id', 'in', (eb) => eb.selectFrom('datasets').select('id').where('tenant_id', '=', tenantId))
-      .execute();
-    await trx.deleteFrom('user_tenants').where('user_id', '=', userId).where('tenant_id', '=', tenantId).execute();
-    if (user.tenant_id === tenantId) await trx.updateTable('users').set({ tenant_id: null }).where('id', '=', userId).execute();
+    await trx.deleteFrom('acls').where('principal_id', 'in', leaving).where('dataset_id', 'in', tenantDatasets).execute();
+    await trx.deleteFrom('user_tenants').where('user_id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
+    await trx.updateTable('users').set({ tenant_id: null }).where('id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
+    await handOrphansToTenantOwners(trx, shared);
   });
-  return { message: 'User removed from tenant' };
+  return { message: 'User removed from tenant', affectedUsers: leaving };
 }
 
 export async function selectTenant(db: Kysely<Database>, userId: string, tenantId: string | null) {

@@ -68,7 +68,7 @@ export interface DatasetRow {
 }
 
 /** Every grant with its permission's name: the base of every ACL query below. */
-function grants(db: Kysely<Database>) {
+export function grants(db: Kysely<Database>) {
   return db.selectFrom('acls').innerJoin('permissions', 'permissions.id', 'acls.permission_id');
 }
 
@@ -130,6 +130,32 @@ export function datasetPermissionDenied(permission: PermissionName): ApiError {
 export async function requireOnAll(db: Kysely<Database>, subject: Subject, permission: PermissionName, datasetIds: readonly string[]): Promise<void> {
   const allowed = await permittedIds(db, subject, permission, datasetIds);
   if (datasetIds.length === 0 || datasetIds.some((id) => !allowed.has(id))) throw datasetPermissionDenied(permission);
+}
+
+/** Of `datasetIds`, those on which `principalId` itself (not through a role or tenant) holds `permission`. */
+export async function heldDirectly(db: Kysely<Database>, principalId: string, permission: PermissionName, datasetIds: readonly string[]): Promise<Set<string>> {
+  if (datasetIds.length === 0) return new Set();
+  const rows = await grants(db)
+    .select('acls.dataset_id')
+    .where('permissions.name', '=', permission)
+    .where('acls.principal_id', '=', principalId)
+    .where('acls.dataset_id', 'in', [...new Set(datasetIds)])
+    .execute();
+  return new Set(rows.map((r) => r.dataset_id));
+}
+
+/** Of `datasetIds`, those on which at least one user holds `share` directly (D23: none may end without). */
+export async function withUserSharer(db: Kysely<Database>, datasetIds: readonly string[]): Promise<Set<string>> {
+  if (datasetIds.length === 0) return new Set();
+  const rows = await grants(db)
+    .innerJoin('principals', 'principals.id', 'acls.principal_id')
+    .select('acls.dataset_id')
+    .distinct()
+    .where('permissions.name', '=', 'share')
+    .where('principals.type', '=', 'user')
+    .where('acls.dataset_id', 'in', [...new Set(datasetIds)])
+    .execute();
+  return new Set(rows.map((r) => r.dataset_id));
 }
 
 async function permissionId(db: Kysely<Database>, name: PermissionName): Promise<string> {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { ApiError } from '../errors.js';
+import { canManageUsers, findTenant } from '../access/index.js';
+import { ApiError, permissionDenied } from '../errors.js';
 import type { Database } from '../storage/index.js';
 import type { ApiKeyService } from './api-keys.js';
 import { UNUSABLE_PASSWORD } from './passwords.js';
@@ -28,7 +29,18 @@ export class AgentService {
     private readonly apiKeys: ApiKeyService,
   ) {}
 
-  async create(parent: User, name: string) {
+  /**
+   * Creates an agent of `parent`. An agent created while a tenant is active joins that tenant, which
+   * only its owner or an admin may do (D24): a plain member gets 403 there and creates personal
+   * agents from the personal space. `roleIds` are an external token's roles (D2).
+   */
+  async create(parent: User, name: string, roleIds?: readonly string[]) {
+    if (parent.tenantId !== null) {
+      const tenant = await findTenant(this.db, parent.tenantId);
+      if (!tenant || !(await canManageUsers(this.db, { userId: parent.id, roleIds }, tenant))) {
+        throw permissionDenied("Only the tenant's owner or an admin can add agents to a tenant; select your personal space to create a personal agent.");
+      }
+    }
     const slug = agentSlug(name);
     const email = `${slug}+${parent.id}@${AGENT_DOMAIN}`;
     const conflict = () => ApiError.detail(409, `Agent with name '${name}' already exists`);

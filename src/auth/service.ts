@@ -274,7 +274,7 @@ export class AuthService {
       if (patch.is_superuser != null) change.isSuperuser = patch.is_superuser;
       if (patch.is_verified != null) change.isVerified = patch.is_verified;
     }
-    if (endSessions) change.tokensValidAfter = Date.now();
+    if (endSessions) change.tokensValidAfter = await this.users.nextSessionStamp(target.id, Date.now());
     let updated: User | undefined;
     try {
       updated = await this.users.update(target.id, change);
@@ -284,13 +284,19 @@ export class AuthService {
     }
     if (!updated) throw ApiError.notFound();
     await this.invalidate(target.id);
+    // D24: the user's agents are deactivated and reactivated with it.
+    for (const agent of await this.users.followActivation(target, updated)) await this.invalidate(agent);
     return userRead(updated);
   }
 
+  /** Deletes the user and (D24) the user's agents, and ends their sessions and keys everywhere. */
   async deleteUser(id: string): Promise<void> {
-    if (!(await this.users.delete(id))) throw ApiError.notFound();
-    this.credentials.forgetUser(id);
-    await this.invalidate(id);
+    const deleted = await this.users.delete(id);
+    if (deleted.length === 0) throw ApiError.notFound();
+    for (const user of deleted) {
+      this.credentials.forgetUser(user);
+      await this.invalidate(user);
+    }
   }
 
   async deleteApiKey(userId: string, keyId: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import { agentsOf, datasetsSharedBy, handOrphansToTenantOwners } from '../access/index.js';
 import { toBool, type Database } from '../storage/index.js';
 
 /** A user as the auth layer sees it. */
@@ -188,18 +189,79 @@ export class UserStore {
     return this.findById(id);
   }
 
-  /** Deletes a user and everything that cascades from its principal; leaves a tombstone (D3). */
-  async delete(id: string, atMs = Date.now()): Promise<boolean> {
+  /**
+   * Deletes a user and everything that cascades from its principal, and (D24) the user's agents with
+   * theirs, in one transaction; leaves a tombstone for each (D3). Answers the ids deleted (none when
+   * the user does not exist).
+   */
+  async delete(id: string, atMs = Date.now()): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
-      const result = await trx.deleteFrom('principals').where('id', '=', id).where('type', '=', 'user').executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) return false;
-      await trx
-        .insertInto('deleted_users')
-        .values({ id, deleted_at: atMs })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ deleted_at: atMs }))
-        .execute();
-      return true;
+      const exists = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
+      if (!exists) return [];
+      const ids = [id, ...(await agentsOf(trx, id))];
+      const shared = await datasetsSharedBy(trx, ids);
+      await trx.deleteFrom('principals').where('id', 'in', ids).where('type', '=', 'user').execute();
+      // D23: a tenant dataset they leave with no user holding share goes to the tenant's owner.
+      await handOrphansToTenantOwners(trx, shared);
+      for (const deleted of ids) {
+        await trx
+          .insertInto('deleted_users')
+          .values({ id: deleted, deleted_at: atMs })
+          .onConflict((oc) => oc.column('id').doUpdateSet({ deleted_at: atMs }))
+          .execute();
+      }
+      return ids;
     });
+  }
+
+  /** The user's agents (users whose `parent_user_id` is the user), and theirs, at any depth. */
+  agentsOf(id: string): Promise<string[]> {
+    return agentsOf(this.db, id);
+  }
+
+  /**
+   * A `tokensValidAfter` for the user no earlier than `nowMs` and later than the stamps its agents and
+   * its creator carry, so `followActivation` never mistakes an agent deactivated on its own for one
+   * deactivated with its creator.
+   */
+  async nextSessionStamp(id: string, nowMs: number): Promise<number> {
+    const related = await this.agentsOf(id);
+    const self = await this.db.selectFrom('users').select('parent_user_id').where('id', '=', id).executeTakeFirst();
+    if (self?.parent_user_id) related.push(self.parent_user_id);
+    if (related.length === 0) return nowMs;
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.max('tokens_valid_after').as('latest'))
+      .where('id', 'in', related)
+      .executeTakeFirst();
+    const latest = Number(row?.latest ?? 0);
+    return Math.max(nowMs, latest + 1);
+  }
+
+  /**
+   * D24: the user's agents follow an activation change of the user. Deactivating stamps each active
+   * agent with the user's `tokensValidAfter`; reactivating wakes the agents that carry the stamp the
+   * user had (those deactivated with it, not those deactivated on their own); a new stamp on a user
+   * that stays inactive moves to the agents that carry the old one. Answers the agents changed.
+   */
+  async followActivation(before: User, after: User): Promise<string[]> {
+    const agents = await this.agentsOf(before.id);
+    if (agents.length === 0) return [];
+    let query = this.db.updateTable('users').where('id', 'in', agents);
+    if (before.isActive && !after.isActive) {
+      query = query.set({ is_active: false, tokens_valid_after: after.tokensValidAfter }).where('is_active', '=', true);
+    } else if (!before.isActive && after.isActive) {
+      query = query.set({ is_active: true }).where('is_active', '=', false).where('tokens_valid_after', '=', before.tokensValidAfter);
+    } else if (!after.isActive && before.tokensValidAfter !== after.tokensValidAfter) {
+      query = query
+        .set({ tokens_valid_after: after.tokensValidAfter })
+        .where('is_active', '=', false)
+        .where('tokens_valid_after', '=', before.tokensValidAfter);
+    } else {
+      return [];
+    }
+    await query.execute();
+    return agents;
   }
 
   async deletedAt(id: string): Promise<number | undefined> {

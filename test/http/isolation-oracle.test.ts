@@ -9,8 +9,10 @@ import { startTestServer, uniqueEmail, type Client, type TestServer } from '../h
  * against an independent model of who may do what, written here from the rules alone:
  *   effective(u, p) = datasets d in u's active tenant such that some principal in
  *                     {u} ∪ tenants(u) ∪ (roles(u) if u belongs to a tenant) holds p on d.
- * Checked: listings, grant and revoke answers, principal datasets, dataset deletion. No leak, no
- * false denial.
+ * Grants and revokes follow D23 (only what one holds, never to oneself or a group that reaches
+ * oneself unless one owns the dataset; the owner's grants are the owner's; a dataset keeps a user
+ * holding share). Checked: listings, grant and revoke answers, principal datasets, dataset
+ * deletion. No leak, no false denial.
  */
 const RUNS = Number(process.env.ORACLE_RUNS ?? 12);
 const USERS = 6;
@@ -68,7 +70,8 @@ class World {
   members = new Map<string, Set<string>>(); // user → tenants
   roles: { id: string; tenant: string; name: string }[] = [];
   userRoles = new Map<string, Set<string>>(); // user → roles
-  datasets: { id: string; tenant: string | null; owner: string; name: string }[] = [];
+  /** `creator` names the id (get-or-create by name); `owner` may change hands (D23). */
+  datasets: { id: string; tenant: string | null; owner: string; creator: string; name: string }[] = [];
   acl = new Set<string>(); // principal|perm|dataset
 
   principals(user: string): string[] {
@@ -215,12 +218,12 @@ describe('isolation oracle', () => {
               const res = await call(op.user, 'POST', '/api/v1/datasets', { name });
               assert.equal(res.status, 200, step);
               const tenant = world.active.get(uid) ?? null;
-              const existing = world.datasets.find((d) => d.owner === uid && d.name === name && d.tenant === tenant);
+              const existing = world.datasets.find((d) => d.creator === uid && d.name === name && d.tenant === tenant);
               if (existing) {
                 assert.equal(res.body.id, existing.id, `${step}: get-or-create returns the existing dataset`);
               } else {
                 assert.equal(res.body.tenantId, tenant, step);
-                world.datasets.push({ id: res.body.id, tenant, owner: uid, name });
+                world.datasets.push({ id: res.body.id, tenant, owner: uid, creator: uid, name });
                 for (const p of PERMS) world.acl.add(`${uid}|${p}|${res.body.id}`);
               }
               break;
@@ -237,9 +240,32 @@ describe('isolation oracle', () => {
                 `/api/v1/permissions/datasets/${principal}?permission_name=${op.perm}`,
                 ids,
               );
-              const allowed = ids.every((id) => world.has(uid, 'share', id));
-              assert.equal(res.status, allowed ? 200 : 403, step);
-              if (allowed) for (const id of ids) world.acl[op.kind === 'grant' ? 'add' : 'delete'](`${principal}|${op.perm}|${id}`);
+              const owns = (id: string) => world.datasets.find((d) => d.id === id)?.owner === uid;
+              let expected: number;
+              if (!ids.every((id) => world.has(uid, 'share', id))) expected = 403;
+              else if (op.kind === 'grant') {
+                // D23: only what the caller holds, never to the caller, nor (unless the caller owns every
+                // dataset) to a role the caller holds or a tenant the caller belongs to.
+                const tenants = world.members.get(uid) ?? new Set<string>();
+                const reachesCaller =
+                  (op.target.type === 'tenant' && tenants.has(principal)) ||
+                  (op.target.type === 'role' && tenants.size > 0 && (world.userRoles.get(uid)?.has(principal) ?? false));
+                if (principal === uid) expected = 403;
+                else if (!ids.every((id) => world.has(uid, op.perm, id))) expected = 403;
+                else if (reachesCaller && !ids.every(owns)) expected = 403;
+                else expected = 200;
+              } else {
+                // D23: the owner's grants are the owner's; no dataset loses its last user holding share.
+                const ownerOf = (id: string) => world.datasets.find((d) => d.id === id)?.owner;
+                const userIds = new Set(users.map((u) => u.id));
+                const lastSharer = (id: string) =>
+                  world.acl.has(`${principal}|share|${id}`) && ![...userIds].some((u) => u !== principal && world.acl.has(`${u}|share|${id}`));
+                if (ids.some((id) => ownerOf(id) === principal && principal !== uid)) expected = 403;
+                else if (op.perm === 'share' && ids.some(lastSharer)) expected = 400;
+                else expected = 200;
+              }
+              assert.equal(res.status, expected, step);
+              if (expected === 200) for (const id of ids) world.acl[op.kind === 'grant' ? 'add' : 'delete'](`${principal}|${op.perm}|${id}`);
               break;
             }
             case 'removeMember': {
@@ -257,8 +283,16 @@ describe('isolation oracle', () => {
               if (expected === 200) {
                 world.members.get(uid)!.delete(t.id);
                 for (const r of world.roles.filter((x) => x.tenant === t.id)) world.userRoles.get(uid)?.delete(r.id);
-                for (const d of world.datasets.filter((x) => x.tenant === t.id)) for (const p of PERMS) world.acl.delete(`${uid}|${p}|${d.id}`);
+                const inTenant = world.datasets.filter((x) => x.tenant === t.id);
+                const sharedBy = inTenant.filter((d) => world.acl.has(`${uid}|share|${d.id}`));
+                for (const d of inTenant) for (const p of PERMS) world.acl.delete(`${uid}|${p}|${d.id}`);
                 if (world.active.get(uid) === t.id) world.active.set(uid, null);
+                // D23: a dataset left with no user holding share goes to the tenant's owner.
+                for (const d of sharedBy) {
+                  if (users.some((u) => world.acl.has(`${u.id}|share|${d.id}`))) continue;
+                  d.owner = t.owner;
+                  for (const p of PERMS) world.acl.add(`${t.owner}|${p}|${d.id}`);
+                }
               }
               break;
             }

@@ -55,8 +55,11 @@ describe('tenants, roles and dataset permissions', () => {
     await share(a, b.id, 'share', [d.id]);
     assert.deepEqual(await list(b), [], 'write and share do not imply read');
     assert.equal((await b.c.delete(`/api/v1/datasets/${d.id}`, asActor(b))).status, 403, 'nor delete');
-    // With share, b may grant itself read.
-    assert.equal((await share(b, b.id, 'read', [d.id])).status, 200);
+    // D23: share lets b give only what b holds, and never to itself.
+    assert.equal((await share(b, b.id, 'read', [d.id])).status, 403);
+    assert.equal((await share(b, a.id, 'read', [d.id])).status, 403);
+    assert.deepEqual(await list(b), []);
+    assert.equal((await share(a, b.id, 'read', [d.id])).status, 200);
     assert.deepEqual(await list(b), ['independent']);
     // The owner can lose its own read.
     assert.equal((await a.c.delete(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: [d.id], ...asActor(a) })).status, 200);

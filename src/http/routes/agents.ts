@@ -19,7 +19,7 @@ export function agentRoutes(app: App, ctx: HttpContext) {
     {
       schema: {
         tags: TAGS,
-        summary: 'Create an agent user and its API key (shown once)',
+        summary: 'Create an agent user and its API key (shown once); in a tenant, owner or admin only',
         security: SECURED,
         querystring: z.object({
           name: z
@@ -34,7 +34,8 @@ export function agentRoutes(app: App, ctx: HttpContext) {
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      return auth.agents.create(principalOf(request).user, request.query.name);
+      const principal = principalOf(request);
+      return auth.agents.create(principal.user, request.query.name, principal.external?.roleIds);
     },
   );
 

@@ -23,8 +23,18 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   const PermissionQuery = z.object({ permission_name: z.string().max(64) });
 
   for (const [method, action, summary, message] of [
-    ['POST', 'grant', 'Grant a permission on datasets to a user, role or tenant (needs share on every dataset)', 'Permission assigned to principal'],
-    ['DELETE', 'revoke', 'Revoke a permission on datasets from a user, role or tenant (needs share on every dataset)', 'Permission revoked from principal'],
+    [
+      'POST',
+      'grant',
+      'Grant a permission you hold on datasets to another user, role or tenant (needs share on every dataset)',
+      'Permission assigned to principal',
+    ],
+    [
+      'DELETE',
+      'revoke',
+      "Revoke a permission on datasets from a user, role or tenant (needs share on every dataset; the owner's grants: the owner or a superuser)",
+      'Permission revoked from principal',
+    ],
   ] as const) {
     app.route({
       method,
@@ -39,7 +49,10 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
       handler: async (request) => {
-        await management.changeDatasetPermission(await subject(request), action, request.params.principal_id, request.query.permission_name, request.body);
+        const superuser = principalOf(request).user.isSuperuser;
+        await management.changeDatasetPermission(await subject(request), action, request.params.principal_id, request.query.permission_name, request.body, {
+          superuser,
+        });
         return { message };
       },
     });
@@ -57,6 +70,21 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) => management.datasetPrincipals(await subject(request), request.params.dataset_id),
+  );
+
+  app.post(
+    `${base}/datasets/:dataset_id/owner`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Restore a dataset's owner with its four permissions, or make another member its owner (superuser; an Engram addition)",
+        security: SECURED,
+        params: z.object({ dataset_id: Uuid }),
+        querystring: z.object({ user_id: Uuid.optional() }),
+      },
+      preHandler: authenticate(auth, config, 'superuser'),
+    },
+    async (request) => management.restoreDatasetOwner(request.params.dataset_id, request.query.user_id ?? null),
   );
 
   app.get(
@@ -156,15 +184,17 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
     {
       schema: {
         tags: TAGS,
-        summary: 'Remove a user from a tenant (owner or admin)',
+        summary: 'Remove a user and their agents from a tenant (owner or admin)',
         security: SECURED,
         params: z.object({ tenant_id: Uuid, user_id: Uuid }),
       },
       preHandler: guard,
     },
     async (request) => {
-      const userId = request.params.user_id;
-      return changeOf(userId, management.removeUserFromTenant(await subject(request), request.params.tenant_id, userId));
+      // The member's agents leave with them (D24): every one of them loses its cached credentials.
+      const result = await management.removeUserFromTenant(await subject(request), request.params.tenant_id, request.params.user_id);
+      for (const userId of result.affectedUsers) await auth.invalidate(userId);
+      return { message: result.message };
     },
   );
 
