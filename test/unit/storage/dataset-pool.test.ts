@@ -138,7 +138,7 @@ describe('dataset store pool (multi-tenant)', () => {
     await Promise.all(entered.map((x) => x.promise));
     // Every place is in use: the next datasets wait (they neither fail nor close a store in use).
     const waiting = s.datasets.slice(20, 26).map((d, i) => roundTrip(s.pool, d, `w${i}`));
-    await eventually(async () => s.pool.stats().waiting === 6);
+    await eventually(async () => s.pool.stats().waiting === 6, 120_000);
     for (const d of held) assert.ok(s.pool.isOpen(d.id), 'the datasets in use stay open');
     assert.ok(s.pool.stats().open <= 4);
     // One place frees: the waiting datasets go through it, one after the other.
@@ -170,7 +170,7 @@ describe('dataset store pool (multi-tenant)', () => {
       /the store broke/,
     );
     assert.equal(s.pool.isOpen(d.id), false, 'retired at once: no new user gets the broken stores');
-    await eventually(async () => s.pool.stats().closed === closedBefore + 1);
+    await eventually(async () => s.pool.stats().closed === closedBefore + 1, 120_000);
     // The next call opens the dataset afresh; its data is intact.
     assert.deepEqual(await roundTrip(s.pool, d, 'err2'), { nodes: 4, hits: 4 });
   });
