@@ -59,7 +59,14 @@ export interface MemoryConfig {
   readonly pgvector?: PgvectorConnection;
   /** The shared Neo4j (single-user mode with GRAPH_DATABASE_PROVIDER=neo4j); undefined otherwise. */
   readonly neo4j?: Neo4jConnection;
+  /** Datasets whose stores are open at once (multi-tenant mode); further datasets wait for a place. */
   readonly maxOpenDatasets: number;
+  /** The buffer pool of each Kuzu database (bytes): the memory it may use, reserved when it opens. */
+  readonly kuzuBufferPoolBytes: number;
+  /** The largest a Kuzu database may grow (bytes, a power of 2): the address space it reserves when it opens. */
+  readonly kuzuMaxDbBytes: number;
+  /** Datasets one search request searches at once (the others wait their turn). */
+  readonly searchMaxConcurrentDatasets: number;
   readonly chunkSize: number;
   readonly dataPerBatch: number;
   /** Chunks the language model works on at once within a cognify run. */
@@ -131,6 +138,38 @@ function bareModel(model: string): string {
   const slash = model.indexOf('/');
   const prefix = slash > 0 ? model.slice(0, slash).toLowerCase() : '';
   return ['openai', 'ollama', 'hosted_vllm', 'custom'].includes(prefix) ? model.slice(slash + 1) : model;
+}
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+/**
+ * The address space all open Kuzu databases may reserve together: half of the 128 TiB a 64-bit
+ * Linux process has (each database reserves its buffer pool and its maximum size when it opens).
+ */
+const KUZU_ADDRESS_BUDGET = 64 * 1024 * GIB;
+
+/**
+ * How many datasets' stores are open at once, and what each Kuzu database reserves. Kuzu's own
+ * defaults (a buffer pool of 80% of the machine's memory and 8 TiB of address space per database)
+ * let about ten databases open in one process; these bound every database, and their product is
+ * checked against the address space at startup.
+ */
+function kuzuLimits(env: Env): { maxOpenDatasets: number; kuzuBufferPoolBytes: number; kuzuMaxDbBytes: number } {
+  const maxOpenDatasets = int(env, 'DATABASE_MAX_LRU_CACHE_SIZE', 6, { min: 1, max: 1000 });
+  const kuzuBufferPoolBytes = int(env, 'KUZU_BUFFER_POOL_SIZE', GIB, { min: 16 * MIB, max: 1024 * GIB });
+  const kuzuMaxDbBytes = int(env, 'KUZU_MAX_DB_SIZE', 32 * GIB, { min: 16 * MIB, max: 8 * 1024 * GIB });
+  if (2 ** Math.round(Math.log2(kuzuMaxDbBytes)) !== kuzuMaxDbBytes) {
+    throw new ConfigError('KUZU_MAX_DB_SIZE', `must be a power of 2 (Kuzu refuses anything else), got ${kuzuMaxDbBytes}`);
+  }
+  // The shared graph of single-user mode is one more database.
+  const reserved = (maxOpenDatasets + 1) * (kuzuBufferPoolBytes + kuzuMaxDbBytes);
+  if (reserved > KUZU_ADDRESS_BUDGET) {
+    throw new ConfigError(
+      'KUZU_MAX_DB_SIZE',
+      `(DATABASE_MAX_LRU_CACHE_SIZE + 1) x (KUZU_BUFFER_POOL_SIZE + KUZU_MAX_DB_SIZE) must stay within 64 TiB of address space, got ${Math.ceil(reserved / GIB)} GiB`,
+    );
+  }
+  return { maxOpenDatasets, kuzuBufferPoolBytes, kuzuMaxDbBytes };
 }
 
 function float(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -275,6 +314,8 @@ export function loadMemoryConfig(
     .filter(Boolean);
   if (keys.length === 0) throw new ConfigError('NEO4J_ENCRYPTION_KEY', 'must name at least one key');
 
+  const { maxOpenDatasets, kuzuBufferPoolBytes, kuzuMaxDbBytes } = kuzuLimits(env);
+
   const auraClientId = raw(env, 'NEO4J_CLIENT_ID');
   const auraClientSecret = raw(env, 'NEO4J_CLIENT_SECRET');
   const auraTenantId = raw(env, 'NEO4J_TENANT_ID');
@@ -288,7 +329,10 @@ export function loadMemoryConfig(
     vectorHandler,
     ...(pgvector !== undefined ? { pgvector } : {}),
     ...(neo4j !== undefined ? { neo4j } : {}),
-    maxOpenDatasets: int(env, 'DATABASE_MAX_LRU_CACHE_SIZE', 6, { min: 1, max: 1000 }),
+    maxOpenDatasets,
+    kuzuBufferPoolBytes,
+    kuzuMaxDbBytes,
+    searchMaxConcurrentDatasets: int(env, 'SEARCH_MAX_CONCURRENT_DATASETS', 4, { min: 1, max: 64 }),
     chunkSize: int(env, 'CHUNK_SIZE', 512, { min: 16, max: 100_000 }),
     dataPerBatch: int(env, 'DATA_PER_BATCH', 20, { min: 1, max: 1000 }),
     chunksPerBatch: int(env, 'CHUNKS_PER_BATCH', 8, { min: 1, max: 1000 }),

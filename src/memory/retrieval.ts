@@ -1,5 +1,5 @@
 import { datasetInfo, type DatasetRecord } from './datasets.js';
-import type { MemoryEngine } from './engine.js';
+import { mapLimit, type MemoryEngine } from './engine.js';
 import type { SearchHistory } from './history.js';
 import {
   resolveSearchType,
@@ -14,12 +14,15 @@ import {
 /** Search over several datasets, and the caller's search and recall history. */
 export class Retrieval {
   private readonly deps: SearchDependencies;
+  /** Datasets one search works in at once (SEARCH_MAX_CONCURRENT_DATASETS). */
+  private readonly concurrency: number;
 
   constructor(
     engine: MemoryEngine,
     private readonly searchHistory: SearchHistory,
   ) {
     this.deps = searchDependenciesOf(engine);
+    this.concurrency = engine.config.memory.searchMaxConcurrentDatasets;
   }
 
   /** FEELING_LUCKY resolved, then the Cypher switch (D18) applied: the type a search really runs. */
@@ -27,9 +30,12 @@ export class Retrieval {
     return resolveSearchType(this.deps, type, query);
   }
 
-  /** Runs the search in each dataset, inside that dataset's stores only; outcomes in dataset order. */
+  /**
+   * Runs the search in each dataset, inside that dataset's stores only, in at most
+   * SEARCH_MAX_CONCURRENT_DATASETS datasets at once; outcomes in dataset order.
+   */
   async search<D extends DatasetRecord>(datasets: readonly D[], request: SearchRequest): Promise<Array<{ dataset: D; outcome: SearchOutcome }>> {
-    return Promise.all(datasets.map(async (dataset) => ({ dataset, outcome: await searchDataset(this.deps, datasetInfo(dataset), request) })));
+    return mapLimit(datasets, this.concurrency, async (dataset) => ({ dataset, outcome: await searchDataset(this.deps, datasetInfo(dataset), request) }));
   }
 
   /** Runs the search in each dataset one after the other (recall's order of work). */

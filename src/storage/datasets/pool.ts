@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import pg from 'pg';
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../../config/index.js';
+import { DomainError } from '../../errors.js';
 import { CypherSandbox } from '../cypher-sandbox/sandbox.js';
 import { FernetKeyring } from '../fernet.js';
 import type { Database } from '../relational/index.js';
@@ -24,15 +25,57 @@ import type { DatasetDatabaseRow, DatasetRef, StorePair } from './types.js';
  * dataset, so content never crosses datasets (D16).
  */
 
-interface CacheEntry {
-  readonly stores: Promise<StorePair>;
+/** One dataset's stores, open (or opening) in a place of the pool. */
+interface Slot {
+  readonly id: string;
+  stores: Promise<StorePair>;
+  /** Calls running with these stores. */
   users: number;
+  /** When it was last used (a counter): the least recently used idle slot is evicted first. */
   lastUsed: number;
+  /** Retired: no new user; closed once the last one leaves. */
+  retired: boolean;
+  /** Its stores failed to open. */
+  failed: boolean;
+  /** Resolves the close once the last user leaves. */
+  drained?: () => void;
 }
 
-/** Opens, caches (LRU, never closing a store in use) and deletes the stores of datasets. */
+/** What the pool has done, for tests and benchmarks. */
+export interface PoolStats {
+  /** Datasets whose stores are open now (opening and closing ones included). */
+  readonly open: number;
+  /** The most datasets open at once so far. */
+  readonly peakOpen: number;
+  readonly opened: number;
+  readonly closed: number;
+  /** Idle stores closed to make room for another dataset. */
+  readonly evicted: number;
+  /** Calls waiting for a place. */
+  readonly waiting: number;
+}
+
+/**
+ * Opens, pools and deletes the stores of datasets. In multi-tenant mode at most
+ * `DATABASE_MAX_LRU_CACHE_SIZE` datasets have their stores open at once: a call for another
+ * dataset waits for a place (in arrival order; it never fails because the pool is full), taking
+ * the place of the least recently used idle dataset, whose stores are closed first. Stores in use
+ * are never closed under their users; stores that failed (to open, or with an error that is not a
+ * client's) are closed once their last user leaves, and opened afresh by the next call.
+ */
 export class DatasetDatabases {
-  private readonly cache = new Map<string, CacheEntry>();
+  /** The usable slot of each dataset (opening or open, not retired). */
+  private readonly slots = new Map<string, Slot>();
+  /** Datasets whose retired slot is closing (or being deleted): their next call waits for it. */
+  private readonly retiring = new Map<string, Promise<void>>();
+  /** Places taken: usable slots, and retired ones not yet closed. */
+  private held = 0;
+  /** Calls waiting for a place, in arrival order. */
+  private readonly queue: object[] = [];
+  private wakers: Array<() => void> = [];
+  private tick = 0;
+  private closed = false;
+  private counts = { open: 0, peakOpen: 0, opened: 0, closed: 0, evicted: 0 };
   private shared: Promise<StorePair> | undefined;
   private pgPool: pg.Pool | undefined;
 
@@ -78,7 +121,10 @@ export class DatasetDatabases {
     return this.pgPool;
   }
 
-  /** Runs `fn` with the dataset's stores open; they stay open (cached) for later calls. */
+  /**
+   * Runs `fn` with the dataset's stores open; they stay open for later calls until their place is
+   * needed by another dataset. Waits for a place when every place is in use.
+   */
   async with<T>(dataset: DatasetRef, fn: (stores: StorePair) => Promise<T>): Promise<T> {
     if (!this.multiTenant) {
       if (!this.shared) {
@@ -91,20 +137,145 @@ export class DatasetDatabases {
       }
       return fn(await this.shared);
     }
-    let entry = this.cache.get(dataset.id);
-    if (!entry) {
-      entry = { stores: this.openForDataset(dataset), users: 0, lastUsed: Date.now() };
-      this.cache.set(dataset.id, entry);
-      entry.stores.catch(() => this.cache.delete(dataset.id));
-    }
-    entry.users += 1;
-    entry.lastUsed = Date.now();
+    const slot = await this.acquire(dataset);
+    let failure: unknown;
     try {
-      return await fn(await entry.stores);
+      return await fn(await slot.stores);
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
-      entry.users -= 1;
-      await this.evict();
+      this.release(slot, failure);
     }
+  }
+
+  /** What the pool holds and has done. */
+  stats(): PoolStats {
+    return { ...this.counts, waiting: this.queue.length };
+  }
+
+  /** Whether the dataset's stores are open (or opening) in the pool, usable by the next call. */
+  isOpen(datasetId: string): boolean {
+    return this.slots.has(datasetId);
+  }
+
+  /** A usable slot of the dataset, counted as used: shared, opened in a free place, or in an evicted one's. */
+  private async acquire(dataset: DatasetRef): Promise<Slot> {
+    const ticket = {};
+    try {
+      for (;;) {
+        if (this.closed) throw new Error('the dataset databases are closed');
+        const open = this.slots.get(dataset.id);
+        if (open) {
+          open.users += 1;
+          open.lastUsed = ++this.tick;
+          return open;
+        }
+        const closing = this.retiring.get(dataset.id);
+        if (closing) {
+          await closing;
+          continue;
+        }
+        // A new place goes to the longest waiting call first.
+        const first = this.queue.length === 0 || this.queue[0] === ticket;
+        if (first && this.held < this.config.memory.maxOpenDatasets) {
+          this.held += 1;
+          return this.occupy(dataset, undefined);
+        }
+        const idle = first ? this.leastRecentlyUsedIdle() : undefined;
+        if (idle) {
+          // The evicted dataset's place passes to this one: its stores open once the others are closed.
+          this.counts.evicted += 1;
+          return this.occupy(dataset, this.retire(idle, false));
+        }
+        if (!this.queue.includes(ticket)) this.queue.push(ticket);
+        await new Promise<void>((wake) => this.wakers.push(wake));
+      }
+    } finally {
+      const at = this.queue.indexOf(ticket);
+      if (at >= 0) {
+        this.queue.splice(at, 1);
+        // The next call in line may take a place now.
+        if (at === 0) this.wakeAll();
+      }
+    }
+  }
+
+  /** A new slot for the dataset in a place already taken, opened after `before` (the previous holder's close). */
+  private occupy(dataset: DatasetRef, before: Promise<void> | undefined): Slot {
+    const slot: Slot = { id: dataset.id, stores: Promise.resolve(undefined as never), users: 1, lastUsed: ++this.tick, retired: false, failed: false };
+    slot.stores = (async () => {
+      if (before) await before;
+      this.counted(+1);
+      try {
+        return await this.openForDataset(dataset);
+      } catch (error) {
+        this.counted(-1);
+        slot.failed = true;
+        throw error;
+      }
+    })();
+    // A failed open is the users' to see; the slot is retired when they leave.
+    slot.stores.catch(() => undefined);
+    this.slots.set(dataset.id, slot);
+    return slot;
+  }
+
+  private release(slot: Slot, failure: unknown): void {
+    slot.users -= 1;
+    slot.lastUsed = ++this.tick;
+    // A failure that is not a client's (a store error, a failed open) may have left the stores broken.
+    if ((slot.failed || (failure !== undefined && !(failure instanceof DomainError))) && !slot.retired) void this.retire(slot, true);
+    if (slot.users > 0) return;
+    if (slot.retired) slot.drained?.();
+    else this.wakeAll(); // an idle slot can be evicted for a waiting call
+  }
+
+  /**
+   * Takes the slot out of use and closes its stores once its last user leaves. `freePlace`: its
+   * place is given back to the pool; otherwise the caller takes it over.
+   */
+  private retire(slot: Slot, freePlace: boolean): Promise<void> {
+    slot.retired = true;
+    if (this.slots.get(slot.id) === slot) this.slots.delete(slot.id);
+    const done = (async () => {
+      if (slot.users > 0) await new Promise<void>((resolve) => (slot.drained = resolve));
+      if (await closePair(slot.stores)) {
+        this.counts.closed += 1;
+        this.counted(-1);
+      }
+    })();
+    const closed = done.finally(() => {
+      if (this.retiring.get(slot.id) === closed) this.retiring.delete(slot.id);
+      if (freePlace) {
+        this.held -= 1;
+        this.wakeAll();
+      }
+    });
+    this.retiring.set(slot.id, closed);
+    return closed;
+  }
+
+  private leastRecentlyUsedIdle(): Slot | undefined {
+    let oldest: Slot | undefined;
+    for (const slot of this.slots.values()) {
+      if (slot.users === 0 && (!oldest || slot.lastUsed < oldest.lastUsed)) oldest = slot;
+    }
+    return oldest;
+  }
+
+  private counted(change: 1 | -1): void {
+    this.counts.open += change;
+    if (change > 0) {
+      this.counts.opened += 1;
+      this.counts.peakOpen = Math.max(this.counts.peakOpen, this.counts.open);
+    }
+  }
+
+  private wakeAll(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const wake of wakers) wake();
   }
 
   /** The dataset's `dataset_database` row, created on first use (multi-tenant mode only). */
@@ -176,7 +347,12 @@ export class DatasetDatabases {
         cypherRunner: this.cypherRunner,
       });
     }
-    return KuzuGraphStore.open(join(ownerDir(this.config, row.owner_id), row.graph_database_name!), { singleDataset: true, cypherRunner: this.cypherRunner });
+    return KuzuGraphStore.open(join(ownerDir(this.config, row.owner_id), row.graph_database_name!), { singleDataset: true, ...this.kuzuOptions() });
+  }
+
+  /** Every Kuzu database within KUZU_BUFFER_POOL_SIZE and KUZU_MAX_DB_SIZE. */
+  private kuzuOptions() {
+    return { cypherRunner: this.cypherRunner, bufferPoolBytes: this.config.memory.kuzuBufferPoolBytes, maxDbBytes: this.config.memory.kuzuMaxDbBytes };
   }
 
   private async openVector(row: DatasetDatabaseRow | undefined): Promise<VectorStore> {
@@ -200,24 +376,13 @@ export class DatasetDatabases {
             ...(neo4j.database !== undefined ? { database: neo4j.database } : {}),
             cypherRunner: this.cypherRunner,
           })
-        : await KuzuGraphStore.open(join(this.config.systemRoot, 'databases', 'engram_graph.kuzu'), { cypherRunner: this.cypherRunner });
+        : await KuzuGraphStore.open(join(this.config.systemRoot, 'databases', 'engram_graph.kuzu'), this.kuzuOptions());
     try {
       const vector = await this.openVector(undefined);
       return { graph, vector };
     } catch (error) {
       await graph.close();
       throw error;
-    }
-  }
-
-  private async evict(): Promise<void> {
-    const max = this.config.memory.maxOpenDatasets;
-    if (this.cache.size <= max) return;
-    const idle = [...this.cache.entries()].filter(([, e]) => e.users === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-    for (const [id, entry] of idle) {
-      if (this.cache.size <= max) break;
-      this.cache.delete(id);
-      await closePair(entry.stores);
     }
   }
 
@@ -230,12 +395,26 @@ export class DatasetDatabases {
       });
       return;
     }
-    const row = await this.db.selectFrom('dataset_database').selectAll().where('dataset_id', '=', dataset.id).executeTakeFirst();
-    const entry = this.cache.get(dataset.id);
-    if (entry) {
-      this.cache.delete(dataset.id);
-      await closePair(entry.stores);
+    // Calls under way finish first; the stores are closed, and the next call waits for the deletion.
+    for (;;) {
+      const closing = this.retiring.get(dataset.id);
+      if (closing) await closing;
+      const slot = this.slots.get(dataset.id);
+      if (slot) await this.retire(slot, true);
+      else if (!this.retiring.has(dataset.id)) break;
     }
+    const deletion = this.deleteDatabases(dataset);
+    const settled = deletion.catch(() => undefined);
+    this.retiring.set(dataset.id, settled);
+    try {
+      await deletion;
+    } finally {
+      if (this.retiring.get(dataset.id) === settled) this.retiring.delete(dataset.id);
+    }
+  }
+
+  private async deleteDatabases(dataset: DatasetRef): Promise<void> {
+    const row = await this.db.selectFrom('dataset_database').selectAll().where('dataset_id', '=', dataset.id).executeTakeFirst();
     if (!row) return;
     const graphHandler = this.registry.get(row.graph_dataset_database_handler ?? '');
     const vectorHandler = this.registry.get(row.vector_dataset_database_handler ?? '');
@@ -252,10 +431,12 @@ export class DatasetDatabases {
     });
   }
 
+  /** Closes every store once its users have left; later calls (and calls waiting for a place) fail. */
   async close(): Promise<void> {
-    const entries = [...this.cache.values()];
-    this.cache.clear();
-    for (const entry of entries) await closePair(entry.stores);
+    this.closed = true;
+    this.wakeAll();
+    for (const slot of [...this.slots.values()]) void this.retire(slot, true);
+    await Promise.all([...this.retiring.values()]);
     if (this.shared) await closePair(this.shared);
     this.shared = undefined;
     await this.pgPool?.end();
@@ -263,12 +444,15 @@ export class DatasetDatabases {
   }
 }
 
-async function closePair(pair: Promise<StorePair>): Promise<void> {
+/** Closes both stores; false when they never opened (nothing to close). */
+async function closePair(pair: Promise<StorePair>): Promise<boolean> {
+  let stores: StorePair;
   try {
-    const { graph, vector } = await pair;
-    await graph.close();
-    await vector.close();
+    stores = await pair;
   } catch {
-    // A store that never opened has nothing to close.
+    return false;
   }
+  await stores.graph.close().catch(() => undefined);
+  await stores.vector.close().catch(() => undefined);
+  return true;
 }

@@ -76,6 +76,16 @@ export interface KuzuGraphStoreOptions {
   readonly singleDataset?: boolean;
   /** Where user Cypher runs (D18); a store opened without one refuses Cypher. */
   readonly cypherRunner?: CypherRunner;
+  /**
+   * The database's buffer pool (bytes), reserved when it opens; Kuzu's default is 80% of the
+   * machine's memory, for every database.
+   */
+  readonly bufferPoolBytes?: number;
+  /**
+   * The largest the database may grow (bytes, a power of 2): the address space it reserves when it
+   * opens. Kuzu's default, 8 TiB, lets only about ten databases open in one process.
+   */
+  readonly maxDbBytes?: number;
 }
 
 /** A node from a Kuzu node value (`RETURN n`). */
@@ -105,7 +115,7 @@ export class KuzuGraphStore implements GraphStore {
     }
     const file = resolve(path);
     await mkdir(dirname(file), { recursive: true });
-    return KuzuGraphStore.start(new kuzu.Database(file), options);
+    return KuzuGraphStore.start(new kuzu.Database(file, options.bufferPoolBytes ?? 0, true, false, options.maxDbBytes ?? 0), options);
   }
 
   /** A store on a new, empty in-memory database (gone once closed). */
