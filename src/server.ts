@@ -184,6 +184,7 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
       try {
         await app.close();
         await memory.stopJobs();
+        await memory.parsers.close();
         memory.settings.stop();
         await memory.databases.close();
         await bus.close();
@@ -267,6 +268,9 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
   if (m.encryptionKeyIsDefault) {
     log.warn('NEO4J_ENCRYPTION_KEY is the well-known default "test_key": stored graph database passwords are not protected; set a random key');
   }
+  log.info(
+    `document parsers: up to ${m.parsers.workers} parser process(es), each parse within ${m.parsers.timeoutMs} ms, ${m.parsers.maxMemoryMb} MB of heap, ${m.parsers.maxPages} PDF pages, ${m.parsers.maxInputBytes} bytes in and ${m.parsers.maxOutputChars} characters out (PARSER_*)`,
+  );
   const settings = new MemorySettings(store.db, config, log, model);
   const engine = new MemoryEngine(config, store.db, log, databases, settings, embedder, {
     ...(store.pgConnection ? { runLock: new PostgresRunLock(store.pgConnection) } : {}),

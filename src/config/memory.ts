@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { delimiter, resolve } from 'node:path';
 import { ConfigError, bool, int, oneOf, raw, str, type Env } from './parse.js';
 
@@ -102,8 +103,25 @@ export interface MemoryConfig {
   readonly recallWarmup: boolean;
   /** Background work (cognify runs) and its queue. */
   readonly jobs: JobsConfig;
+  /** The document parsers' worker threads and their limits. */
+  readonly parsers: ParsersConfig;
   /** How often an instance looks for settings changed by a superuser on another instance. */
   readonly settingsRefreshSeconds: number;
+}
+
+export interface ParsersConfig {
+  /** Worker threads parsing documents at once; further documents wait. */
+  readonly workers: number;
+  /** Time one document's parse may take before its thread is terminated. */
+  readonly timeoutMs: number;
+  /** V8 heap of one parser thread (MB). */
+  readonly maxMemoryMb: number;
+  /** Pages of a PDF document; a longer one fails. */
+  readonly maxPages: number;
+  /** Largest document parsed, in bytes. */
+  readonly maxInputBytes: number;
+  /** Longest text a document may give, in characters. */
+  readonly maxOutputChars: number;
 }
 
 export interface JobsConfig {
@@ -320,6 +338,8 @@ export function loadMemoryConfig(
   const auraClientSecret = raw(env, 'NEO4J_CLIENT_SECRET');
   const auraTenantId = raw(env, 'NEO4J_TENANT_ID');
 
+  const uploadMaxBytes = int(env, 'UPLOAD_MAX_BYTES', 50 * 1024 * 1024, { min: 1024 });
+
   return {
     llm,
     embedding,
@@ -336,7 +356,7 @@ export function loadMemoryConfig(
     chunkSize: int(env, 'CHUNK_SIZE', 512, { min: 16, max: 100_000 }),
     dataPerBatch: int(env, 'DATA_PER_BATCH', 20, { min: 1, max: 1000 }),
     chunksPerBatch: int(env, 'CHUNKS_PER_BATCH', 8, { min: 1, max: 1000 }),
-    uploadMaxBytes: int(env, 'UPLOAD_MAX_BYTES', 50 * 1024 * 1024, { min: 1024 }),
+    uploadMaxBytes,
     uploadMaxRequestBytes: int(env, 'UPLOAD_MAX_REQUEST_BYTES', 200 * 1024 * 1024, { min: 1024 }),
     acceptLocalFilePath: bool(env, 'ACCEPT_LOCAL_FILE_PATH', !opts.multiTenant),
     acceptLocalFilePathSource: explicitLocal !== undefined ? 'explicit' : 'multi-tenant default',
@@ -371,5 +391,13 @@ export function loadMemoryConfig(
       pollSeconds: int(env, 'JOB_POLL_SECONDS', 2, { min: 1, max: 600 }),
     },
     settingsRefreshSeconds: int(env, 'SETTINGS_REFRESH_SECONDS', 10, { min: 1, max: 3600 }),
+    parsers: {
+      workers: int(env, 'PARSER_WORKERS', Math.max(1, Math.min(2, availableParallelism())), { min: 1, max: 64 }),
+      timeoutMs: int(env, 'PARSER_TIMEOUT_MS', 60_000, { min: 100, max: 3_600_000 }),
+      maxMemoryMb: int(env, 'PARSER_MAX_MEMORY_MB', 512, { min: 128, max: 1_048_576 }),
+      maxPages: int(env, 'PARSER_MAX_PAGES', 1000, { min: 1, max: 1_000_000 }),
+      maxInputBytes: int(env, 'PARSER_MAX_INPUT_BYTES', uploadMaxBytes, { min: 1024 }),
+      maxOutputChars: int(env, 'PARSER_MAX_OUTPUT_CHARS', 20_000_000, { min: 1024, max: 500_000_000 }),
+    },
   };
 }

@@ -7,7 +7,7 @@ import { chunkText } from './chunker.js';
 import { ItemStore } from './ingest/items.js';
 import type { DataRow, DatasetInfo, IngestItem } from './types.js';
 import { buildDocumentGraph, type ChunkExtraction } from './graph-builder.js';
-import { extractText } from './ingest/text.js';
+import { ParserPool, type DocumentParsers } from './ingest/parser-pool.js';
 import { ITEM_COMPLETED, RunStatus, itemCompleted, latestRunStatus, pendingRuns, recordRunStatus, withItemStatus, type PipelineRunInfo } from './runs.js';
 import type { Embedder } from './providers/types.js';
 import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
@@ -50,6 +50,14 @@ export interface MemoryEngineOptions {
   readonly runLock?: RunLock;
   /** Background runs go through this queue once `startJobs` is called; without one they are refused. */
   readonly queue?: JobQueue;
+  /** Where documents are parsed; by default a `ParserPool` with the configured limits. */
+  readonly parsers?: DocumentParsers;
+}
+
+/** An item of a run that could not be processed (its document could not be parsed): the run goes on without it. */
+interface ItemFailure {
+  readonly item: DataRow;
+  readonly error: unknown;
 }
 
 /** The cognify pipeline, background runs and the stored items of datasets. Its parts are fixed at construction. */
@@ -59,6 +67,8 @@ export class MemoryEngine {
   /** The items' rows and stored originals. */
   private readonly items: ItemStore;
   private readonly queue: JobQueue | undefined;
+  /** Document parsing, off the event loop (worker threads with time, memory, page and size limits). */
+  readonly parsers: DocumentParsers;
   private jobsStarted = false;
   private orphanTimer?: NodeJS.Timeout;
 
@@ -75,6 +85,7 @@ export class MemoryEngine {
     this.items = new ItemStore(config, db);
     this.runLock = options.runLock ?? new LocalRunLock();
     this.queue = options.queue;
+    this.parsers = options.parsers ?? new ParserPool(config.memory.parsers);
   }
 
   /** Stores items and their Data rows (see `ItemStore.ingest`). */
@@ -110,13 +121,22 @@ export class MemoryEngine {
     const order = new Map(items.map((item, i) => [item.id, i]));
     const ingestion: NonNullable<PipelineRunInfo['data_ingestion_info']> = [];
     const perBatch = opts.dataPerBatch ?? this.config.memory.dataPerBatch;
+    const failures: ItemFailure[] = [];
     try {
       let batch: DataRow[] = [];
       const flush = async () => {
         if (batch.length === 0) return;
-        await this.cognifyBatch(dataset, batch, opts);
-        const done = batch;
+        const failed = await this.cognifyBatch(dataset, batch, opts);
+        const done = batch.filter((item) => !failed.some((f) => f.item.id === item.id));
         batch = [];
+        for (const failure of failed) {
+          failures.push(failure);
+          ingestion.push({
+            data_id: failure.item.id,
+            run_info: { ...runInfo('PipelineRunErrored', pipelineRunId, dataset), payload: errorText(failure.error) },
+          });
+          this.log.warn({ datasetId: dataset.id, dataId: failure.item.id, error: errorText(failure.error) }, 'cognify: a data item could not be processed');
+        }
         const now = new Date().toISOString();
         await this.db.transaction().execute(async (trx) => {
           for (const item of done) {
@@ -146,6 +166,12 @@ export class MemoryEngine {
       this.log.warn({ err: error, datasetId: dataset.id }, 'cognify run errored');
       return { ...runInfo('PipelineRunErrored', pipelineRunId, dataset), payload, data_ingestion_info: byOrder(ingestion, order) };
     }
+    if (failures.length > 0) {
+      // The other items are processed and marked completed; the failed ones are tried again by the next run.
+      const payload = failures.map((f) => `Data item ${f.item.id} (${f.item.name}) could not be processed: ${errorText(f.error)}`).join('\n');
+      await recordRunStatus(this.db, run, RunStatus.ERRORED, { error: payload, failed: failures.map((f) => f.item.id) });
+      return { ...runInfo('PipelineRunErrored', pipelineRunId, dataset), payload, data_ingestion_info: byOrder(ingestion, order) };
+    }
     await recordRunStatus(this.db, run, RunStatus.COMPLETED, { data: items.map((i) => i.id) });
     return { ...runInfo('PipelineRunCompleted', pipelineRunId, dataset), data_ingestion_info: byOrder(ingestion, order) };
   }
@@ -154,15 +180,26 @@ export class MemoryEngine {
    * Cognifies a batch of items and writes them together: one graph write and one vector write per
    * collection for the whole batch (the stores' cost is mostly per write, not per row). The
    * language model works on up to `chunksPerBatch` chunks at once. Nothing of a batch is marked
-   * completed before all of it is written, so an interrupted batch is redone whole.
+   * completed before all of it is written, so an interrupted batch is redone whole. An item whose
+   * document cannot be parsed (unreadable, or stopped by a parser limit) is left out and returned;
+   * the rest of the batch goes on.
    */
-  private async cognifyBatch(dataset: DatasetInfo, items: readonly DataRow[], opts: CognifyOptions): Promise<void> {
+  private async cognifyBatch(dataset: DatasetInfo, items: readonly DataRow[], opts: CognifyOptions): Promise<ItemFailure[]> {
     const parallel = opts.chunksPerBatch ?? this.config.memory.chunksPerBatch;
     // One model for the whole batch, even if a superuser changes it meanwhile.
     const model = this.settings.current();
     const built: ReturnType<typeof buildDocumentGraph>[] = [];
+    const failures: ItemFailure[] = [];
     for (const item of items) {
-      const text = await extractText(await this.readStored(item), { extension: item.extension, mimeType: item.mime_type });
+      if (opts.signal?.aborted) throw new JobInterrupted();
+      const bytes = await this.readStored(item);
+      let text: string;
+      try {
+        text = await this.parsers.extract(bytes, { extension: item.extension, mimeType: item.mime_type });
+      } catch (error) {
+        failures.push({ item, error });
+        continue;
+      }
       const chunks = chunkText(text, opts.chunkSize ?? this.config.memory.chunkSize);
       const extractions: ChunkExtraction[] = await mapLimit(chunks, parallel, async (chunk) => {
         if (opts.signal?.aborted) throw new JobInterrupted();
@@ -185,6 +222,7 @@ export class MemoryEngine {
       );
     }
     if (opts.signal?.aborted) throw new JobInterrupted();
+    if (built.length === 0) return failures;
     // A node written by several items of the batch: the last one wins, as when written one by one.
     const nodes = new Map(built.flatMap((b) => b.nodes).map((n) => [n.id, n]));
     const edges = built.flatMap((b) => b.edges);
@@ -201,6 +239,7 @@ export class MemoryEngine {
       await graph.upsertEdges(dataset.id, edges);
       for (const [collection, points] of byCollection) await vector.upsert(dataset.id, collection, [...points.values()]);
     });
+    return failures;
   }
 
   /**

@@ -81,6 +81,7 @@ export async function setupEngine(env: Record<string, string>, options: EngineSe
     datasets,
     logs,
     async close() {
+      await engine.parsers.close();
       await databases.close();
       await store.close();
     },

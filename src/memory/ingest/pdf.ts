@@ -3,14 +3,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { IngestionError } from '../../security/local-paths.js';
+import { ParserLimitError, type ParseLimits } from './parser-errors.js';
 
 const PDF_ERROR = 'Could not read the PDF document.';
 
 type PdfJs = typeof import('pdfjs-dist/legacy/build/pdf.mjs');
 let pdfjsLoading: Promise<PdfJs> | undefined;
 
-/** Loads pdfjs once, with its worker code running in this process and its data read from disk. */
-function loadPdfJs(): Promise<PdfJs> {
+/** Loads pdfjs once, with its worker code running in this thread and its data read from disk. */
+export function loadPdfJs(): Promise<PdfJs> {
   pdfjsLoading ??= (async () => {
     const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
     const require = createRequire(import.meta.url);
@@ -30,7 +31,8 @@ function pdfDataDirectory(name: 'cmaps' | 'standard_fonts'): string {
   return `${path.join(path.dirname(require.resolve('pdfjs-dist/package.json')), name)}${path.sep}`;
 }
 
-export async function pdfToText(bytes: Buffer): Promise<string> {
+/** The text of a PDF document: at most `limits.maxPages` pages and `limits.maxOutputChars` characters, else ParserLimitError. */
+export async function pdfToText(bytes: Buffer, limits: ParseLimits = {}): Promise<string> {
   const pdfjs = await loadPdfJs();
   const task = pdfjs.getDocument({
     data: new Uint8Array(bytes),
@@ -45,7 +47,9 @@ export async function pdfToText(bytes: Buffer): Promise<string> {
   });
   try {
     const document = await task.promise;
+    if (limits.maxPages !== undefined && document.numPages > limits.maxPages) throw ParserLimitError.pages(document.numPages, limits.maxPages);
     const pages: string[] = [];
+    let length = 0;
     for (let number = 1; number <= document.numPages; number++) {
       const page = await document.getPage(number);
       const content = await page.getTextContent();
@@ -54,6 +58,7 @@ export async function pdfToText(bytes: Buffer): Promise<string> {
         if (!('str' in item)) continue;
         pageText += item.str;
         if (item.hasEOL) pageText += '\n';
+        if (limits.maxOutputChars !== undefined && length + pageText.length > limits.maxOutputChars * 2) throw ParserLimitError.output(limits.maxOutputChars);
       }
       page.cleanup();
       const trimmed = pageText
@@ -62,9 +67,12 @@ export async function pdfToText(bytes: Buffer): Promise<string> {
         .join('\n')
         .trim();
       if (trimmed !== '') pages.push(trimmed);
+      length += trimmed.length + 2;
+      if (limits.maxOutputChars !== undefined && length - 2 > limits.maxOutputChars) throw ParserLimitError.output(limits.maxOutputChars);
     }
     return pages.join('\n\n');
-  } catch {
+  } catch (error) {
+    if (error instanceof ParserLimitError) throw error;
     throw new IngestionError(PDF_ERROR);
   } finally {
     await task.destroy().catch(() => {});
