@@ -247,17 +247,6 @@ describe('D9: per-address rate limits (in-process counters)', () => {
     assertLimited(await login(server, from, uniqueEmail('w'), 'nope-nope'), WINDOW, 'the new window has the same limit');
   });
 
-  it('D9: without TRUST_PROXY a forged X-Forwarded-For does not give a fresh budget', async () => {
-    const from = randomLoopback();
-    const forwarded = (i: number) => ({ 'x-forwarded-for': `203.0.113.${i}` });
-    for (let i = 0; i < LIMITS.login; i++) {
-      const res = await post(server, from, '/api/v1/auth/login', { form: { username: uniqueEmail('xff'), password: 'nope-nope' }, headers: forwarded(i) });
-      assert.deepEqual(res.body, BAD);
-    }
-    const spoofed = await post(server, from, '/api/v1/auth/login', { form: { username: uniqueEmail('xff'), password: 'nope-nope' }, headers: forwarded(99) });
-    assertLimited(spoofed, WINDOW, 'spoofed X-Forwarded-For');
-  });
-
   it('D9: authenticated API use is not limited by an exhausted login budget', async () => {
     const account = await register(server, 'api-user');
     const from = randomLoopback();
@@ -272,25 +261,94 @@ describe('D9: per-address rate limits (in-process counters)', () => {
   });
 });
 
-describe('D9: limits behind a trusted proxy (TRUST_PROXY=true)', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ env: { RATE_LIMIT_ENABLED: 'true', TRUST_PROXY: 'true', RATE_LIMIT_LOGIN: '2', RATE_LIMIT_WINDOW_SECONDS: '30' } });
+describe('D9: limits behind trusted proxies (TRUST_PROXY)', () => {
+  const LIMIT = 2;
+  const env = (trustProxy: string) => ({
+    RATE_LIMIT_ENABLED: 'true',
+    TRUST_PROXY: trustProxy,
+    RATE_LIMIT_LOGIN: String(LIMIT),
+    RATE_LIMIT_WINDOW_SECONDS: '30',
   });
-  after(() => server.close());
+  let noProxy: TestServer;
+  let oneHop: TestServer;
+  let twoHops: TestServer;
+  let listed: TestServer;
+  /** Proxies trusted by `listed`: one loopback range the test connects from, and an inner proxy range. */
+  const PROXY_RANGE = '127.77';
+  const INNER_PROXY = '203.0.113.5';
+  before(async () => {
+    noProxy = await startTestServer({ env: env('') });
+    oneHop = await startTestServer({ env: env('true') });
+    twoHops = await startTestServer({ env: env('2') });
+    listed = await startTestServer({ env: env(`${PROXY_RANGE}.0.0/16, 203.0.113.0/24`) });
+  });
+  after(async () => {
+    await noProxy?.close();
+    await oneHop?.close();
+    await twoHops?.close();
+    await listed?.close();
+  });
 
-  it('D9: the limit applies per forwarded client address, all through one proxy connection address', async () => {
+  /** A client address no other request of this suite uses. */
+  let clients = 0;
+  const client = () => `198.51.100.${++clients}`;
+  const forged = (i: number) => `1.2.3.${i + 1}`;
+  const viaProxy = (server: TestServer, proxy: string, forwardedFor: string) =>
+    post(server, proxy, '/api/v1/auth/login', { form: { username: uniqueEmail('p'), password: 'nope-nope' }, headers: { 'x-forwarded-for': forwardedFor } });
+
+  it('D9: without TRUST_PROXY a forged X-Forwarded-For does not give a fresh budget', async () => {
+    const from = randomLoopback();
+    for (let i = 0; i < LIMIT; i++) assert.deepEqual((await viaProxy(noProxy, from, forged(i))).body, BAD);
+    assertLimited(await viaProxy(noProxy, from, forged(99)), 30, 'spoofed X-Forwarded-For');
+  });
+
+  it('D9: TRUST_PROXY=true is one hop: the limit applies per forwarded client address, all through one proxy connection address', async () => {
     const proxy = randomLoopback();
-    const viaProxy = (client: string) =>
-      post(server, proxy, '/api/v1/auth/login', { form: { username: uniqueEmail('p'), password: 'nope-nope' }, headers: { 'x-forwarded-for': client } });
-    const a = `198.51.100.${randomInt(1, 255)}`;
+    const a = client();
     const b = `2001:db8::${randomInt(1, 0xffff).toString(16)}`;
-    assert.deepEqual((await viaProxy(a)).body, BAD);
-    assert.deepEqual((await viaProxy(a)).body, BAD);
-    assertLimited(await viaProxy(a), 30, 'client a');
-    assert.deepEqual((await viaProxy(b)).body, BAD, 'client b has its own budget');
-    assert.deepEqual((await viaProxy(b)).body, BAD);
-    assertLimited(await viaProxy(b), 30, 'client b');
+    assert.deepEqual((await viaProxy(oneHop, proxy, a)).body, BAD);
+    assert.deepEqual((await viaProxy(oneHop, proxy, a)).body, BAD);
+    assertLimited(await viaProxy(oneHop, proxy, a), 30, 'client a');
+    assert.deepEqual((await viaProxy(oneHop, proxy, b)).body, BAD, 'client b has its own budget');
+    assert.deepEqual((await viaProxy(oneHop, proxy, b)).body, BAD);
+    assertLimited(await viaProxy(oneHop, proxy, b), 30, 'client b');
+  });
+
+  it("D9: TRUST_PROXY=true: a client's own X-Forwarded-For (kept by the proxy, which appends the real address) does not choose its address", async () => {
+    const proxy = randomLoopback();
+    const real = client();
+    // The client sends `X-Forwarded-For: 1.2.3.x`; the proxy appends the address it saw.
+    for (let i = 0; i < LIMIT; i++) assert.deepEqual((await viaProxy(oneHop, proxy, `${forged(i)}, ${real}`)).body, BAD);
+    assertLimited(await viaProxy(oneHop, proxy, `${forged(99)}, ${real}`), 30, 'a new forged address does not give a fresh budget');
+    assertLimited(await viaProxy(oneHop, proxy, `${forged(0)},${forged(1)}, ${real}`), 30, 'nor several');
+  });
+
+  it('D9: TRUST_PROXY=2 takes the address two hops in (the right-most untrusted one)', async () => {
+    const proxy = randomLoopback();
+    const outerProxy = `192.0.2.${randomInt(1, 255)}`;
+    const real = client();
+    for (let i = 0; i < LIMIT; i++) assert.deepEqual((await viaProxy(twoHops, proxy, `${forged(i)}, ${real}, ${outerProxy}`)).body, BAD);
+    assertLimited(await viaProxy(twoHops, proxy, `${forged(99)}, ${real}, ${outerProxy}`), 30, 'forged left-most address');
+    // The outer proxy's address is trusted, not the client: another client behind it has its own budget.
+    assert.deepEqual((await viaProxy(twoHops, proxy, `${client()}, ${outerProxy}`)).body, BAD, 'another client through the same proxies');
+  });
+
+  it('D9: with a list of proxies only the listed hops are skipped', async () => {
+    const proxy = `${PROXY_RANGE}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    const real = client();
+    for (let i = 0; i < LIMIT; i++) assert.deepEqual((await viaProxy(listed, proxy, `${forged(i)}, ${real}, ${INNER_PROXY}`)).body, BAD);
+    assertLimited(await viaProxy(listed, proxy, `${forged(99)}, ${real}, ${INNER_PROXY}`), 30, 'forged left-most address behind listed proxies');
+    assert.deepEqual((await viaProxy(listed, proxy, `${client()}, ${INNER_PROXY}`)).body, BAD, 'another client behind the same proxies');
+
+    // An unlisted hop in the chain is the client as far as the server can tell.
+    const unlistedHop = `192.0.2.${randomInt(1, 255)}`;
+    for (let i = 0; i < LIMIT; i++) assert.deepEqual((await viaProxy(listed, proxy, `${client()}, ${unlistedHop}, ${INNER_PROXY}`)).body, BAD);
+    assertLimited(await viaProxy(listed, proxy, `${client()}, ${unlistedHop}, ${INNER_PROXY}`), 30, 'an unlisted hop is the client');
+
+    // A connection from an unlisted address: its X-Forwarded-For is ignored altogether.
+    const direct = `127.78.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    for (let i = 0; i < LIMIT; i++) assert.deepEqual((await viaProxy(listed, direct, client())).body, BAD);
+    assertLimited(await viaProxy(listed, direct, client()), 30, 'X-Forwarded-For from an unlisted address');
   });
 });
 
