@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as engram from '../../src/index.js';
 import { InvalidTokenError, issueAccessToken, uuidv7, uuidv7Time, verifyAccessToken } from '../../src/auth/tokens.js';
-import { hashPassword, passwordPolicyViolation, verifyPassword, MAX_PASSWORD_LENGTH } from '../../src/auth/passwords.js';
+import { HASH_SLOTS, hashPassword, passwordPolicyViolation, verifyPassword, MAX_PASSWORD_LENGTH } from '../../src/auth/passwords.js';
 import { constantTimeEqual } from '../../src/auth/api-keys.js';
 
 const SECRET = 'unit-test-secret-unit-test-secret-0123456789';
@@ -138,6 +138,17 @@ describe('passwords (D8)', () => {
     assert.deepEqual(await verifyPassword('a long passphrase of mine', hash), { status: 'valid', needsRehash: false });
     assert.deepEqual(await verifyPassword('a long passphrase of mind', hash), { status: 'invalid' });
     assert.deepEqual(await verifyPassword('anything', '!'), { status: 'unusable' });
+  });
+
+  it('a burst of hashes leaves a thread of the pool free: other pool work does not wait for them', async () => {
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    assert.ok(HASH_SLOTS >= 1 && HASH_SLOTS < threads, `HASH_SLOTS ${HASH_SLOTS} leaves a thread of ${threads}`);
+    let hashed = 0;
+    const hashes = Array.from({ length: 2 * threads }, (_, i) => hashPassword(`burst-password-${i}`).then(() => hashed++));
+    // One tiny job on the pool, queued after the whole burst: it must not wait for a hash to end.
+    await new Promise<void>((resolve, reject) => pbkdf2('x', 'y', 1, 32, 'sha256', (error) => (error ? reject(error) : resolve())));
+    assert.equal(hashed, 0, 'the pool job ran beside the hashes, not after one of them');
+    await Promise.all(hashes);
   });
 
   it('refuses short, overlong, common and e-mail-derived passwords, with no composition rules', () => {
