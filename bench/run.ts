@@ -10,6 +10,9 @@
  *  3. Event-loop delay p99 inside the server while logins run 50 at a time.
  *  4. The per-request cost of the reference's API-key check (PBKDF2-HMAC-SHA256, 600,000 rounds)
  *     against ours (SHA-256 + one indexed lookup).
+ *  5. Bearer checks during a login storm with the credential cache off (AUTH_CACHE_TTL_SECONDS=0,
+ *     SQLite): every request verifies the JWT and queries the user while 50 logins at a time keep
+ *     argon2 busy on libuv's thread pool; the bearer latency p50/p99 against its target.
  *
  * The server runs in its own process (bench/server.ts → startEngram, port 0) and reports over IPC
  * (URL, its CPU time, its event-loop delay); autocannon drives it from this process. Results are
@@ -74,6 +77,9 @@ const LOW_CONCURRENCY_LOGINS = 100;
 const STORM_LOGINS = 200;
 const STORM_CONCURRENCY = 50;
 const ELD_TARGET_MS = 50;
+/** Section 5: bearer connections beside a storm of STORM_LOGINS logins, and the bearer p99 target. */
+const STORM_BEARER_CONNECTIONS = 10;
+const STORM_BEARER_P99_TARGET_MS = 50;
 const TARGETS = { sqlite: 0.7, postgres: 0.5 } as const;
 const PBKDF2 = { iterations: 600_000, salt: 'cognee-api-key-v1', keyLength: 32, digest: 'sha256', runs: 5 } as const;
 const BACKENDS = (() => {
@@ -607,6 +613,87 @@ async function loginBench(server: BenchServer, creds: Credentials): Promise<Logi
   return { sequential, lowConcurrency, storm, idleEld, stormEld };
 }
 
+interface StormBearerResult {
+  readonly logins: number;
+  readonly loginP50: number;
+  readonly bearerRequests: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/**
+ * Section 5: GET /api/v1/auth/me with a bearer token, STORM_BEARER_CONNECTIONS at a time, while
+ * STORM_LOGINS logins run STORM_CONCURRENCY at a time, on a server with the credential
+ * cache off, so every bearer request checks the signature and queries the user.
+ */
+async function bearerDuringStorm(server: BenchServer, creds: Credentials): Promise<StormBearerResult> {
+  await logins(server, creds, 'login warm-up (cache off)', 10, 1);
+  await awaitQuiet([server]);
+  // The bearer checks run until the storm's last login has answered.
+  const bearerRun = autocannon({
+    url: `${server.url}/api/v1/auth/me`,
+    headers: authHeaders(creds).bearer,
+    connections: STORM_BEARER_CONNECTIONS,
+    pipelining: 1,
+    duration: 600,
+  });
+  const storm = await autocannon({
+    url: `${server.url}/api/v1/auth/login`,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: creds.email, password: creds.password }).toString(),
+    connections: STORM_CONCURRENCY,
+    pipelining: 1,
+    amount: STORM_LOGINS,
+    timeout: 120,
+  });
+  bearerRun.stop();
+  const bearer = await bearerRun;
+  checkClean('login storm beside bearer checks', storm);
+  checkClean('bearer checks during a login storm', bearer);
+  const result: StormBearerResult = {
+    logins: storm.requests.total,
+    loginP50: storm.latency.p50,
+    bearerRequests: bearer.requests.total,
+    p50: bearer.latency.p50,
+    p99: bearer.latency.p99,
+    max: bearer.latency.max,
+  };
+  progress(
+    `${server.name}: bearer checks during a login storm, cache off: p50 ${result.p50} ms, p99 ${result.p99} ms ` +
+      `(${result.bearerRequests} checks beside ${result.logins} logins)`,
+  );
+  return result;
+}
+
+function stormBearerLines(r: StormBearerResult): string[] {
+  return [
+    '## 5. Bearer checks during a login storm, cache off',
+    '',
+    `A server with \`AUTH_CACHE_TTL_SECONDS=0\` (SQLite), so every \`GET /api/v1/auth/me\` with a bearer token verifies the JWT ` +
+      `(HS256 with \`node:crypto\` on the event loop) and queries the user, ${STORM_BEARER_CONNECTIONS} connections at a time, while ` +
+      `${STORM_LOGINS} logins run ${STORM_CONCURRENCY} at a time (argon2id on libuv's thread pool, \`HASH_SLOTS\` at once). ` +
+      "Latency is autocannon's (1 ms resolution).",
+    '',
+    ...table(
+      ['Case', 'Requests', 'p50 ms', 'p99 ms', 'Max ms', 'Target'],
+      ['l', 'r', 'r', 'r', 'r', 'l'],
+      [
+        [
+          'bearer checks during a login storm, cache off',
+          fmt(r.bearerRequests),
+          fmt(r.p50),
+          fmt(r.p99),
+          fmt(r.max),
+          `p99 < ${STORM_BEARER_P99_TARGET_MS} ms: ${verdict(r.p99 < STORM_BEARER_P99_TARGET_MS)}`,
+        ],
+        [`the login storm beside them (${STORM_CONCURRENCY} at a time)`, fmt(r.logins), fmt(r.loginP50), '', '', ''],
+      ],
+    ),
+  ];
+}
+
 interface KeyCheckResult {
   readonly pbkdf2Us: number;
   readonly pbkdf2RunsMs: number[];
@@ -978,6 +1065,7 @@ async function main() {
     const backends: BackendResult[] = [];
     let info: Report['info'];
     let login: LoginResult | undefined;
+    let stormBearer: StormBearerResult | undefined;
 
     for (const backend of BACKENDS) {
       let env: Record<string, string> = {};
@@ -1004,6 +1092,11 @@ async function main() {
         login = await loginBench(server, creds);
       }
       await server.stop();
+      if (backend === 'sqlite') {
+        const noCache = await start('sqlite-cache-off', { AUTH_CACHE_TTL_SECONDS: '0' });
+        stormBearer = await bearerDuringStorm(noCache, await makeCredentials(noCache.url));
+        await noCache.stop();
+      }
     }
 
     const targets: Target[] = [];
@@ -1026,7 +1119,16 @@ async function main() {
       });
     }
 
+    if (stormBearer) {
+      targets.push({
+        what: `Bearer check p99 during a login storm (${STORM_CONCURRENCY} logins at a time), credential cache off`,
+        measured: `${fmt(stormBearer.p99)} ms`,
+        target: `< ${STORM_BEARER_P99_TARGET_MS} ms`,
+        ok: stormBearer.p99 < STORM_BEARER_P99_TARGET_MS,
+      });
+    }
     let report = render({ started, quiet, loadAverage, seconds: (performance.now() - t0) / 1000, key, backends, info, login, targets });
+    if (stormBearer) report = `${report.trimEnd()}\n\n${stormBearerLines(stormBearer).join('\n')}\n`;
     // Permission resolution at scale (bench/permissions.ts); BENCH_PERMISSIONS=0 skips it.
     if (process.env.BENCH_PERMISSIONS !== '0') {
       progress('permission resolution at scale (10,000 and 100,000 datasets, SQLite and PostgreSQL)');

@@ -108,11 +108,15 @@ let failed = 0;
 let status = 0;
 for (const run of runs) {
   process.stdout.write(`\n=== ${run.label}: ${run.files.length} files ===\n`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=900000', ...run.files], {
-    env: { ...process.env, ...run.env },
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=900000', ...run.files],
+    {
+      env: { ...process.env, ...run.env },
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
   process.stdout.write(result.stdout ?? '');
   process.stderr.write(result.stderr ?? '');
   const pass = /^ℹ pass (\d+)/m.exec(result.stdout ?? '');

@@ -1,10 +1,11 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { hash as argonHash, verify as argonVerify, Algorithm } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 
 /**
  * Password hashing (D8): argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane), computed on
- * libuv's thread pool so the event loop stays free. bcrypt and older argon2 hashes (from an imported
+ * libuv's thread pool so the event loop stays free, a bounded number at a time (`HASH_SLOTS`). bcrypt and older argon2 hashes (from an imported
  * reference database) verify and report `needsRehash`, so login upgrades them.
  */
 export const ARGON2_PARAMS = Object.freeze({
@@ -19,8 +20,30 @@ export const UNUSABLE_PASSWORD = '!';
 
 export const MAX_PASSWORD_LENGTH = 128;
 
+/**
+ * How many argon2 computations run at once: one core and one thread of libuv's pool are always
+ * left to the rest of the server (the event loop serving token checks, file and zlib work), so a
+ * login storm queues here rather than starving every other request. At least one.
+ */
+export const HASH_SLOTS = Math.max(1, Math.min(availableParallelism() - 1, Number(process.env.UV_THREADPOOL_SIZE ?? 4) - 1));
+let hashesRunning = 0;
+const hashQueue: (() => void)[] = [];
+
+async function inHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (hashesRunning < HASH_SLOTS) hashesRunning += 1;
+  else await new Promise<void>((resolve) => hashQueue.push(resolve));
+  try {
+    return await work();
+  } finally {
+    // Hand the slot to the next in line, or give it back.
+    const next = hashQueue.shift();
+    if (next) next();
+    else hashesRunning -= 1;
+  }
+}
+
 export async function hashPassword(password: string): Promise<string> {
-  return argonHash(password, ARGON2_PARAMS);
+  return inHashSlot(() => argonHash(password, ARGON2_PARAMS));
 }
 
 export type VerifyResult =
@@ -44,7 +67,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (ARGON_PREFIX.test(stored)) {
     let ok = false;
     try {
-      ok = await argonVerify(stored, password);
+      ok = await inHashSlot(() => argonVerify(stored, password));
     } catch {
       ok = false;
     }
@@ -67,7 +90,8 @@ let dummyHash: Promise<string> | undefined;
  */
 export async function dummyVerify(password: string): Promise<void> {
   dummyHash ??= hashPassword('engram-timing-equaliser-not-a-password');
-  await argonVerify(await dummyHash, password).catch(() => false);
+  const hash = await dummyHash;
+  await inHashSlot(() => argonVerify(hash, password)).catch(() => false);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import { ApiKeyService } from './api-keys.js';
 import type { InvalidationBus } from './invalidation.js';
 import type { Mailer } from './mailer.js';
 import { dummyVerify, hashPassword, isUsableHash, passwordPolicyViolation, verifyPassword } from './passwords.js';
-import type { CounterStore } from './rate-limit.js';
+import { lockoutAccount, lockoutAddress, type CounterStore } from './rate-limit.js';
 import type { SigningSecrets } from './secrets.js';
 import { issueAccessToken, issueResetToken, issueVerifyToken, passwordFingerprint, verifyResetToken, verifyVerifyToken, type IssuedToken } from './tokens.js';
 import { Credentials, type AuthenticatedUser } from './credentials.js';
@@ -71,18 +71,21 @@ export class AuthService {
 
   // ------------------------------------------------------------------------------------------
   // Account lockout (D9). The per-address limits are the HTTP layer's (http/rate-limits.ts).
+  //
+  // Failures are counted per account and client address: LOGIN_LOCKOUT_THRESHOLD failures lock
+  // that address out of that account for LOGIN_LOCKOUT_SECONDS, and nobody else, so no one can
+  // lock another person out. Unknown accounts count the same way as known ones, so the counting
+  // shows nothing either. A completed password reset clears the account's locks and counts.
 
-  private lockKey(email: string) {
-    return `lock:${email.toLowerCase()}`;
+  private lockoutKeys(email: string, clientAddress: string) {
+    if (!this.config.auth.rateLimit.enabled) return undefined;
+    return { account: lockoutAccount(email), address: lockoutAddress(clientAddress) };
   }
 
-  private async recordLoginFailure(email: string) {
+  private async recordLoginFailure(keys: { account: string; address: string } | undefined) {
+    if (!keys) return;
     const rl = this.config.auth.rateLimit;
-    const failKey = `fail:${email.toLowerCase()}`;
-    const { count } = await this.counters.hit(failKey, rl.lockoutSeconds * 1000);
-    if (count >= rl.lockoutThreshold) {
-      await this.counters.setFlag(this.lockKey(email), rl.lockoutSeconds * 1000);
-      await this.counters.reset(failKey);
+    if (await this.counters.recordFailure(keys.account, keys.address, rl.lockoutThreshold, rl.lockoutSeconds * 1000)) {
       this.log.warn({ event: 'account-locked' }, 'account temporarily locked after repeated failed logins');
     }
   }
@@ -90,13 +93,19 @@ export class AuthService {
   // ------------------------------------------------------------------------------------------
   // Accounts.
 
-  async login(username: string, password: string): Promise<IssuedToken> {
+  /**
+   * `clientAddress` is the request's address as TRUST_PROXY resolves it (`request.ip`): the lockout
+   * counts per account and address.
+   */
+  async login(username: string, password: string, clientAddress: string): Promise<IssuedToken> {
     const email = username.trim();
-    const locked = this.config.auth.rateLimit.enabled && (await this.counters.flagTtl(this.lockKey(email))) > 0;
+    const keys = this.lockoutKeys(email, clientAddress);
+    const locked = keys !== undefined && (await this.counters.isLocked(keys.account, keys.address));
     const user = await this.users.findByEmail(email);
     if (!user || locked) {
       // Same cost as a real check, so neither unknown accounts nor locks show in the timing.
       await dummyVerify(password);
+      if (!locked) await this.recordLoginFailure(keys);
       throw LOGIN_BAD_CREDENTIALS();
     }
     const result = await verifyPassword(password, user.hashedPassword);
@@ -105,11 +114,11 @@ export class AuthService {
       throw NO_PASSWORD();
     }
     if (result.status === 'invalid') {
-      if (this.config.auth.rateLimit.enabled) await this.recordLoginFailure(email);
+      await this.recordLoginFailure(keys);
       throw LOGIN_BAD_CREDENTIALS();
     }
     if (!user.isActive) throw LOGIN_BAD_CREDENTIALS();
-    if (this.config.auth.rateLimit.enabled) await this.counters.reset(`fail:${email.toLowerCase()}`);
+    if (keys) await this.counters.clearFailures(keys.account, keys.address);
     if (result.needsRehash) {
       await this.users.update(user.id, { hashedPassword: await hashPassword(password) });
       this.log.info({ userId: user.id }, 'password hash upgraded to argon2id');
@@ -188,6 +197,8 @@ export class AuthService {
     this.policy(password, user.email, 'RESET_PASSWORD_INVALID_PASSWORD');
     await this.users.update(user.id, { hashedPassword: await hashPassword(password), tokensValidAfter: Date.now() });
     await this.invalidate(user.id);
+    // Whoever failed or was locked out before, the owner now holds a new password: start afresh.
+    if (this.config.auth.rateLimit.enabled) await this.counters.clearAccount(lockoutAccount(user.email));
     this.log.info({ userId: user.id }, `User ${user.id} has reset their password.`);
   }
 

@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { SignJWT, jwtVerify, decodeProtectedHeader, errors as joseErrors, type JWTPayload } from 'jose';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { SignJWT, type JWTPayload } from 'jose';
 import { isUuid } from '../ids.js';
 
 /**
@@ -74,22 +74,63 @@ export interface ExternalClaims {
 
 export type AccessClaims = IssuedClaims | ExternalClaims;
 
-async function verifyHs256(token: string, secret: string): Promise<JWTPayload> {
-  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError('bad length');
-  let header;
+const hmacKeyCache = new Map<string, Buffer>();
+function hmacKey(secret: string): Buffer {
+  let k = hmacKeyCache.get(secret);
+  if (!k) {
+    k = Buffer.from(secret, 'utf8');
+    hmacKeyCache.set(secret, k);
+  }
+  return k;
+}
+
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/** One base64url segment of a compact JWS: the URL-safe alphabet, no padding, not empty. */
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+function jsonObject(segment: string): Record<string, unknown> | undefined {
   try {
-    header = decodeProtectedHeader(token);
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
-    throw new InvalidTokenError('malformed');
+    return undefined;
   }
+}
+
+/**
+ * Verifies a compact HS256 JWS and its time claims, synchronously with `node:crypto`: one HMAC of
+ * a few hundred bytes costs microseconds, so it runs on the event loop rather than on libuv's thread
+ * pool (where WebCrypto would queue it behind the argon2 hashes of a login storm). The rules are
+ * jose's `jwtVerify` with `algorithms: ['HS256']` and no clock tolerance, a little stricter: the
+ * header is a JSON object with `alg` exactly `HS256` and no `crit` (no extension is supported); the
+ * signature is the canonical base64url of the HMAC-SHA256 of `header.payload`, compared in constant
+ * time; the payload is a JSON object; `iat`, `nbf` and `exp` when present are finite numbers, `nbf` not in
+ * the future and `exp` in the future (seconds, as jose counts them).
+ */
+function verifyHs256(token: string, secret: string): JWTPayload {
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError('bad length');
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((part) => SEGMENT.test(part))) throw new InvalidTokenError('malformed');
+  const [encodedHeader, encodedPayload, signature] = parts as [string, string, string];
+  const header = jsonObject(encodedHeader);
+  if (!header) throw new InvalidTokenError('malformed');
   if (header.alg !== 'HS256') throw new InvalidTokenError('algorithm not allowed');
-  try {
-    const { payload } = await jwtVerify(token, key(secret), { algorithms: ['HS256'], clockTolerance: 0 });
-    return payload;
-  } catch (error) {
-    if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError(error.code);
-    throw new InvalidTokenError('malformed');
+  if (header.crit !== undefined) throw new InvalidTokenError('ERR_JOSE_NOT_SUPPORTED');
+  const expected = Buffer.from(createHmac('sha256', hmacKey(secret)).update(`${encodedHeader}.${encodedPayload}`).digest('base64url'), 'latin1');
+  const presented = Buffer.from(signature, 'latin1');
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) throw new InvalidTokenError('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+  const payload = jsonObject(encodedPayload);
+  if (!payload) throw new InvalidTokenError('ERR_JWT_INVALID');
+  const now = Math.floor(Date.now() / 1000);
+  const { iat, nbf, exp } = payload;
+  if (iat !== undefined && !isFiniteNumber(iat)) throw new InvalidTokenError('ERR_JWT_CLAIM_VALIDATION_FAILED');
+  if (nbf !== undefined && (!isFiniteNumber(nbf) || nbf > now)) throw new InvalidTokenError('ERR_JWT_CLAIM_VALIDATION_FAILED');
+  if (exp !== undefined) {
+    if (!isFiniteNumber(exp)) throw new InvalidTokenError('ERR_JWT_CLAIM_VALIDATION_FAILED');
+    if (exp <= now) throw new InvalidTokenError('ERR_JWT_EXPIRED');
   }
+  return payload as JWTPayload;
 }
 
 function audiences(payload: JWTPayload): string[] | undefined {
@@ -107,7 +148,7 @@ function issuedAt(payload: JWTPayload): number | undefined {
 
 /** Verifies a bearer or cookie token and classifies it as issued (D1) or external (D2). */
 export async function verifyAccessToken(token: string, secret: string): Promise<AccessClaims> {
-  const payload = await verifyHs256(token, secret);
+  const payload = verifyHs256(token, secret);
   const aud = audiences(payload);
   const expMs = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
   const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
@@ -188,7 +229,7 @@ export async function issueResetToken(secret: string, lifetimeSeconds: number, u
 }
 
 export async function verifyResetToken(token: string, secret: string): Promise<{ userId: string; fingerprint: string }> {
-  const payload = await verifyHs256(token, secret);
+  const payload = verifyHs256(token, secret);
   const aud = audiences(payload);
   const fingerprint = (payload as { password_fgpt?: unknown }).password_fgpt;
   if (!aud?.includes(RESET_AUDIENCE) || !isUuid(payload.sub) || typeof fingerprint !== 'string' || payload.exp === undefined) {
@@ -208,7 +249,7 @@ export async function issueVerifyToken(secret: string, lifetimeSeconds: number, 
 }
 
 export async function verifyVerifyToken(token: string, secret: string): Promise<{ userId: string; email: string }> {
-  const payload = await verifyHs256(token, secret);
+  const payload = verifyHs256(token, secret);
   const aud = audiences(payload);
   const email = (payload as { email?: unknown }).email;
   if (!aud?.includes(VERIFY_AUDIENCE) || !isUuid(payload.sub) || typeof email !== 'string' || payload.exp === undefined) {

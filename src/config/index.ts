@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { ConfigError, bool, int, list, oneOf, raw, str, url, type Env } from './parse.js';
+import { ConfigError, bool, int, list, oneOf, raw, str, trustProxy, url, type Env } from './parse.js';
 import { resolvePosture, type AuthPosture } from './posture.js';
 import { loadMemoryConfig, type MemoryConfig } from './memory.js';
 
@@ -42,7 +42,11 @@ export interface Config {
     readonly host: string;
     readonly port: number;
     readonly publicUrl: string;
-    readonly trustProxy: boolean;
+    /**
+     * TRUST_PROXY: false (the socket's address is the client), a number of trusted proxy hops
+     * (`true` is 1), or the trusted proxies' addresses and CIDR ranges. Fastify's `trustProxy`.
+     */
+    readonly trustProxy: false | number | readonly string[];
     readonly bodyLimitBytes: number;
     /** Serve the web UI (dist/ui) from this server (`SERVE_UI`, default true). */
     readonly serveUi: boolean;
@@ -218,7 +222,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       host,
       port,
       publicUrl,
-      trustProxy: bool(env, 'TRUST_PROXY', false),
+      trustProxy: trustProxy(env, 'TRUST_PROXY'),
       bodyLimitBytes: int(env, 'HTTP_BODY_LIMIT_BYTES', 1024 * 1024, { min: 1024 }),
       serveUi: bool(env, 'SERVE_UI', true),
       corsOrigins,

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * Typed readers for environment variables. Each reader names the variable in its error, so a bad
  * value stops startup with a message an operator can act on (D12).
@@ -92,4 +94,45 @@ export function url(env: Env, name: string, fallback?: string): string | undefin
     throw new ConfigError(name, `expected a URL, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/** The named address ranges a proxy list may use (Fastify's proxy-addr knows them). */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: which hops in front of the server are trusted to report the client address.
+ * - a D12 boolean: false trusts nobody (the socket's address is the client); true is one hop;
+ * - a whole number of hops (1 is the nearest proxy, which is the socket's peer);
+ * - a comma-separated list of proxy addresses or CIDR ranges (or `loopback`, `linklocal`,
+ *   `uniquelocal`): only those hops are skipped.
+ * In every case the client address is the right-most one not trusted, never the left-most a client
+ * can write itself.
+ */
+export function trustProxy(env: Env, name: string): false | number | readonly string[] {
+  const value = raw(env, name);
+  if (value === undefined) return false;
+  const lower = value.toLowerCase();
+  if (FALSE_WORDS.has(lower)) return false;
+  if (TRUE_WORDS.has(lower)) return 1;
+  if (/^[1-9][0-9]{0,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  const bad = entries.find((entry) => !isProxyEntry(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      name,
+      `expected a boolean, a number of proxy hops (1-999), or a comma-separated list of proxy addresses or CIDR ranges; ${JSON.stringify(bad)} is none of them`,
+    );
+  }
+  return entries.map((entry) => entry.toLowerCase());
+}
+
+function isProxyEntry(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry.toLowerCase())) return true;
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return false;
+  if (slash < 0) return true;
+  const prefix = entry.slice(slash + 1);
+  return /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
 }

@@ -45,7 +45,9 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     disableRequestLogging: true,
-    trustProxy: config.http.trustProxy,
+    // A hop count or the proxies' addresses, never `true`: the client address is the right-most
+    // untrusted hop of X-Forwarded-For, not the left-most one a client writes itself.
+    trustProxy: typeof config.http.trustProxy === 'object' ? [...config.http.trustProxy] : config.http.trustProxy,
     bodyLimit: config.http.bodyLimitBytes,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     // Headers beyond this are refused by Node before they reach any route (431).

@@ -64,7 +64,6 @@ const BOOLEANS: Record<string, BooleanVariable> = {
     read: (c) => c.posture.requireAuthentication,
     fallback: false,
   },
-  TRUST_PROXY: { context: {}, read: (c) => c.http.trustProxy, fallback: false },
   SERVE_UI: { context: {}, read: (c) => c.http.serveUi, fallback: true },
   AUTH_TOKEN_COOKIE_SECURE: { context: {}, read: (c) => c.auth.cookieSecure, fallback: false },
   HASH_API_KEY: { context: {}, read: (c) => c.auth.hashApiKeys, fallback: true },
@@ -115,6 +114,57 @@ describe('D12: boolean variables', () => {
     assert.equal(load({ SMTP_HOST: 'mail', SMTP_PORT: '465' }).smtp!.secure, true);
     assert.equal(load({ SMTP_HOST: 'mail', SMTP_PORT: '587' }).smtp!.secure, false);
     assert.equal(load({ SMTP_HOST: 'mail', SMTP_PORT: '465', SMTP_SECURE: 'off' }).smtp!.secure, false);
+  });
+});
+
+describe('TRUST_PROXY: a boolean, a number of hops, or the trusted proxies', () => {
+  const read = (value: string) => load({ TRUST_PROXY: value }).http.trustProxy;
+
+  it('unset, blank and the D12 false words trust no proxy', () => {
+    assert.equal(load({}).http.trustProxy, false);
+    for (const word of ['', '   ', ...FALSE_WORDS]) assert.equal(read(word), false, JSON.stringify(word));
+  });
+
+  it('the D12 true words mean one hop (the nearest proxy), never "trust every hop"', () => {
+    for (const word of TRUE_WORDS) assert.equal(read(word), 1, JSON.stringify(word));
+  });
+
+  it('a whole number is a number of hops', () => {
+    assert.equal(read('2'), 2);
+    assert.equal(read(' 10 '), 10);
+    assert.equal(read('999'), 999);
+  });
+
+  it('a comma-separated list of addresses, CIDR ranges and range names is the trusted proxies', () => {
+    assert.deepEqual(read('10.0.0.1'), ['10.0.0.1']);
+    assert.deepEqual(read('10.0.0.0/8, 192.168.1.7 ,2001:DB8::/32,::1,loopback,UniqueLocal'), [
+      '10.0.0.0/8',
+      '192.168.1.7',
+      '2001:db8::/32',
+      '::1',
+      'loopback',
+      'uniquelocal',
+    ]);
+  });
+
+  it('anything else stops startup with a ConfigError naming TRUST_PROXY', () => {
+    for (const value of [
+      'maybe',
+      '-1',
+      '01',
+      '00',
+      '1000',
+      '1.5',
+      '10.0.0.0/33',
+      '2001:db8::/129',
+      '10.0.0.0/',
+      '10.0.0.0/8,',
+      'proxy.example.com',
+      '10.0.0.300',
+      '*',
+    ]) {
+      assertConfigError(() => read(value), 'TRUST_PROXY', `TRUST_PROXY=${JSON.stringify(value)}`);
+    }
   });
 });
 

@@ -77,7 +77,7 @@ export function authRoutes(app: App, ctx: HttpContext) {
         },
       },
       async (request, reply) => {
-        const issued = await auth.login(request.body.username, request.body.password);
+        const issued = await auth.login(request.body.username, request.body.password, request.ip);
         reply.setCookie(config.auth.cookieName, issued.token, {
           ...cookieOptions,
           maxAge: config.auth.jwtLifetimeSeconds,
