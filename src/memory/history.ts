@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/index.js';
-import type { DatasetRecord } from './datasets.js';
 import { nextSeq } from './runs.js';
 
 /**
@@ -15,7 +14,7 @@ export class SearchHistory {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Keeps a query and its answer (the dataset column is set when exactly one was searched, as the reference's). */
-  async record(userId: string, query: string, type: string, datasets: readonly DatasetRecord[], answer: unknown): Promise<void> {
+  async record(userId: string, query: string, type: string, datasets: readonly { readonly id: string }[], answer: unknown): Promise<void> {
     const queryId = randomUUID();
     const datasetId = datasets.length === 1 ? datasets[0]!.id : null;
     const now = new Date().toISOString();
