@@ -110,11 +110,11 @@ export interface MemoryConfig {
 }
 
 export interface ParsersConfig {
-  /** Worker threads parsing documents at once; further documents wait. */
+  /** Parser processes parsing documents at once; further documents wait. */
   readonly workers: number;
-  /** Time one document's parse may take before its thread is terminated. */
+  /** Time one document's parse may take before its process is killed. */
   readonly timeoutMs: number;
-  /** V8 heap of one parser thread (MB). */
+  /** V8 heap of one parser process (MB). */
   readonly maxMemoryMb: number;
   /** Pages of a PDF document; a longer one fails. */
   readonly maxPages: number;

@@ -5,7 +5,7 @@
  */
 export * from './relational/index.js';
 export * from './datasets/index.js';
-export { CypherSandbox, CypherSandboxError, type CypherSandboxOptions } from './cypher-sandbox/sandbox.js';
+export { CypherSandbox, CypherSandboxError, sandboxEnv, trackChild, type CypherSandboxOptions } from './cypher-sandbox/sandbox.js';
 export { FernetKeyring, isFernetToken } from './fernet.js';
 export { LocalRunLock, type RunLock } from './run-lock.js';
 export { PostgresRunLock } from './pg-run-lock.js';

@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { IngestionError } from '../../security/local-paths.js';
 import { ParserLimitError } from './parser-errors.js';
 import type { ParseAnswer, ParseRequest } from './parser-worker.js';
+import { sandboxEnv, trackChild } from '../../storage/index.js';
 
 export interface ParserPoolOptions {
   /** Processes at once (default 2). */
@@ -75,30 +76,6 @@ export function parserWorkerCommand(maxMemoryMb: number): { module: string; exec
   const module = fileURLToPath(new URL(`./parser-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url));
   const heap = `--max-old-space-size=${Math.max(16, Math.floor(maxMemoryMb))}`;
   return { module, execArgv: fromSources ? [heap, '--import', import.meta.resolve('tsx')] : [heap] };
-}
-
-/** Every live parser process of every pool: killed when the server process exits. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const each of live) each.kill('SIGKILL');
-    });
-  }
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
-
-/** A parser process's whole environment: PATH and TMPDIR when set (tsx keeps its cache there). */
-function workerEnv(parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of ['PATH', 'TMPDIR'] as const) {
-    const value = parent[name];
-    if (typeof value === 'string' && value !== '') env[name] = value;
-  }
-  return env;
 }
 
 interface Job {
@@ -210,12 +187,12 @@ export class ParserPool implements DocumentParsers {
     const { module, execArgv } = parserWorkerCommand(this.maxMemoryMb);
     const worker = fork(module, [], {
       execArgv,
-      env: workerEnv(),
+      env: sandboxEnv(),
       cwd: tmpdir(),
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
-    track(worker);
+    trackChild(worker);
     const parser: ParserProcess = { worker, dead: false };
     let stderrTail = '';
     worker.stderr?.on('data', (chunk: Buffer) => {

@@ -106,11 +106,11 @@ export async function residentBytes(pid: number): Promise<number | undefined> {
   }
 }
 
-/** Every live child of every sandbox: killed when the server process exits. */
+/** Every live child process the server starts (sandboxes, parsers): killed when the server process exits. */
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-function track(child: ChildProcess): void {
+export function trackChild(child: ChildProcess): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
@@ -217,7 +217,7 @@ export class CypherSandbox implements CypherRunner {
 
     return new Promise((resolve, reject) => {
       const child = spawn(command, args, { env: sandboxEnv(), cwd: tmpdir(), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
-      track(child);
+      trackChild(child);
       if (child.pid !== undefined) this.onSpawn?.(child.pid);
 
       /** Why the run ends: set once, by the first of the answer, a limit or a failure. */
