@@ -306,14 +306,19 @@ export class AuthService {
     return userRead(updated);
   }
 
-  /** Deletes the user and (D24) the user's agents, and ends their sessions and keys everywhere. */
-  async deleteUser(id: string): Promise<void> {
-    const deleted = await this.users.delete(id);
-    if (deleted.length === 0) throw ApiError.notFound();
-    for (const user of deleted) {
+  /**
+   * Deletes the user and (D24) the user's agents, and ends their sessions and keys everywhere.
+   * Answers the ids of the user's personal datasets marked for deletion (`UserStore.delete`): the
+   * caller deletes them whole.
+   */
+  async deleteUser(id: string): Promise<string[]> {
+    const { users, doomedDatasets } = await this.users.delete(id);
+    if (users.length === 0) throw ApiError.notFound();
+    for (const user of users) {
       this.credentials.forgetUser(user);
       await this.invalidate(user);
     }
+    return doomedDatasets;
   }
 
   async deleteApiKey(userId: string, keyId: string): Promise<void> {
