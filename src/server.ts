@@ -18,6 +18,7 @@ import {
 } from './auth/index.js';
 import { ConfigError, loadConfig, type Config, type Env } from './config/index.js';
 import { buildApp } from './http/app.js';
+import { finishDatasetDeletions } from './http/user-removal.js';
 import { createLogger } from './logger.js';
 import { guardProcess } from './process-guard.js';
 import { AccessService } from './access/index.js';
@@ -139,11 +140,9 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   await auth.credentials.ensureDefaultUser();
 
   const memory = createMemoryEngine(config, store, log);
-  const app = await buildApp(
-    { config, auth, access: new AccessService(store.db), memory: new MemoryService(config, store.db, memory), version: VERSION, ping: () => store.ping() },
-    log,
-    { limitsRedis },
-  );
+  const access = new AccessService(store.db);
+  const memoryService = new MemoryService(config, store.db, memory);
+  const app = await buildApp({ config, auth, access, memory: memoryService, version: VERSION, ping: () => store.ping() }, log, { limitsRedis });
 
   const purge = setInterval(
     () => {
@@ -157,6 +156,8 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   const unguard = guardProcess(log);
   try {
     await memory.settings.start();
+    // Personal datasets of deleted users whose deletion was interrupted are deleted now.
+    await finishDatasetDeletions({ access, memory: memoryService }, log);
     await memory.startJobs();
     await app.listen({ host: config.http.host, port: options.port ?? config.http.port });
   } catch (error) {

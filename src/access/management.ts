@@ -29,6 +29,7 @@ import {
   type Subject,
 } from './permissions.js';
 import { datasetsSharedBy, handOrphansToTenantOwners } from './orphans.js';
+import { isPendingDeletion, settleDatasetsOf } from './user-removal.js';
 import { agentsOf, requirePrincipal } from './principals.js';
 import { canManageUsers, findTenant, isMember, requireManagement, rolesInTenant, noSuchTenant, noSuchUser } from './tenants.js';
 
@@ -52,8 +53,9 @@ async function findRole(db: Kysely<Database>, id: string) {
 
 /**
  * Who counts as a dataset's owner: the user who created it (`datasets.owner_id`) and, when that user
- * is an agent, the agent's creator, who received the same four permissions (D23). A dataset whose
- * owner was deleted has none until a superuser restores one (`restoreDatasetOwner`).
+ * is an agent, the agent's creator, who received the same four permissions (D23). A deleted owner's
+ * datasets go to an heir or are deleted (`user-removal.ts`); one of a tenant with no owner has none
+ * until a superuser names one (`restoreDatasetOwner`).
  */
 async function datasetOwners(db: Kysely<Database>, datasetIds: readonly string[]): Promise<Map<string, { ownerId: string; parentId: string | null }>> {
   const rows = await db
@@ -151,7 +153,8 @@ export async function changeDatasetPermission(
  */
 export async function restoreDatasetOwner(db: Kysely<Database>, datasetId: string, newOwnerId: string | null = null) {
   const dataset = await findDataset(db, datasetId.toLowerCase());
-  if (!dataset) throw datasetNotFound(`Could not find dataset: ${datasetId}`);
+  // A deleted user's personal dataset being deleted is gone already for everyone.
+  if (!dataset || (await isPendingDeletion(db, dataset.id))) throw datasetNotFound(`Could not find dataset: ${datasetId}`);
   const ownerId = newOwnerId ?? dataset.owner_id;
   const owner = await findUser(db, ownerId);
   if (!owner) {
@@ -328,8 +331,9 @@ export async function addUserToTenant(db: Kysely<Database>, subject: Subject, us
 /**
  * Removes a member: their roles in the tenant, their direct grants on the tenant's datasets and the
  * membership; and (D15) moves them to their personal space if it was their active tenant. D24: the
- * member's agents in the tenant leave it the same way. D23: a tenant dataset left with no user
- * holding `share` goes to the tenant's owner (its owner, with the four permissions).
+ * member's agents in the tenant leave it the same way. D23: the tenant datasets they own, and any
+ * tenant dataset left with no user holding `share`, go to the tenant's owner (its owner, with the
+ * four permissions).
  * `affectedUsers` are the users whose cached credentials must be dropped.
  */
 export async function removeUserFromTenant(db: Kysely<Database>, subject: Subject, tenantId: string, userId: string) {
@@ -355,6 +359,8 @@ export async function removeUserFromTenant(db: Kysely<Database>, subject: Subjec
     await trx.deleteFrom('acls').where('principal_id', 'in', leaving).where('dataset_id', 'in', tenantDatasets).execute();
     await trx.deleteFrom('user_tenants').where('user_id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
     await trx.updateTable('users').set({ tenant_id: null }).where('id', 'in', leaving).where('tenant_id', '=', tenantId).execute();
+    // Their own datasets in the tenant go to its owner; others left with no user holding share too.
+    await settleDatasetsOf(trx, leaving, { tenantId });
     await handOrphansToTenantOwners(trx, shared);
   });
   return { message: 'User removed from tenant', affectedUsers: leaving };

@@ -5,7 +5,8 @@ import { getOrCreateDataset } from './datasets.js';
 import * as managementRules from './management.js';
 import { subjectOf, type DatasetRow, type PermissionName, type Subject, type SubjectSource } from './permissions.js';
 import { targetDatasets, type Actor, type DatasetSelection } from './targets.js';
-import { createTenant, tenantsOf } from './tenants.js';
+import { createTenant, tenantsOf, transferTenant } from './tenants.js';
+import { pendingDatasetDeletions } from './user-removal.js';
 
 type Rules = typeof managementRules;
 /** The management rules with the relational store already given. */
@@ -47,6 +48,16 @@ export class AccessService {
   /** The tenants a user belongs to. */
   tenantsOf(userId: string): ReturnType<typeof tenantsOf> {
     return tenantsOf(this.db, userId);
+  }
+
+  /** Makes a member the tenant's owner (superuser route). */
+  transferTenant(tenantId: string, userId: string): ReturnType<typeof transferTenant> {
+    return transferTenant(this.db, tenantId, userId);
+  }
+
+  /** Personal datasets of deleted users still to be deleted whole (`user-removal.ts`). */
+  pendingDatasetDeletions(): Promise<DatasetRow[]> {
+    return pendingDatasetDeletions(this.db);
   }
 
   /** The actor behind a principal: its subject (tenants, roles, active tenant) and the creator of what it makes. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { entityNotFound, permissionDenied, tenantNotFound } from '../errors.js';
+import { cogneeValidation, entityNotFound, permissionDenied, tenantNotFound } from '../errors.js';
 import type { Database } from '../storage/index.js';
 
 /**
@@ -107,4 +107,18 @@ export async function tenantsOf(db: Kysely<Database>, userId: string): Promise<{
     .orderBy('user_tenants.created_at')
     .orderBy('tenants.id')
     .execute();
+}
+
+/**
+ * `POST /permissions/tenants/{tenant_id}/owner?user_id=` (superuser; an Engram addition): makes a
+ * member the tenant's owner, so that the owner before can be deleted (a tenant owner cannot be).
+ */
+export async function transferTenant(db: Kysely<Database>, tenantId: string, userId: string) {
+  const tenant = await findTenant(db, tenantId);
+  if (!tenant) throw noSuchTenant(tenantId);
+  const user = await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
+  if (!user) throw noSuchUser(userId);
+  if (!(await isMember(db, userId, tenantId))) throw cogneeValidation("The tenant's owner must be a member of the tenant.");
+  await db.updateTable('tenants').set({ owner_id: userId }).where('id', '=', tenantId).execute();
+  return { message: 'Tenant owner changed.', tenant_id: tenantId, owner_id: userId };
 }

@@ -4,14 +4,15 @@ import { ApiError, permissionDenied } from '../errors.js';
 import type { Database } from '../storage/index.js';
 import type { ApiKeyService } from './api-keys.js';
 import { UNUSABLE_PASSWORD } from './passwords.js';
+import { AGENT_DOMAIN } from './reserved-emails.js';
 import { isUniqueViolation, nowIso, type User, type UserStore } from './user-store.js';
 
 /**
  * Agents: users owned by a human user (`parent_user_id`) that authenticate with their API key only
  * (no password), act in the parent's active tenant, and whose datasets the parent can use.
- * E-mails follow the reference: `<slug>+<parent id>@cognee.agent`, shown as `<slug>@cognee.agent`.
+ * E-mails follow the reference: `<slug>+<parent id>@cognee.agent`, shown as `<slug>@cognee.agent`;
+ * nobody else can register or take an address in that domain (`reserved-emails.ts`).
  */
-export const AGENT_DOMAIN = 'cognee.agent';
 
 export function agentSlug(name: string): string {
   return name.toLowerCase().replace(/ /g, '-');

@@ -14,6 +14,7 @@ import type { ApiKeyService } from './api-keys.js';
 import { CredentialCache, credentialKey } from './credential-cache.js';
 import type { InvalidationBus } from './invalidation.js';
 import { UNUSABLE_PASSWORD, hashPassword, isUsableHash, passwordPolicyViolation, verifyPassword } from './passwords.js';
+import { EXTERNAL_DOMAIN } from './reserved-emails.js';
 import type { SigningSecrets } from './secrets.js';
 import { InvalidTokenError, verifyAccessToken } from './tokens.js';
 import { isUniqueViolation, type User, type UserStore } from './user-store.js';
@@ -43,7 +44,7 @@ export interface Resolution {
 }
 
 function externalEmail(userId: string): string {
-  return `${userId}@external.invalid`;
+  return `${userId}@${EXTERNAL_DOMAIN}`;
 }
 
 const WELL_KNOWN_DEFAULT_PASSWORD = 'default_password';

@@ -8,3 +8,4 @@ export { MemoryCounterStore, RedisCounterStore, type CounterStore } from './rate
 export { userRead, type User } from './user-store.js';
 export { hashPassword, passwordPolicyViolation, MAX_PASSWORD_LENGTH } from './passwords.js';
 export { MASKED_KEY, constantTimeEqual } from './api-keys.js';
+export { isServerAssignedEmail } from './reserved-emails.js';

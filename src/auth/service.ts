@@ -12,6 +12,7 @@ import { ApiKeyService } from './api-keys.js';
 import type { InvalidationBus } from './invalidation.js';
 import type { Mailer } from './mailer.js';
 import { dummyVerify, hashPassword, isUsableHash, passwordPolicyViolation, verifyPassword } from './passwords.js';
+import { isServerAssignedEmail } from './reserved-emails.js';
 import { lockoutAccount, lockoutAddress, type CounterStore } from './rate-limit.js';
 import type { SigningSecrets } from './secrets.js';
 import { issueAccessToken, issueResetToken, issueVerifyToken, passwordFingerprint, verifyResetToken, verifyVerifyToken, type IssuedToken } from './tokens.js';
@@ -157,8 +158,12 @@ export class AuthService {
     const email = normaliseEmail(input.email);
     this.policy(input.password, email, 'REGISTER_INVALID_PASSWORD');
     // The default user's e-mail is taken whether or not that account exists yet (D25): whoever held
-    // it would become the superuser anonymous requests act as once authentication is off.
-    if (this.isReserved(email) || (await this.users.findByEmail(email))) throw ApiError.detail(400, 'REGISTER_USER_ALREADY_EXISTS');
+    // it would become the superuser anonymous requests act as once authentication is off. Agents'
+    // and external users' addresses are the server's to assign: taken, they would block an agent
+    // name or an external user.
+    if (this.isReserved(email) || isServerAssignedEmail(email) || (await this.users.findByEmail(email))) {
+      throw ApiError.detail(400, 'REGISTER_USER_ALREADY_EXISTS');
+    }
     let user: User;
     try {
       user = await this.users.create({ email, hashedPassword: await hashPassword(input.password) });
@@ -263,7 +268,8 @@ export class AuthService {
     const email = patch.email != null ? normaliseEmail(patch.email) : undefined;
     if (email !== undefined && email !== target.email) {
       const other = await this.users.findByEmail(email);
-      if ((other && other.id !== target.id) || (this.isReserved(email) && !this.isReserved(target.email))) {
+      const reserved = (this.isReserved(email) && !this.isReserved(target.email)) || isServerAssignedEmail(email);
+      if ((other && other.id !== target.id) || reserved) {
         throw ApiError.detail(400, 'UPDATE_USER_EMAIL_ALREADY_EXISTS');
       }
       change.email = email;
@@ -300,14 +306,19 @@ export class AuthService {
     return userRead(updated);
   }
 
-  /** Deletes the user and (D24) the user's agents, and ends their sessions and keys everywhere. */
-  async deleteUser(id: string): Promise<void> {
-    const deleted = await this.users.delete(id);
-    if (deleted.length === 0) throw ApiError.notFound();
-    for (const user of deleted) {
+  /**
+   * Deletes the user and (D24) the user's agents, and ends their sessions and keys everywhere.
+   * Answers the ids of the user's personal datasets marked for deletion (`UserStore.delete`): the
+   * caller deletes them whole.
+   */
+  async deleteUser(id: string): Promise<string[]> {
+    const { users, doomedDatasets } = await this.users.delete(id);
+    if (users.length === 0) throw ApiError.notFound();
+    for (const user of users) {
       this.credentials.forgetUser(user);
       await this.invalidate(user);
     }
+    return doomedDatasets;
   }
 
   async deleteApiKey(userId: string, keyId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
-import { agentsOf, datasetsSharedBy, handOrphansToTenantOwners } from '../access/index.js';
+import { agentsOf, datasetsSharedBy, handOrphansToTenantOwners, refuseTenantOwners, settleDatasetsOf } from '../access/index.js';
 import { toBool, type Database } from '../storage/index.js';
 
 /** A user as the auth layer sees it. */
@@ -190,15 +190,21 @@ export class UserStore {
   }
 
   /**
-   * Deletes a user and everything that cascades from its principal, and (D24) the user's agents with
-   * theirs, in one transaction; leaves a tombstone for each (D3). Answers the ids deleted (none when
-   * the user does not exist).
+   * Deletes a user and everything that cascades from its principal (grants, API keys, memberships,
+   * roles, configurations, search history), and (D24) the user's agents with theirs, in one
+   * transaction; leaves a tombstone for each (D3), so no earlier session or external token works.
+   * Their datasets are handed over or marked for deletion (`settleDatasetsOf`); a user who owns a
+   * tenant is refused (400). Answers the ids deleted (none when the user does not exist) and the
+   * datasets marked, which the caller deletes whole after the commit.
    */
-  async delete(id: string, atMs = Date.now()): Promise<string[]> {
+  async delete(id: string, atMs = Date.now()): Promise<{ users: string[]; doomedDatasets: string[] }> {
     return this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
-      if (!exists) return [];
+      const user = await trx.selectFrom('users').select(['id', 'parent_user_id']).where('id', '=', id).executeTakeFirst();
+      if (!user) return { users: [], doomedDatasets: [] };
       const ids = [id, ...(await agentsOf(trx, id))];
+      await refuseTenantOwners(trx, ids);
+      const creator = user.parent_user_id ? await trx.selectFrom('users').select('id').where('id', '=', user.parent_user_id).executeTakeFirst() : undefined;
+      const doomedDatasets = await settleDatasetsOf(trx, ids, { creatorId: creator?.id });
       const shared = await datasetsSharedBy(trx, ids);
       await trx.deleteFrom('principals').where('id', 'in', ids).where('type', '=', 'user').execute();
       // D23: a tenant dataset they leave with no user holding share goes to the tenant's owner.
@@ -210,7 +216,7 @@ export class UserStore {
           .onConflict((oc) => oc.column('id').doUpdateSet({ deleted_at: atMs }))
           .execute();
       }
-      return ids;
+      return { users: ids, doomedDatasets };
     });
   }
 

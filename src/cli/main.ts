@@ -1,7 +1,17 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { AuthService, LocalBus, MemoryCounterStore, createJwt, createMailer, hashPassword, passwordPolicyViolation, resolveSecrets } from '../auth/index.js';
+import {
+  AuthService,
+  LocalBus,
+  isServerAssignedEmail,
+  MemoryCounterStore,
+  createJwt,
+  createMailer,
+  hashPassword,
+  passwordPolicyViolation,
+  resolveSecrets,
+} from '../auth/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { createLogger } from '../logger.js';
 import { openStore, startEngram, VERSION } from '../server.js';
@@ -89,6 +99,7 @@ async function userCreate(args: string[]) {
   });
   if (!values.email || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values.email)) fail('user create: --email with a valid address is required');
   const email = normaliseEmail(values.email);
+  if (isServerAssignedEmail(email)) fail('user create: addresses in @cognee.agent and @external.invalid are assigned by the server (agents, external users)');
   const generated = values.password === undefined;
   const password = values.password ?? randomBytes(18).toString('base64url');
   const config = loadConfig();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { asActor, signUpActor, startTestServer, type Actor, type Client, type TestServer } from '../helpers/harness.js';
 
@@ -75,6 +76,31 @@ for (const multiTenant of [true, false]) {
       assert.equal((await userAsAdmin(sibling.id)).status, 404);
       assert.equal(await keyStatus(strangersAgent), 200);
       assert.equal((await admin.delete(`/api/v1/users/${parent.id}`, { bearer: adminToken })).status, 404);
+    });
+
+    it("D25: an agent's e-mail cannot be registered or taken beforehand, so no one can block an agent name", async () => {
+      const victim = await actor('al-victim');
+      const squatter = await actor('al-squatter');
+      const password = 'Squatter-pass-4711!';
+      const agentForms = [
+        `helper+${victim.id}@cognee.agent`,
+        `Helper+${victim.id}@COGNEE.Agent`,
+        `helper@mail.cognee.agent`,
+        `${randomUUID()}@external.invalid`,
+      ];
+      for (const email of agentForms) {
+        const res = await server.client().post('/api/v1/auth/register', { json: { email, password } });
+        assert.deepEqual([res.status, res.body], [400, { detail: 'REGISTER_USER_ALREADY_EXISTS' }], email);
+        const change = await squatter.c.patch('/api/v1/users/me', { json: { email }, ...asActor(squatter) });
+        assert.deepEqual([change.status, change.body], [400, { detail: 'UPDATE_USER_EMAIL_ALREADY_EXISTS' }], email);
+        const bySuperuser = await admin.patch(`/api/v1/users/${squatter.id}`, { json: { email }, bearer: adminToken });
+        assert.deepEqual([bySuperuser.status, bySuperuser.body], [400, { detail: 'UPDATE_USER_EMAIL_ALREADY_EXISTS' }], email);
+      }
+      assert.equal((await userAsAdmin(squatter.id)).body.email, squatter.email, 'the e-mail did not change');
+      // The name stays the victim's to use.
+      const created = await ok(victim.c.post('/api/v1/agents/create?name=Helper', asActor(victim)));
+      assert.equal(created.body.agentEmail, 'helper@cognee.agent');
+      assert.equal(await keyStatus({ id: created.body.agentId, key: created.body.agentApiKey }), 200);
     });
 
     it('deactivating a user deactivates their agents; reactivating wakes those deactivated with it', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -171,7 +172,7 @@ describe('the engram command', () => {
     }
   });
 
-  it('D8: user create refuses weak passwords and bad e-mail addresses with a message and a non-zero exit, creating nothing', async () => {
+  it('D8, D25: user create refuses weak passwords, bad e-mail addresses and server-assigned ones with a message and a non-zero exit, creating nothing', async () => {
     const email = uniqueEmail('weakling');
     const local = email.split('@')[0]!;
     const [common, short, containsEmail, badEmail] = await Promise.all([
@@ -180,11 +181,16 @@ describe('the engram command', () => {
       run(['user', 'create', '--email', email, '--password', `${local}-2024`]),
       run(['user', 'create', '--email', 'not-an-email', '--password', strongPassword()]),
     ]);
+    const agentEmail = await run(['user', 'create', '--email', `helper+${randomUUID()}@Cognee.Agent`, '--password', strongPassword()]);
     assert.deepEqual([common.status, common.stderr], [2, 'engram: user create: Password is too common: it appears in lists of breached passwords\n']);
     assert.deepEqual([short.status, short.stderr], [2, 'engram: user create: Password should be at least 8 characters\n']);
     assert.deepEqual([containsEmail.status, containsEmail.stderr], [2, 'engram: user create: Password should not contain the e-mail address\n']);
     assert.deepEqual([badEmail.status, badEmail.stderr], [2, 'engram: user create: --email with a valid address is required\n']);
-    for (const res of [common, short, containsEmail, badEmail]) assert.equal(res.stdout, '');
+    assert.deepEqual(
+      [agentEmail.status, agentEmail.stderr],
+      [2, 'engram: user create: addresses in @cognee.agent and @external.invalid are assigned by the server (agents, external users)\n'],
+    );
+    for (const res of [common, short, containsEmail, badEmail, agentEmail]) assert.equal(res.stdout, '');
 
     // None of the refused attempts created the account: the address is still free.
     const ok = await run(['user', 'create', '--email', email, '--password', strongPassword()]);

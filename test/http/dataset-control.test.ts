@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createJwt } from '../../src/auth/tokens.js';
 import { asActor, signUpActor, startTestServer, type Actor, type Client, type TestServer } from '../helpers/harness.js';
 
 /**
@@ -12,6 +13,7 @@ import { asActor, signUpActor, startTestServer, type Actor, type Client, type Te
  */
 const ADMIN_PASSWORD = 'Admin-dataset-control-4711!';
 const ADMIN_EMAIL = 'default_user@example.com';
+const SECRET = 'dataset-control-secret-0123456789abcdef0123';
 
 const denied = (permission: string) => ({
   detail: `Request owner does not have necessary permission: [${permission}] for all datasets requested. [PermissionDeniedError]`,
@@ -31,7 +33,12 @@ for (const multiTenant of [true, false]) {
     let adminId: string;
     before(async () => {
       server = await startTestServer({
-        env: { ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant), REQUIRE_AUTHENTICATION: 'true', DEFAULT_USER_PASSWORD: ADMIN_PASSWORD },
+        env: {
+          ENABLE_BACKEND_ACCESS_CONTROL: String(multiTenant),
+          REQUIRE_AUTHENTICATION: 'true',
+          DEFAULT_USER_PASSWORD: ADMIN_PASSWORD,
+          FASTAPI_USERS_JWT_SECRET: SECRET,
+        },
       });
       admin = server.client();
       adminToken = await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -206,7 +213,7 @@ for (const multiTenant of [true, false]) {
       await refused(share(stranger, tenantId, 'share', [d.id]), 403, GROUP, 'the stranger belongs to the tenant');
     });
 
-    it("a superuser restores a dataset's owner, or names a new one when the owner is gone", async () => {
+    it("a superuser restores a dataset's owner; a deleted owner's personal dataset is gone with them", async () => {
       const owner = await actor('dc-lost');
       const heir = await actor('dc-heir');
       const d = await dataset(owner, 'estate');
@@ -230,8 +237,31 @@ for (const multiTenant of [true, false]) {
       assert.equal(ghostUser.status, 404);
       assert.match(ghostUser.body.detail, /^Could not find user: .* \[EntityNotFoundError\]$/);
 
-      // The owner is deleted: their grants go with them, and the dataset needs a new owner.
+      // The owner is deleted: a personal dataset goes with its owner, so there is nothing to restore.
       assert.equal((await admin.delete(`/api/v1/users/${owner.id}`, { bearer: adminToken })).status, 204);
+      const deleted = await restore(d.id, heir.id);
+      assert.equal(deleted.status, 404);
+      assert.match(deleted.body.detail, /\[DatasetNotFoundError\]$/);
+      assert.ok(!((await heir.c.get('/api/v1/datasets', asActor(heir))).body as { id: string }[]).some((x) => x.id === d.id));
+    });
+
+    it('a superuser names a new owner for a dataset of a tenant with no owner whose owner was deleted (D2 tenants)', async () => {
+      // A tenant external tokens created has no owner to inherit its datasets.
+      const tenantRef = `dc-ext-${randomUUID()}`;
+      const ext = async () => {
+        const id = randomUUID();
+        const token = await createJwt(id, tenantRef, [], { secret: SECRET });
+        assert.equal((await server.client().get('/api/v1/users/me', { bearer: token, cookies: false })).status, 200);
+        return { id, token };
+      };
+      const creator = await ext();
+      const heir = await ext();
+      const created = await server.client().post('/api/v1/datasets', { json: { name: 'ext-estate' }, bearer: creator.token, cookies: false });
+      assert.equal(created.status, 200, created.text);
+      const d = created.body as { id: string; tenantId: string | null };
+      assert.notEqual(d.tenantId, null);
+
+      assert.equal((await admin.delete(`/api/v1/users/${creator.id}`, { bearer: adminToken })).status, 204);
       const gone = await restore(d.id);
       assert.deepEqual(
         [gone.status, gone.body],
@@ -239,13 +269,16 @@ for (const multiTenant of [true, false]) {
       );
       const handed = await restore(d.id, heir.id);
       assert.deepEqual([handed.status, handed.body], [200, { message: 'Dataset owner restored.', dataset_id: d.id, owner_id: heir.id }]);
-      const listed = (await heir.c.get('/api/v1/datasets', asActor(heir))).body as { id: string; ownerId: string }[];
+      const listed = (await server.client().get('/api/v1/datasets', { bearer: heir.token, cookies: false })).body as { id: string; ownerId: string }[];
       assert.equal(listed.find((x) => x.id === d.id)?.ownerId, heir.id);
-      assert.deepEqual((await holders(heir, d.id)).get(heir.id), ALL);
-      assert.equal((await heir.c.delete(`/api/v1/datasets/${d.id}`, asActor(heir))).status, 200, 'the new owner holds delete');
+      assert.equal(
+        (await server.client().delete(`/api/v1/datasets/${d.id}`, { bearer: heir.token, cookies: false })).status,
+        200,
+        'the new owner holds delete',
+      );
     });
 
-    it("a deleted member's tenant dataset, left with no user holding share, goes to the tenant's owner", async () => {
+    it("a deleted member's tenant datasets go to the tenant's owner, also one another user still holds share on", async () => {
       const owner = await actor('dc-heir-owner');
       const member = await actor('dc-leaver');
       const tenantId = await newTenant(owner, 'dc-heirs');
@@ -261,8 +294,15 @@ for (const multiTenant of [true, false]) {
       assert.deepEqual([...(await holders(owner, left.id))], [[owner.id, ALL]], 'the tenant owner holds everything');
       const listed = (await owner.c.get('/api/v1/datasets', asActor(owner))).body as { id: string; ownerId: string }[];
       assert.equal(listed.find((x) => x.id === left.id)?.ownerId, owner.id);
-      // A dataset another user still holds share on stays as it is.
-      assert.deepEqual([...(await holders(colleague, kept.id))], [[colleague.id, ['share']]]);
+      // A dataset another user still holds share on goes to the tenant's owner too; the share stays.
+      assert.deepEqual(
+        [...(await holders(colleague, kept.id))].sort(),
+        [
+          [owner.id, ALL],
+          [colleague.id, ['share']],
+        ].sort(),
+      );
+      assert.equal(listed.find((x) => x.id === kept.id)?.ownerId, owner.id);
     });
 
     it("a tenant dataset's new owner must belong to the tenant", async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
+import { removeUser } from '../user-removal.js';
 import { Uuid } from '../schemas.js';
 import { ApiError } from '../../errors.js';
 
@@ -47,10 +48,18 @@ export function agentRoutes(app: App, ctx: HttpContext) {
 
   app.delete(
     '/api/v1/agents/:agent_id',
-    { schema: { tags: TAGS, summary: 'Delete one of your agents', security: SECURED, params: z.object({ agent_id: Uuid }) }, preHandler: guard },
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Delete one of your agents (its personal datasets become yours)',
+        security: SECURED,
+        params: z.object({ agent_id: Uuid }),
+      },
+      preHandler: guard,
+    },
     async (request) => {
       const agent = await auth.agents.get(principalOf(request).user.id, request.params.agent_id);
-      await auth.deleteUser(agent.agentId).catch((error) => {
+      await removeUser(ctx, agent.agentId, request.log).catch((error) => {
         if (error instanceof ApiError && error.status === 404) throw ApiError.detail(404, 'Agent not found');
         throw error;
       });

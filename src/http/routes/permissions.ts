@@ -218,6 +218,21 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   );
 
   app.post(
+    `${base}/tenants/:tenant_id/owner`,
+    {
+      schema: {
+        tags: TAGS,
+        summary: "Make a member the tenant's owner, so the owner before can be deleted (superuser; an Engram addition)",
+        security: SECURED,
+        params: z.object({ tenant_id: Uuid }),
+        querystring: z.object({ user_id: Uuid }),
+      },
+      preHandler: authenticate(auth, config, 'superuser'),
+    },
+    async (request) => access.transferTenant(request.params.tenant_id, request.query.user_id),
+  );
+
+  app.post(
     `${base}/tenants/select`,
     {
       schema: {

@@ -4,6 +4,7 @@ import { isUuid } from '../../ids.js';
 import { ApiError } from '../../errors.js';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
+import { removeUser } from '../user-removal.js';
 import { Email, UserRead } from '../schemas.js';
 
 const UserUpdate = z.object({
@@ -93,10 +94,19 @@ export function userRoutes(app: App, ctx: HttpContext) {
 
   app.delete(
     '/api/v1/users/:id',
-    { schema: { tags: ['users'], summary: 'Delete a user (superuser); ends their sessions', security: SECURED, params: IdParams }, preHandler: superuser },
+    {
+      schema: {
+        tags: ['users'],
+        summary:
+          "Delete a user and their agents (superuser); ends their sessions; their tenant datasets go to the tenant's owner, their personal datasets are deleted",
+        security: SECURED,
+        params: IdParams,
+      },
+      preHandler: superuser,
+    },
     async (request, reply) => {
       const user = await target(request.params.id);
-      await auth.deleteUser(user.id);
+      await removeUser(ctx, user.id, request.log);
       return reply.status(204).send();
     },
   );

@@ -302,12 +302,28 @@ const m0005_search_history_datasets: VersionedMigration = () => ({
   },
 });
 
+/**
+ * Personal datasets of a deleted user waiting to be deleted whole (stores, files, rows): the user's
+ * deletion marks them in its transaction and deletes them after it; a deletion interrupted there is
+ * finished at the next start. The mark goes with the dataset's row.
+ */
+const m0006_dataset_deletions: VersionedMigration = () => ({
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('dataset_deletions')
+      .addColumn('dataset_id', 'text', (c) => c.primaryKey().references('datasets.id').onDelete('cascade'))
+      .addColumn('requested_at', 'text', (c) => c.notNull())
+      .execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
   '0002_datasets_acl': m0002_datasets_acl,
   '0003_memory': m0003_memory,
   '0004_job_schedule': m0004_job_schedule,
   '0005_search_history_datasets': m0005_search_history_datasets,
+  '0006_dataset_deletions': m0006_dataset_deletions,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -221,6 +221,12 @@ export interface JobsTable {
   updated_at: string;
 }
 
+/** A personal dataset of a deleted user, to be deleted whole (marked in the user's deletion). */
+export interface DatasetDeletionsTable {
+  dataset_id: string;
+  requested_at: string;
+}
+
 export interface Database {
   data: DataTable;
   dataset_database: DatasetDatabaseTable;
@@ -231,6 +237,7 @@ export interface Database {
   graph_metrics: GraphMetricsTable;
   jobs: JobsTable;
   datasets: DatasetsTable;
+  dataset_deletions: DatasetDeletionsTable;
   permissions: PermissionsTable;
   acls: AclsTable;
   principal_configuration: PrincipalConfigurationTable;
