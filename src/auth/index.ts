@@ -8,3 +8,12 @@ export { MemoryCounterStore, RedisCounterStore, type CounterStore } from './rate
 export { userRead, type User } from './user-store.js';
 export { hashPassword, passwordPolicyViolation, MAX_PASSWORD_LENGTH } from './passwords.js';
 export { MASKED_KEY, constantTimeEqual } from './api-keys.js';
+export {
+  CONNECTION_RANGES,
+  CONNECTION_SOURCES,
+  CONNECTION_STATUSES,
+  MEMORY_MODES,
+  type AgentConnection,
+  type ConnectionScope,
+  type RegisterConnection,
+} from './connections.js';

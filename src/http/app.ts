@@ -11,6 +11,7 @@ import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installE
 import { rejectNulCharacters } from './input-guard.js';
 import { registerAddressLimits } from './rate-limits.js';
 import { logAllowedHosts, requestGuard } from './request-guard.js';
+import { agentConnectionRoutes } from './routes/agent-connections.js';
 import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
 import { configurationRoutes } from './routes/configuration.js';
@@ -142,6 +143,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   searchRoutes(app, ctx);
   memoryApiRoutes(app, ctx);
   settingsRoutes(app, ctx);
+  agentConnectionRoutes(app, ctx);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);
 
