@@ -11,6 +11,7 @@ import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installE
 import { rejectNulCharacters } from './input-guard.js';
 import { registerAddressLimits } from './rate-limits.js';
 import { logAllowedHosts, requestGuard } from './request-guard.js';
+import { activityRoutes } from './routes/activity.js';
 import { agentConnectionRoutes } from './routes/agent-connections.js';
 import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
@@ -24,6 +25,7 @@ import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
 import { settingsRoutes } from './routes/settings.js';
 import { userRoutes } from './routes/users.js';
+import { recordRequestSpans } from './spans.js';
 import { isPageRequest, loadUi, locateUi, sendIndex, uiRoutes, type UiBundle } from './ui.js';
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -130,6 +132,9 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
     );
   });
 
+  // Authenticated API requests as traces for /api/v1/activity/spans (in memory, bounded).
+  const spans = recordRequestSpans(app);
+
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   rootRoutes(app, ctx, ui);
@@ -144,6 +149,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   memoryApiRoutes(app, ctx);
   settingsRoutes(app, ctx);
   agentConnectionRoutes(app, ctx);
+  activityRoutes(app, ctx, spans);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);
 
