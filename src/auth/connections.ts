@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExpressionBuilder, Kysely } from 'kysely';
-import type { Database } from '../storage/index.js';
+import { toBool, type Database } from '../storage/index.js';
 
 export const CONNECTION_STATUSES = ['active', 'inactive', 'unknown'] as const;
 export const MEMORY_MODES = ['session', 'cognee', 'hybrid', 'none', 'unknown'] as const;
@@ -110,7 +110,7 @@ type Row = Database['agent_connections'];
 
 /** Rows of one tenant, or of the personal space. */
 const inTenant = (tenantId: string | null) => (eb: ExpressionBuilder<Database, 'agent_connections'>) =>
-  tenantId === null ? eb('tenant_id', 'is', null) : eb('tenant_id', '=', tenantId);
+  tenantId === null ? eb('agent_connections.tenant_id', 'is', null) : eb('agent_connections.tenant_id', '=', tenantId);
 
 const later = (a: string, b: string | null | undefined) => (b && b > a ? b : a);
 
@@ -207,16 +207,18 @@ export class AgentConnections {
     const agents = this.db.selectFrom('users').select('id').where('parent_user_id', '=', viewer.userId);
     let select = this.db
       .selectFrom('agent_connections')
-      .selectAll()
+      .innerJoin('users', 'users.id', 'agent_connections.user_id')
+      .selectAll('agent_connections')
+      .select('users.is_active')
       .where(inTenant(viewer.tenantId))
-      .where((eb) => eb.or([eb('user_id', '=', viewer.userId), eb('user_id', 'in', agents)]));
-    if (query.agent_id) select = select.where('user_id', '=', query.agent_id);
-    if (query.active_only) select = select.where('status', '=', 'active');
-    if (query.status) select = select.where('status', '=', query.status as Row['status']); // none is stored 'unknown'
+      .where((eb) => eb.or([eb('agent_connections.user_id', '=', viewer.userId), eb('agent_connections.user_id', 'in', agents)]));
+    if (query.agent_id) select = select.where('agent_connections.user_id', '=', query.agent_id);
+    // Rows per user are bounded (MAX_CONNECTIONS_PER_USER): the filters run on the effective status.
     const rows = await select.execute();
     const keysUsed = await this.keysLastUsed([...new Set(rows.map((r) => r.user_id))]);
     const connections = rows
-      .map((r) => this.view(r, keysUsed.get(r.user_id)))
+      .map((r) => this.view(r, keysUsed.get(r.user_id), toBool(r.is_active)))
+      .filter((c) => (!query.active_only || c.status === 'active') && (!query.status || c.status === query.status))
       .sort((a, b) => (a.last_active_at === b.last_active_at ? a.id.localeCompare(b.id) : a.last_active_at < b.last_active_at ? 1 : -1));
     const page = connections.slice(query.offset, query.offset + query.limit);
     return {
@@ -253,7 +255,8 @@ export class AgentConnections {
     return new Map(rows.filter((r) => r.last_used_at).map((r) => [r.user_id, String(r.last_used_at)]));
   }
 
-  private view(row: Row, keyLastUsed: string | null | undefined): AgentConnection {
+  /** A connection as served: a deactivated user's connections are inactive (D24: an agent deactivated with its creator). */
+  private view(row: Row, keyLastUsed: string | null | undefined, userActive = true): AgentConnection {
     return {
       id: row.id,
       agent_session_name: row.agent_session_name,
@@ -264,7 +267,7 @@ export class AgentConnections {
       tenant_id: row.tenant_id,
       datasets: JSON.parse(row.datasets) as DatasetRef[],
       last_active_at: later(row.last_active_at, keyLastUsed),
-      status: row.status,
+      status: userActive ? row.status : 'inactive',
       source: row.source,
       origin_function: row.origin_function,
       metadata: JSON.parse(row.metadata) as Record<string, unknown>,

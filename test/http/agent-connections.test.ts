@@ -197,6 +197,55 @@ describe('agent connections (register, unregister, connections)', () => {
     assert.equal((await list(asActor(owner))).body.agents[0].last_active_at, '2026-03-01T10:00:00.000Z');
   });
 
+  it('a deactivated agent’s connections are inactive; a user keeps at most MAX connections, the least recently active inactive ones going first', async () => {
+    const owner = await signUpActor(server, 'ac-bounds');
+    const agent = await createAgent(owner, 'bounded');
+    const conn = await register(key(agent.key), pluginRegistration('live-one'));
+    const db = server.engram.store.db;
+    await db.updateTable('users').set({ is_active: false }).where('id', '=', agent.id).execute();
+    assert.equal((await list(asActor(owner))).body.total, 0, 'no longer active');
+    assert.deepEqual(
+      (await list(asActor(owner), '?active_only=false')).body.agents.map((a: { id: string; status: string }) => [a.id, a.status]),
+      [[conn.id, 'inactive']],
+    );
+    await db.updateTable('users').set({ is_active: true }).where('id', '=', agent.id).execute();
+    assert.equal((await list(asActor(owner))).body.agents[0].status, 'active');
+
+    // Fill up to the limit: one old active connection, the rest inactive, the oldest inactive first to go.
+    const row = (i: number, status: 'active' | 'inactive', at: string) => ({
+      id: `filler-${i}-${agent.id}`,
+      user_id: agent.id,
+      tenant_id: null,
+      agent_session_name: `filler-${i}`,
+      type: 'api',
+      memory_mode: 'unknown',
+      source: 'api',
+      origin_function: null,
+      session_id: null,
+      datasets: '[]',
+      metadata: '{}',
+      status,
+      created_at: at,
+      last_active_at: at,
+    });
+    await db
+      .insertInto('agent_connections')
+      .values([
+        row(0, 'active', '2000-01-01T00:00:00.000Z'),
+        ...Array.from({ length: 198 }, (_, i) => row(i + 1, 'inactive', new Date(Date.UTC(2001, 0, 1, 0, i)).toISOString())),
+      ])
+      .execute();
+    const count = async () => (await db.selectFrom('agent_connections').select('id').where('user_id', '=', agent.id).execute()).map((r) => r.id);
+    assert.equal((await count()).length, 200);
+    await register(key(agent.key), pluginRegistration('one-more'));
+    const left = await count();
+    assert.equal(left.length, 200);
+    assert.ok(!left.includes(`filler-1-${agent.id}`), 'the least recently active inactive one went');
+    assert.ok(left.includes(`filler-0-${agent.id}`) && left.includes(conn.id), 'active ones stay');
+    await register(key(agent.key), pluginRegistration('one-more'));
+    assert.equal((await count()).length, 200, 'registering again adds nothing');
+  });
+
   it('the same agent and session names for two users and in two tenants stay apart', async () => {
     const alice = await signUpActor(server, 'ac-alice');
     const bob = await signUpActor(server, 'ac-bob');
