@@ -81,25 +81,26 @@ export class ActivityReport {
     }
     const rows = await users.execute();
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
+    // A superuser's report covers everyone: no list of ids (it could pass the parameter limit).
+    const ids = viewer.isSuperuser ? undefined : rows.map((r) => r.id);
     const [keys, data, queries] = await Promise.all([
       this.db
         .selectFrom('user_api_key')
         .select(['user_id', (eb) => eb.fn.countAll<number>().as('count'), (eb) => eb.fn.max('last_used_at').as('last')])
-        .where('user_id', 'in', ids)
+        .$if(ids !== undefined, (q) => q.where('user_id', 'in', ids!))
         .groupBy('user_id')
         .execute(),
       this.db
         .selectFrom('data')
         .select(['owner_id', (eb) => eb.fn.max('created_at').as('last')])
-        .where('owner_id', 'in', ids)
+        .$if(ids !== undefined, (q) => q.where('owner_id', 'in', ids!))
         .groupBy('owner_id')
         .execute(),
       this.db
         .selectFrom('search_history')
         .select(['user_id', (eb) => eb.fn.max('created_at').as('last')])
         .where('kind', '=', 'query')
-        .where('user_id', 'in', ids)
+        .$if(ids !== undefined, (q) => q.where('user_id', 'in', ids!))
         .groupBy('user_id')
         .execute(),
     ]);
