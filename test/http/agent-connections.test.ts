@@ -357,3 +357,22 @@ describe('agent connections (register, unregister, connections)', () => {
     }
   });
 });
+
+describe('agent connections on a server without authentication (a local plugin)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { ENABLE_BACKEND_ACCESS_CONTROL: 'false', REQUIRE_AUTHENTICATION: 'false' } });
+  });
+  after(() => server.close());
+
+  it('an anonymous plugin registers as the default user, reads its connection back and unregisters', async () => {
+    const c = server.client();
+    const registered = await c.post('/api/v1/agents/register', { json: { agent_session_name: 'local-1', type: 'api', memory_mode: 'hybrid', source: 'api' } });
+    assert.equal(registered.status, 201, registered.text);
+    assert.equal(registered.body.user_id, (await server.engram.auth.users.findByEmail('default_user@example.com'))!.id);
+    const detail = await c.get('/api/v1/agents/connections/me?agent_session_name=local-1');
+    assert.deepEqual([detail.status, detail.body.agent.id, detail.body.agent.status], [200, registered.body.id, 'active']);
+    assert.deepEqual((await c.post('/api/v1/agents/unregister', { json: { agent_session_name: 'local-1' } })).body, { activeAgents: 0 });
+    assert.equal((await c.get('/api/v1/agents/connections/me?agent_session_name=local-1')).status, 404);
+  });
+});
