@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import { toBool, type Database } from '../storage/index.js';
+import { isUniqueViolation } from './user-store.js';
 
 export const CONNECTION_STATUSES = ['active', 'inactive', 'unknown'] as const;
 export const MEMORY_MODES = ['session', 'cognee', 'hybrid', 'none', 'unknown'] as const;
@@ -20,6 +21,9 @@ export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 export type MemoryMode = (typeof MEMORY_MODES)[number];
 export type ConnectionSource = (typeof CONNECTION_SOURCES)[number];
 type MemorySourceType = 'dataset' | 'company_brain' | 'knowledge_wiki' | 'project_dataset';
+
+/** A connection's metadata is at most this many bytes of JSON; a merge that would pass it keeps the new metadata alone. */
+export const MAX_METADATA_BYTES = 16 * 1024;
 
 /** At most this many connections per user (every tenant): past it the least recently active go, inactive ones first. */
 export const MAX_CONNECTIONS_PER_USER = 200;
@@ -112,6 +116,11 @@ type Row = Database['agent_connections'];
 const inTenant = (tenantId: string | null) => (eb: ExpressionBuilder<Database, 'agent_connections'>) =>
   tenantId === null ? eb('agent_connections.tenant_id', 'is', null) : eb('agent_connections.tenant_id', '=', tenantId);
 
+function mergedMetadata(stored: string | undefined, given: Record<string, unknown>): string {
+  const merged = JSON.stringify({ ...(stored ? (JSON.parse(stored) as Record<string, unknown>) : {}), ...given });
+  return Buffer.byteLength(merged) <= MAX_METADATA_BYTES ? merged : JSON.stringify(given);
+}
+
 const later = (a: string, b: string | null | undefined) => (b && b > a ? b : a);
 
 export class AgentConnections {
@@ -128,33 +137,42 @@ export class AgentConnections {
       ...request.dataset_ids.map((d) => ({ id: d, name: null, role: 'read_write', type: 'dataset' as const })),
       ...request.dataset_names.map((n) => ({ id: null, name: n, role: 'read_write', type: memorySourceType(n) })),
     ];
-    const row = await this.db.transaction().execute(async (trx) => {
-      const existing = await trx.selectFrom('agent_connections').select(['metadata', 'created_at']).where('id', '=', id).executeTakeFirst();
-      const values: Row = {
-        id,
-        user_id: scope.userId,
-        tenant_id: scope.tenantId,
-        agent_session_name: request.agent_session_name,
-        type: request.type,
-        memory_mode: request.memory_mode,
-        source: request.source,
-        origin_function: request.origin_function ?? null,
-        session_id: request.session_id ?? null,
-        datasets: JSON.stringify(datasets),
-        metadata: JSON.stringify({ ...(existing ? (JSON.parse(existing.metadata) as Record<string, unknown>) : {}), ...request.metadata }),
-        status: 'active',
-        created_at: existing?.created_at ?? now,
-        last_active_at: now,
-      };
-      if (existing) {
-        const { id: _id, created_at: _created, ...changes } = values;
-        await trx.updateTable('agent_connections').set(changes).where('id', '=', id).execute();
-      } else {
-        await trx.insertInto('agent_connections').values(values).execute();
-        await this.prune(trx, scope.userId);
-      }
-      return values;
-    });
+    const write = () =>
+      this.db.transaction().execute(async (trx) => {
+        const existing = await trx.selectFrom('agent_connections').select(['metadata', 'created_at']).where('id', '=', id).executeTakeFirst();
+        const values: Row = {
+          id,
+          user_id: scope.userId,
+          tenant_id: scope.tenantId,
+          agent_session_name: request.agent_session_name,
+          type: request.type,
+          memory_mode: request.memory_mode,
+          source: request.source,
+          origin_function: request.origin_function ?? null,
+          session_id: request.session_id ?? null,
+          datasets: JSON.stringify(datasets),
+          metadata: mergedMetadata(existing?.metadata, request.metadata),
+          status: 'active',
+          created_at: existing?.created_at ?? now,
+          last_active_at: now,
+        };
+        if (existing) {
+          const { id: _id, created_at: _created, ...changes } = values;
+          await trx.updateTable('agent_connections').set(changes).where('id', '=', id).execute();
+        } else {
+          await trx.insertInto('agent_connections').values(values).execute();
+          await this.prune(trx, scope.userId);
+        }
+        return values;
+      });
+    let row: Row;
+    try {
+      row = await write();
+    } catch (error) {
+      // A concurrent first registration of the same connection: register over it.
+      if (!isUniqueViolation(error)) throw error;
+      row = await write();
+    }
     return this.view(row, null);
   }
 

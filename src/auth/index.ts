@@ -12,6 +12,7 @@ export {
   CONNECTION_RANGES,
   CONNECTION_SOURCES,
   CONNECTION_STATUSES,
+  MAX_METADATA_BYTES,
   MEMORY_MODES,
   type AgentConnection,
   type ConnectionScope,

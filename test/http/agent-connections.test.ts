@@ -246,6 +246,31 @@ describe('agent connections (register, unregister, connections)', () => {
     assert.equal((await count()).length, 200, 'registering again adds nothing');
   });
 
+  it('concurrent first registrations of one name make one connection; metadata that would outgrow its limit is replaced', async () => {
+    const user = await signUpActor(server, 'ac-race');
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        anon().post('/api/v1/agents/register', { json: pluginRegistration('racer', { metadata: { [`k${i}`]: i } }), ...asActor(user) }),
+      ),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(6).fill(201),
+      results.map((r) => r.text).join('\n'),
+    );
+    assert.equal(new Set(results.map((r) => r.body.id)).size, 1);
+    const listed = await list(asActor(user));
+    assert.equal(listed.body.total, 1);
+    assert.equal(Object.keys(listed.body.agents[0].metadata).length >= 1, true);
+
+    const big = (tag: string) => ({ [tag]: tag.repeat(10 * 1024) });
+    await register(asActor(user), pluginRegistration('meta', { metadata: big('a') }));
+    const merged = await register(asActor(user), pluginRegistration('meta', { metadata: { small: 1 } }));
+    assert.deepEqual(Object.keys(merged.metadata).sort(), ['a', 'small'], 'merged while it fits');
+    const replaced = await register(asActor(user), pluginRegistration('meta', { metadata: big('b') }));
+    assert.deepEqual(Object.keys(replaced.metadata), ['b'], 'past 16 KiB the new metadata replaces the stored');
+  });
+
   it('the same agent and session names for two users and in two tenants stay apart', async () => {
     const alice = await signUpActor(server, 'ac-alice');
     const bob = await signUpActor(server, 'ac-bob');

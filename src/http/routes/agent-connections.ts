@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CONNECTION_RANGES, CONNECTION_SOURCES, CONNECTION_STATUSES, MEMORY_MODES, type ConnectionScope } from '../../auth/index.js';
+import { CONNECTION_RANGES, CONNECTION_SOURCES, CONNECTION_STATUSES, MAX_METADATA_BYTES, MEMORY_MODES, type ConnectionScope } from '../../auth/index.js';
 import { ApiError } from '../../errors.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
@@ -11,7 +11,7 @@ export const CONNECTION_LIMITS = {
   name: 200,
   field: 255,
   datasets: 100,
-  metadataBytes: 16 * 1024,
+  metadataBytes: MAX_METADATA_BYTES,
 } as const;
 
 const RegisterBody = z.preprocess(
