@@ -9,3 +9,13 @@ export { userRead, type User } from './user-store.js';
 export { hashPassword, passwordPolicyViolation, MAX_PASSWORD_LENGTH } from './passwords.js';
 export { MASKED_KEY, constantTimeEqual } from './api-keys.js';
 export { isServerAssignedEmail } from './reserved-emails.js';
+export {
+  CONNECTION_RANGES,
+  CONNECTION_SOURCES,
+  CONNECTION_STATUSES,
+  MAX_METADATA_BYTES,
+  MEMORY_MODES,
+  type AgentConnection,
+  type ConnectionScope,
+  type RegisterConnection,
+} from './connections.js';

@@ -9,6 +9,8 @@ import { ApiError } from '../errors.js';
 import type { RelationalStore } from '../storage/index.js';
 import { AgentService } from './agents.js';
 import { ApiKeyService } from './api-keys.js';
+import { ActivityReport } from './activity.js';
+import { AgentConnections } from './connections.js';
 import type { InvalidationBus } from './invalidation.js';
 import type { Mailer } from './mailer.js';
 import { dummyVerify, hashPassword, isUsableHash, passwordPolicyViolation, verifyPassword } from './passwords.js';
@@ -42,6 +44,10 @@ export class AuthService {
   readonly users: UserStore;
   readonly apiKeys: ApiKeyService;
   readonly agents: AgentService;
+  /** Agent connections (`/api/v1/agents/register`, `/connections`). */
+  readonly connections: AgentConnections;
+  /** Tenant members and agents' activity (`/api/v1/activity/users`, `/agents`). */
+  readonly activity: ActivityReport;
   private readonly config: Config;
   private readonly secrets: SigningSecrets;
   private readonly counters: CounterStore;
@@ -62,6 +68,8 @@ export class AuthService {
       maxPerUser: deps.config.auth.maxUserApiKeys,
     });
     this.agents = new AgentService(deps.store.db, this.users, this.apiKeys);
+    this.connections = new AgentConnections(deps.store.db);
+    this.activity = new ActivityReport(deps.store.db, deps.config.auth.defaultUserEmail);
     this.credentials = new Credentials({ ...deps, users: this.users, apiKeys: this.apiKeys });
   }
 

@@ -11,6 +11,8 @@ import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installE
 import { rejectNulCharacters } from './input-guard.js';
 import { registerAddressLimits } from './rate-limits.js';
 import { logAllowedHosts, requestGuard } from './request-guard.js';
+import { activityRoutes } from './routes/activity.js';
+import { agentConnectionRoutes } from './routes/agent-connections.js';
 import { agentRoutes } from './routes/agents.js';
 import { authRoutes } from './routes/auth.js';
 import { configurationRoutes } from './routes/configuration.js';
@@ -23,6 +25,7 @@ import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
 import { settingsRoutes } from './routes/settings.js';
 import { userRoutes } from './routes/users.js';
+import { recordRequestSpans } from './spans.js';
 import { isPageRequest, loadUi, locateUi, sendIndex, uiRoutes, type UiBundle } from './ui.js';
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -129,6 +132,9 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
     );
   });
 
+  // Authenticated API requests as traces for /api/v1/activity/spans (in memory, bounded).
+  const spans = recordRequestSpans(app);
+
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   rootRoutes(app, ctx, ui);
@@ -142,6 +148,8 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   searchRoutes(app, ctx);
   memoryApiRoutes(app, ctx);
   settingsRoutes(app, ctx);
+  agentConnectionRoutes(app, ctx);
+  activityRoutes(app, ctx, spans);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);
 

@@ -71,3 +71,18 @@ export function deletionBody<S extends z.ZodRawShape>(aliases: Record<string, st
 
 /** The query (or the body) of a route that deletes what its path names: no field at all (422 for any). */
 export const NoFields = z.object({}).strict();
+
+const TRUE_WORDS = new Set(['1', 'on', 't', 'true', 'y', 'yes']);
+const BOOL_WORDS = new Set([...TRUE_WORDS, '0', 'off', 'f', 'false', 'n', 'no']);
+/** A query-string boolean as the reference (pydantic) reads it: true/false, 1/0, yes/no, on/off, t/f, y/n in any case. */
+export const QueryBool = z
+  .string()
+  .refine((v) => BOOL_WORDS.has(v.toLowerCase()), { message: 'Input should be a valid boolean, unable to interpret input' })
+  .transform((v) => TRUE_WORDS.has(v.toLowerCase()));
+
+/** Free text a client names something with: trimmed of nothing, within `max` characters, no control characters. */
+export const FreeText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\p{Cc}]*$/u, 'Control characters are not allowed');

@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.js';
 import type { Database } from '../storage/index.js';
+import { Activity } from './activity.js';
 import { DatasetContent } from './datasets.js';
 import type { MemoryEngine } from './engine.js';
 import { SearchHistory } from './history.js';
@@ -19,6 +20,8 @@ export class MemoryService {
   readonly pipelines: Pipelines;
   readonly retrieval: Retrieval;
   readonly inputs: InputReader;
+  /** Recent pipeline runs and a dataset's Markdown report (`/api/v1/activity`). */
+  readonly activity: Activity;
 
   constructor(
     config: Config,
@@ -31,6 +34,7 @@ export class MemoryService {
     this.pipelines = new Pipelines(db, engine, history);
     this.retrieval = new Retrieval(engine, history);
     this.inputs = new InputReader(config);
+    this.activity = new Activity(db, this.datasets);
   }
 
   /** Run-time settings (the language model a superuser chose). */

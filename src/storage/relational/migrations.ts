@@ -317,6 +317,35 @@ const m0006_dataset_deletions: VersionedMigration = () => ({
   },
 });
 
+/**
+ * Agent connections (`/api/v1/agents/register`): one row per connection, owned by its user and the
+ * tenant that was active when it registered (null: the personal space). They go with the user
+ * (D24: an agent's go with the agent) and with the tenant.
+ */
+const m0007_agent_connections: VersionedMigration = () => ({
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('agent_connections')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('tenant_id', 'text', (c) => c.references('tenants.id').onDelete('cascade'))
+      .addColumn('agent_session_name', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('memory_mode', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('origin_function', 'text')
+      .addColumn('session_id', 'text')
+      .addColumn('datasets', 'text', (c) => c.notNull())
+      .addColumn('metadata', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('last_active_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('agent_connections_user_idx').on('agent_connections').columns(['user_id', 'status', 'last_active_at']).execute();
+    await db.schema.createIndex('agent_connections_tenant_idx').on('agent_connections').column('tenant_id').execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
   '0002_datasets_acl': m0002_datasets_acl,
@@ -324,6 +353,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0004_job_schedule': m0004_job_schedule,
   '0005_search_history_datasets': m0005_search_history_datasets,
   '0006_dataset_deletions': m0006_dataset_deletions,
+  '0007_agent_connections': m0007_agent_connections,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -227,7 +227,29 @@ export interface DatasetDeletionsTable {
   requested_at: string;
 }
 
+/** An agent connection (`/api/v1/agents/register`); JSON columns are text. */
+export interface AgentConnectionsTable {
+  id: string;
+  user_id: string;
+  /** The tenant active when it registered; null in the personal space. */
+  tenant_id: string | null;
+  agent_session_name: string;
+  type: string;
+  memory_mode: string;
+  source: string;
+  origin_function: string | null;
+  session_id: string | null;
+  /** JSON array of `{id, name, role, type}`. */
+  datasets: string;
+  /** JSON object. */
+  metadata: string;
+  status: 'active' | 'inactive';
+  created_at: string;
+  last_active_at: string;
+}
+
 export interface Database {
+  agent_connections: AgentConnectionsTable;
   data: DataTable;
   dataset_database: DatasetDatabaseTable;
   pipeline_runs: PipelineRunsTable;
