@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { HttpContext } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installErrorHandling } from './errors.js';
 import { rejectNulCharacters } from './input-guard.js';
+import { acceptEmptyJsonBodies } from './json-body.js';
 import { registerAddressLimits } from './rate-limits.js';
 import { logAllowedHosts, requestGuard } from './request-guard.js';
 import { agentRoutes } from './routes/agents.js';
@@ -64,6 +65,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   app.decorateRequest('principal', undefined);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  acceptEmptyJsonBodies(app);
   const uiRoot = config.http.serveUi ? locateUi() : undefined;
   const ui: UiBundle | undefined = uiRoot ? loadUi(uiRoot) : undefined;
   if (config.http.serveUi && !ui) log.warn('the web UI is not built (dist/ui is missing): run `npm run build`; the API is served without it');
