@@ -48,6 +48,15 @@ function externalEmail(userId: string): string {
 
 const WELL_KNOWN_DEFAULT_PASSWORD = 'default_password';
 
+/**
+ * A bearer value that cannot be a JWT (a JWT always has dots; API keys are hex) is an API key
+ * (D25). Each value is resolved one way only, and cached under that kind, so a key is never tried
+ * as a token nor a token as a key, and the cache answers only for the exact credential and kind.
+ */
+export function isBearerApiKey(value: string): boolean {
+  return !value.includes('.');
+}
+
 export interface CredentialsDeps {
   readonly config: Config;
   readonly secrets: SigningSecrets;
@@ -99,8 +108,9 @@ export class Credentials {
    * (D6 order), so the request is resolved without any await. Otherwise undefined: call `resolve`.
    */
   resolveCached(presented: PresentedCredentials): AuthenticatedUser | undefined {
-    if (presented.apiKey !== undefined) {
-      const key = credentialKey('api_key', presented.apiKey);
+    const apiKey = presented.apiKey ?? (presented.bearer !== undefined && isBearerApiKey(presented.bearer) ? presented.bearer : undefined);
+    if (apiKey !== undefined) {
+      const key = credentialKey('api_key', apiKey);
       const cached = this.cache.get(key);
       if (cached) this.touchApiKey(key);
       return cached;
@@ -122,7 +132,10 @@ export class Credentials {
     for (const [kind, value] of attempts) {
       if (value === undefined) continue;
       any = true;
-      const principal = kind === 'api_key' ? await this.fromApiKey(value) : await this.fromToken(value, kind);
+      // D25: an API key may come as a bearer (the reference's MCP server sends it so); a bearer
+      // that is not JWT-shaped is looked up as a key and only as a key, a JWT only as a token.
+      const asKey = kind === 'api_key' || (kind === 'bearer' && isBearerApiKey(value));
+      const principal = asKey ? await this.fromApiKey(value) : await this.fromToken(value, kind as 'bearer' | 'cookie');
       if (principal) return { principal, presented: true };
     }
     return { presented: any };
