@@ -41,9 +41,21 @@ export class DatasetContent {
     private readonly history: SearchHistory,
   ) {}
 
-  /** The dataset's items, oldest first. */
-  async items(dataset: DatasetRecord): Promise<DataRow[]> {
-    return this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').execute();
+  /** The dataset's items, oldest first; a window of them when `page` says so (`limit` undefined: to the end). */
+  async items(dataset: DatasetRecord, page: { readonly limit?: number | undefined; readonly offset?: number } = {}): Promise<DataRow[]> {
+    let query = this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').orderBy('id');
+    if (page.limit !== undefined || page.offset) query = query.limit(page.limit ?? Number.MAX_SAFE_INTEGER).offset(page.offset ?? 0);
+    return query.execute();
+  }
+
+  /** How many items the dataset holds. */
+  async itemCount(dataset: DatasetRecord): Promise<number> {
+    const { count } = await this.db
+      .selectFrom('data')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('dataset_id', '=', dataset.id)
+      .executeTakeFirstOrThrow();
+    return Number(count);
   }
 
   /** One item of the dataset, or undefined. */
