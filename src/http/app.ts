@@ -18,6 +18,7 @@ import { configurationRoutes } from './routes/configuration.js';
 import { addRoutes } from './routes/add.js';
 import { cognifyRoutes } from './routes/cognify.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { legacyRoutes } from './routes/legacy.js';
 import { memoryApiRoutes } from './routes/memory-api.js';
 import { searchRoutes } from './routes/search.js';
 import { permissionRoutes } from './routes/permissions.js';
@@ -143,6 +144,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   cognifyRoutes(app, ctx);
   searchRoutes(app, ctx);
   memoryApiRoutes(app, ctx);
+  legacyRoutes(app, ctx);
   settingsRoutes(app, ctx);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);

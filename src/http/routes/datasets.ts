@@ -67,6 +67,24 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
   );
 
   app.delete(
+    '/api/v1/datasets',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Delete every dataset you may delete in your active tenant',
+        security: SECURED,
+        querystring: NoFields,
+        body: NoBody,
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      for (const dataset of await access.datasets(await actorOf(request, access), 'delete')) await memory.datasets.delete(dataset);
+      return null;
+    },
+  );
+
+  app.delete(
     '/api/v1/datasets/:dataset_id',
     {
       schema: { tags: TAGS, summary: 'Delete a dataset (needs delete)', security: SECURED, params: DatasetParams, querystring: NoFields, body: NoBody },
