@@ -232,13 +232,23 @@ export class Credentials {
   // ------------------------------------------------------------------------------------------
   // Default user (D7).
 
-  /** Called at startup. Never leaves an account with a well-known password while auth is required. */
+  /**
+   * Called at startup. Never leaves an account with a well-known password while auth is required.
+   * With authentication disabled (and only then), a default user without a usable password gets the
+   * reference's `default_password`, so clients that bootstrap by logging in as it (the reference's
+   * plugins and frontend) can; the next start with authentication required disables it again and
+   * ends the sessions it opened.
+   */
   async ensureDefaultUser(): Promise<void> {
     const { defaultUserEmail: email, defaultUserPassword: password } = this.config.auth;
     const required = this.config.posture.requireAuthentication;
     const existing = await this.users.findByEmailExact(email);
     if (existing) {
       this.defaultUserId = existing.id;
+      if (!required && password === undefined && !isUsableHash(existing.hashedPassword)) {
+        await this.users.update(existing.id, { hashedPassword: await hashPassword(WELL_KNOWN_DEFAULT_PASSWORD) });
+        this.log.info({ userId: existing.id }, `default user ${email} accepts the reference's default password while authentication is disabled`);
+      }
       if (required && password === undefined && isUsableHash(existing.hashedPassword)) {
         const check = await verifyPassword(WELL_KNOWN_DEFAULT_PASSWORD, existing.hashedPassword);
         if (check.status === 'valid') {
@@ -260,7 +270,8 @@ export class Credentials {
     try {
       const user = await this.users.create({
         email,
-        hashedPassword: password !== undefined ? await hashPassword(password) : UNUSABLE_PASSWORD,
+        // Here authentication is disabled unless a password was set (see above).
+        hashedPassword: await hashPassword(password ?? WELL_KNOWN_DEFAULT_PASSWORD),
         isSuperuser: true,
         isVerified: true,
       });
