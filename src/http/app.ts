@@ -25,6 +25,7 @@ import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
 import { settingsRoutes } from './routes/settings.js';
 import { userRoutes } from './routes/users.js';
+import { validateRoutes } from './routes/validate.js';
 import { isPageRequest, loadUi, locateUi, sendIndex, uiRoutes, type UiBundle } from './ui.js';
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -145,6 +146,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   searchRoutes(app, ctx);
   memoryApiRoutes(app, ctx);
   legacyRoutes(app, ctx);
+  validateRoutes(app, ctx);
   settingsRoutes(app, ctx);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);

@@ -16,6 +16,7 @@ import { Pipelines } from './pipelines.js';
 import { Retrieval } from './retrieval.js';
 import type { PipelineRunInfo } from './runs.js';
 import type { IngestItem } from './types.js';
+import { validateDatasets, type ValidationReport } from './validate.js';
 
 export class MemoryService {
   readonly datasets: DatasetContent;
@@ -52,6 +53,11 @@ export class MemoryService {
     if (!removed) throw updateTargetNotFound(dataId, dataset.id);
     await this.pipelines.add(dataset, actor.userId, actor.tenantId, [{ ...item, id: removed.id }], nodeSet);
     return { [dataset.id]: await this.pipelines.cognify(dataset, actor.userId) };
+  }
+
+  /** The reference's read-only consistency check of the datasets' graph and vector stores. */
+  validate(datasets: readonly DatasetRecord[]): Promise<ValidationReport> {
+    return validateDatasets(this.engine, datasets);
   }
 
   /** Run-time settings (the language model a superuser chose). */
