@@ -29,7 +29,7 @@ import { LocalJobQueue, PgBossJobQueue, type JobQueue } from './memory/jobs.js';
 import { HashingEmbedder, OfflineModel } from './memory/providers/offline.js';
 import { OpenAICompatibleEmbedder, OpenAICompatibleModel } from './memory/providers/openai.js';
 import type { Embedder, LanguageModel } from './memory/providers/types.js';
-import { DatasetDatabases, PostgresRunLock, openRelationalStore, type RelationalStore } from './storage/index.js';
+import { DatasetDatabases, PostgresRunLock, checkStores, openRelationalStore, type RelationalStore } from './storage/index.js';
 
 export const VERSION: string = (() => {
   try {
@@ -142,7 +142,25 @@ export async function startEngram(options: StartOptions = {}): Promise<Engram> {
   const memory = createMemoryEngine(config, store, log);
   const access = new AccessService(store.db);
   const memoryService = new MemoryService(config, store.db, memory);
-  const app = await buildApp({ config, auth, access, memory: memoryService, version: VERSION, ping: () => store.ping() }, log, { limitsRedis });
+  const app = await buildApp(
+    {
+      config,
+      auth,
+      access,
+      memory: memoryService,
+      version: VERSION,
+      startedAt: Date.now(),
+      health: () =>
+        checkStores({
+          config,
+          ping: () => store.ping(),
+          databases: memory.databases,
+          onFailure: (component, error) => log.warn({ component, err: error }, 'health check: a store did not answer'),
+        }),
+    },
+    log,
+    { limitsRedis },
+  );
 
   const purge = setInterval(
     () => {

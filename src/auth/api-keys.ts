@@ -26,7 +26,8 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 export interface ApiKeyView {
   readonly id: string;
-  readonly key: string;
+  /** The key itself, at creation and for keys stored in plaintext; null for a hashed key once created. */
+  readonly key: string | null;
   readonly label: string | null;
   readonly name: string | null;
 }
@@ -55,14 +56,14 @@ export class ApiKeyService {
       .orderBy('id')
       .execute();
     return rows.map((row) => ({
-      key: row.api_key.startsWith(HASH_PREFIX) ? MASKED_KEY : row.api_key,
+      key: row.api_key.startsWith(HASH_PREFIX) ? null : row.api_key,
       label: row.label,
       name: row.name,
       id: row.id,
     }));
   }
 
-  async create(userId: string, name: string | null): Promise<ApiKeyView> {
+  async create(userId: string, name: string | null): Promise<ApiKeyView & { readonly key: string }> {
     const raw = randomBytes(32).toString('hex');
     const lookup = sha256Hex(raw);
     const id = randomUUID();

@@ -49,6 +49,15 @@ function externalEmail(userId: string): string {
 
 const WELL_KNOWN_DEFAULT_PASSWORD = 'default_password';
 
+/**
+ * A bearer value that cannot be a JWT (a JWT always has dots; API keys are hex) is an API key
+ * (D25). Each value is resolved one way only, and cached under that kind, so a key is never tried
+ * as a token nor a token as a key, and the cache answers only for the exact credential and kind.
+ */
+export function isBearerApiKey(value: string): boolean {
+  return !value.includes('.');
+}
+
 export interface CredentialsDeps {
   readonly config: Config;
   readonly secrets: SigningSecrets;
@@ -100,8 +109,9 @@ export class Credentials {
    * (D6 order), so the request is resolved without any await. Otherwise undefined: call `resolve`.
    */
   resolveCached(presented: PresentedCredentials): AuthenticatedUser | undefined {
-    if (presented.apiKey !== undefined) {
-      const key = credentialKey('api_key', presented.apiKey);
+    const apiKey = presented.apiKey ?? (presented.bearer !== undefined && isBearerApiKey(presented.bearer) ? presented.bearer : undefined);
+    if (apiKey !== undefined) {
+      const key = credentialKey('api_key', apiKey);
       const cached = this.cache.get(key);
       if (cached) this.touchApiKey(key);
       return cached;
@@ -123,7 +133,10 @@ export class Credentials {
     for (const [kind, value] of attempts) {
       if (value === undefined) continue;
       any = true;
-      const principal = kind === 'api_key' ? await this.fromApiKey(value) : await this.fromToken(value, kind);
+      // D25: an API key may come as a bearer (the reference's MCP server sends it so); a bearer
+      // that is not JWT-shaped is looked up as a key and only as a key, a JWT only as a token.
+      const asKey = kind === 'api_key' || (kind === 'bearer' && isBearerApiKey(value));
+      const principal = asKey ? await this.fromApiKey(value) : await this.fromToken(value, kind as 'bearer' | 'cookie');
       if (principal) return { principal, presented: true };
     }
     return { presented: any };
@@ -220,13 +233,23 @@ export class Credentials {
   // ------------------------------------------------------------------------------------------
   // Default user (D7).
 
-  /** Called at startup. Never leaves an account with a well-known password while auth is required. */
+  /**
+   * Called at startup. Never leaves an account with a well-known password while auth is required.
+   * With authentication disabled (and only then), a default user without a usable password gets the
+   * reference's `default_password`, so clients that bootstrap by logging in as it (the reference's
+   * plugins and frontend) can; the next start with authentication required disables it again and
+   * ends the sessions it opened.
+   */
   async ensureDefaultUser(): Promise<void> {
     const { defaultUserEmail: email, defaultUserPassword: password } = this.config.auth;
     const required = this.config.posture.requireAuthentication;
     const existing = await this.users.findByEmailExact(email);
     if (existing) {
       this.defaultUserId = existing.id;
+      if (!required && password === undefined && !isUsableHash(existing.hashedPassword)) {
+        await this.users.update(existing.id, { hashedPassword: await hashPassword(WELL_KNOWN_DEFAULT_PASSWORD) });
+        this.log.info({ userId: existing.id }, `default user ${email} accepts the reference's default password while authentication is disabled`);
+      }
       if (required && password === undefined && isUsableHash(existing.hashedPassword)) {
         const check = await verifyPassword(WELL_KNOWN_DEFAULT_PASSWORD, existing.hashedPassword);
         if (check.status === 'valid') {
@@ -248,7 +271,8 @@ export class Credentials {
     try {
       const user = await this.users.create({
         email,
-        hashedPassword: password !== undefined ? await hashPassword(password) : UNUSABLE_PASSWORD,
+        // Here authentication is disabled unless a password was set (see above).
+        hashedPassword: await hashPassword(password ?? WELL_KNOWN_DEFAULT_PASSWORD),
         isSuperuser: true,
         isVerified: true,
       });

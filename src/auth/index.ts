@@ -7,7 +7,7 @@ export { LocalBus, PostgresBus, RedisBus, type InvalidationBus } from './invalid
 export { MemoryCounterStore, RedisCounterStore, type CounterStore } from './rate-limit.js';
 export { userRead, type User } from './user-store.js';
 export { hashPassword, passwordPolicyViolation, MAX_PASSWORD_LENGTH } from './passwords.js';
-export { MASKED_KEY, constantTimeEqual } from './api-keys.js';
+export { constantTimeEqual } from './api-keys.js';
 export { isServerAssignedEmail } from './reserved-emails.js';
 export {
   CONNECTION_RANGES,

@@ -72,6 +72,14 @@ export const dataNotFound = (dataId: string, datasetId: string) => named(404, 'D
 /** 404 `DatasetNotFoundError`; by default: none of the named datasets was found. */
 export const datasetNotFound = (message = 'No datasets found.') => named(404, 'DatasetNotFoundError', message);
 
+/** 404 `UpdateTargetNotFoundError`: an update names an item its dataset does not hold. */
+export const updateTargetNotFound = (dataId: string, datasetId: string) =>
+  named(
+    404,
+    'UpdateTargetNotFoundError',
+    `No document found to update: data_id '${dataId}' does not exist in dataset '${datasetId}' (neither as a document id nor as a pre-fork legacy id). Use add() to create new documents.`,
+  );
+
 /** 404 `EntityNotFoundError`: a user, role or principal that does not exist. */
 export const entityNotFound = (message: string) => named(404, 'EntityNotFoundError', message);
 

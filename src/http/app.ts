@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { HttpContext } from './context.js';
 import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installErrorHandling } from './errors.js';
 import { rejectNulCharacters } from './input-guard.js';
+import { acceptEmptyJsonBodies } from './json-body.js';
 import { registerAddressLimits } from './rate-limits.js';
 import { logAllowedHosts, requestGuard } from './request-guard.js';
 import { activityRoutes } from './routes/activity.js';
@@ -19,6 +20,7 @@ import { configurationRoutes } from './routes/configuration.js';
 import { addRoutes } from './routes/add.js';
 import { cognifyRoutes } from './routes/cognify.js';
 import { datasetRoutes } from './routes/datasets.js';
+import { legacyRoutes } from './routes/legacy.js';
 import { memoryApiRoutes } from './routes/memory-api.js';
 import { searchRoutes } from './routes/search.js';
 import { permissionRoutes } from './routes/permissions.js';
@@ -26,6 +28,7 @@ import { rootRoutes } from './routes/root.js';
 import { settingsRoutes } from './routes/settings.js';
 import { userRoutes } from './routes/users.js';
 import { recordRequestSpans } from './spans.js';
+import { validateRoutes } from './routes/validate.js';
 import { isPageRequest, loadUi, locateUi, sendIndex, uiRoutes, type UiBundle } from './ui.js';
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -67,6 +70,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   app.decorateRequest('principal', undefined);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  acceptEmptyJsonBodies(app);
   const uiRoot = config.http.serveUi ? locateUi() : undefined;
   const ui: UiBundle | undefined = uiRoot ? loadUi(uiRoot) : undefined;
   if (config.http.serveUi && !ui) log.warn('the web UI is not built (dist/ui is missing): run `npm run build`; the API is served without it');
@@ -147,6 +151,8 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   cognifyRoutes(app, ctx);
   searchRoutes(app, ctx);
   memoryApiRoutes(app, ctx);
+  legacyRoutes(app, ctx);
+  validateRoutes(app, ctx);
   settingsRoutes(app, ctx);
   agentConnectionRoutes(app, ctx);
   activityRoutes(app, ctx, spans);

@@ -12,8 +12,18 @@ export interface HttpContext {
   readonly access: AccessService;
   readonly memory: MemoryService;
   readonly version: string;
-  /** Resolves when the relational store answers (readiness). */
-  readonly ping: () => Promise<void>;
+  /** Whether each store answers (readiness): `relational_db`, `vector_db`, `graph_db`, `file_storage`. */
+  readonly health: () => Promise<Record<string, ComponentHealth>>;
+  /** When this server started (epoch ms), for `uptime`. */
+  readonly startedAt: number;
+}
+
+/** One component of `GET /health/detailed` (the reference's shape). */
+export interface ComponentHealth {
+  readonly status: 'healthy' | 'degraded' | 'unhealthy';
+  readonly provider: string;
+  readonly response_time_ms: number;
+  readonly details: string;
 }
 
 export type App = FastifyInstance<any, any, any, any, ZodTypeProvider>;

@@ -7,6 +7,8 @@ export interface UploadForm {
   readonly files: { filename: string; bytes: Buffer }[];
   /** Every other field's values, in order. */
   readonly fields: Map<string, string[]>;
+  /** The names of file fields other than `data` (their content is not kept). */
+  readonly otherFiles: string[];
 }
 
 const fileTooLarge = (filename: string, limits: IngestLimits) =>
@@ -15,7 +17,7 @@ const fileTooLarge = (filename: string, limits: IngestLimits) =>
 /** Reads a multipart ingestion form within the limits (415 when it is not multipart, 413 past a limit). */
 export async function readUploadForm(request: FastifyRequest, limits: IngestLimits): Promise<UploadForm> {
   if (!request.isMultipart()) throw ApiError.detail(415, 'Unsupported Media Type');
-  const form: UploadForm = { files: [], fields: new Map() };
+  const form: UploadForm = { files: [], fields: new Map(), otherFiles: [] };
   const budget = new IngestBudget(limits.maxTotalBytes);
   for await (const part of request.parts({ limits: { fileSize: limits.maxFileBytes, files: 1000, fields: 100, fieldSize: 1024 * 1024 } })) {
     if (part.type === 'file') {
@@ -29,6 +31,7 @@ export async function readUploadForm(request: FastifyRequest, limits: IngestLimi
       if (part.file.truncated) throw fileTooLarge(part.filename, limits);
       budget.take(bytes.length);
       if (part.fieldname === 'data') form.files.push({ filename: part.filename || 'upload', bytes });
+      else form.otherFiles.push(part.fieldname);
     } else {
       const list = form.fields.get(part.fieldname) ?? [];
       list.push(String(part.value));

@@ -41,9 +41,21 @@ export class DatasetContent {
     private readonly history: SearchHistory,
   ) {}
 
-  /** The dataset's items, oldest first. */
-  async items(dataset: DatasetRecord): Promise<DataRow[]> {
-    return this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').execute();
+  /** The dataset's items, oldest first; a window of them when `page` says so (`limit` undefined: to the end). */
+  async items(dataset: DatasetRecord, page: { readonly limit?: number | undefined; readonly offset?: number } = {}): Promise<DataRow[]> {
+    let query = this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).orderBy('created_at').orderBy('id');
+    if (page.limit !== undefined || page.offset) query = query.limit(page.limit ?? Number.MAX_SAFE_INTEGER).offset(page.offset ?? 0);
+    return query.execute();
+  }
+
+  /** How many items the dataset holds. */
+  async itemCount(dataset: DatasetRecord): Promise<number> {
+    const { count } = await this.db
+      .selectFrom('data')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('dataset_id', '=', dataset.id)
+      .executeTakeFirstOrThrow();
+    return Number(count);
   }
 
   /** One item of the dataset, or undefined. */
@@ -58,15 +70,40 @@ export class DatasetContent {
     return { row, bytes: await this.engine.readStored(row) };
   }
 
-  /** Removes an item (its graph nodes, vectors, row and file, and the search history that could quote it); the removed row, undefined when the dataset has no such item. */
-  async deleteItem(dataset: DatasetRecord, dataId: string): Promise<DataRow | undefined> {
+  /**
+   * Removes an item (its graph nodes, vectors, row and file, and the search history that could quote
+   * it); the removed row, undefined when the dataset has no such item. `hard` (the reference's
+   * `mode=hard`) also removes the entities no remaining chunk of the dataset mentions.
+   */
+  async deleteItem(dataset: DatasetRecord, dataId: string, options: { readonly hard?: boolean } = {}): Promise<DataRow | undefined> {
     const row = await this.item(dataset, dataId);
     if (row) {
       await this.engine.deleteData(datasetInfo(dataset), row);
+      if (options.hard) await this.pruneUnmentionedEntities(dataset);
       // Answers given since the item was added could quote it.
       await this.history.purge(dataset.id, row.created_at);
     }
     return row;
+  }
+
+  /** Removes the dataset's entities that no chunk mentions any more, from the graph and the vectors. */
+  private async pruneUnmentionedEntities(dataset: DatasetRecord): Promise<void> {
+    await this.engine.databases.with(datasetInfo(dataset), async ({ graph, vector }) => {
+      const entities = await graph.nodesOfType(dataset.id, ['Entity']);
+      if (entities.length === 0) return;
+      const mentioned = new Set<string>();
+      for (const { source, target } of await graph.edgesAround(
+        dataset.id,
+        entities.map((e) => e.id),
+      )) {
+        if (source.type === 'DocumentChunk') mentioned.add(target.id);
+        if (target.type === 'DocumentChunk') mentioned.add(source.id);
+      }
+      const unmentioned = entities.filter((e) => !mentioned.has(e.id)).map((e) => e.id);
+      if (unmentioned.length === 0) return;
+      await graph.deleteNodes(dataset.id, unmentioned);
+      for (const collection of await vector.collections(dataset.id)) await vector.deleteIds(dataset.id, collection, unmentioned);
+    });
   }
 
   /** Removes a dataset whole: its graph, vectors and per-dataset databases, items and files, every user's search history of it, then its row (grants cascade). */

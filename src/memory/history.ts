@@ -37,9 +37,11 @@ export class SearchHistory {
     });
   }
 
-  /** The user's queries and the answers they got, oldest first. */
-  async list(userId: string) {
-    const rows = await this.db.selectFrom('search_history').selectAll().where('user_id', '=', userId).orderBy('seq', 'asc').execute();
+  /** The user's queries and the answers they got, oldest first; a window of them when `page` says so. */
+  async list(userId: string, page: { readonly limit?: number | undefined; readonly offset?: number } = {}) {
+    let query = this.db.selectFrom('search_history').selectAll().where('user_id', '=', userId).orderBy('seq', 'asc').orderBy('id');
+    if (page.limit !== undefined || page.offset) query = query.limit(page.limit ?? Number.MAX_SAFE_INTEGER).offset(page.offset ?? 0);
+    const rows = await query.execute();
     return rows.map((r) => ({ id: r.id, text: r.text, user: r.kind === 'query' ? 'user' : 'system', createdAt: r.created_at, datasetId: r.dataset_id }));
   }
 

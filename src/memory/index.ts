@@ -7,13 +7,17 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.js';
 import type { Database } from '../storage/index.js';
+import { updateTargetNotFound } from '../errors.js';
 import { Activity } from './activity.js';
-import { DatasetContent } from './datasets.js';
+import { DatasetContent, type DatasetRecord } from './datasets.js';
 import type { MemoryEngine } from './engine.js';
 import { SearchHistory } from './history.js';
 import { InputReader } from './ingest/inputs.js';
 import { Pipelines } from './pipelines.js';
 import { Retrieval } from './retrieval.js';
+import type { PipelineRunInfo } from './runs.js';
+import type { IngestItem } from './types.js';
+import { validateDatasets, type ValidationReport } from './validate.js';
 
 export class MemoryService {
   readonly datasets: DatasetContent;
@@ -35,6 +39,29 @@ export class MemoryService {
     this.retrieval = new Retrieval(engine, history);
     this.inputs = new InputReader(config);
     this.activity = new Activity(db, this.datasets);
+  }
+
+  /**
+   * The reference's update: the item's content is replaced by one new document under the same id
+   * (its graph, vectors, file and quoting history go first), then the dataset is cognified again.
+   * 404 `UpdateTargetNotFoundError` when the dataset has no such item (nothing is touched then).
+   */
+  async replaceItem(
+    dataset: DatasetRecord,
+    dataId: string,
+    item: IngestItem,
+    actor: { readonly userId: string; readonly tenantId: string | null },
+    nodeSet: readonly string[] | null,
+  ): Promise<Record<string, PipelineRunInfo>> {
+    const removed = await this.datasets.deleteItem(dataset, dataId);
+    if (!removed) throw updateTargetNotFound(dataId, dataset.id);
+    await this.pipelines.add(dataset, actor.userId, actor.tenantId, [{ ...item, id: removed.id }], nodeSet);
+    return { [dataset.id]: await this.pipelines.cognify(dataset, actor.userId) };
+  }
+
+  /** The reference's read-only consistency check of the datasets' graph and vector stores. */
+  validate(datasets: readonly DatasetRecord[]): Promise<ValidationReport> {
+    return validateDatasets(this.engine, datasets);
   }
 
   /** Run-time settings (the language model a superuser chose). */

@@ -51,7 +51,7 @@ export class Retrieval {
   }
 
   /** The user's queries and the answers they got, oldest first. */
-  history(userId: string) {
-    return this.searchHistory.list(userId);
+  history(userId: string, page: { readonly limit?: number | undefined; readonly offset?: number } = {}) {
+    return this.searchHistory.list(userId, page);
   }
 }

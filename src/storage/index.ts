@@ -12,3 +12,4 @@ export { PostgresRunLock } from './pg-run-lock.js';
 export { GraphQueryLimitError, GraphQueryTimeoutError, GraphQueryMemoryError, GraphQueryAnswerTooLargeError } from './stores/common.js';
 export type * from './types.js';
 export { FileStore } from './files.js';
+export { checkStores, type StoreHealth, type StoreName } from './health.js';

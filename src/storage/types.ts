@@ -92,6 +92,8 @@ export interface VectorStore {
   /** Collections holding at least one point of the dataset. */
   collections(datasetId: string): Promise<string[]>;
   deleteIds(datasetId: string, collection: string, ids: readonly string[]): Promise<void>;
+  /** Which of `ids` have a point of the dataset in `collection` (none when the collection does not exist). */
+  presentIds(datasetId: string, collection: string, ids: readonly string[]): Promise<Set<string>>;
   /** Removes every point of the dataset in every collection. */
   deleteDataset(datasetId: string): Promise<void>;
   close(): Promise<void>;

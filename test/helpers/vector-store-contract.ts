@@ -127,8 +127,12 @@ export function vectorStoreContract(label: string, options: VectorContractOption
       assert.equal(b1[0]!.payload.owner, 'B');
       assert.ok(b1[0]!.score < 1e-6);
 
-      // Deleting A's p2 leaves B's p2.
+      // Deleting A's p2 leaves B's p2; presentIds sees each dataset's own points only.
       await store.deleteIds(a, 'Entity_name', ['p2']);
+      assert.deepEqual([...(await store.presentIds(a, 'Entity_name', ['p1', 'p2', 'p3', 'nope']))].sort(), ['p1', 'p3']);
+      assert.deepEqual([...(await store.presentIds(b, 'Entity_name', ['p2', 'nope']))].sort(), ['p2']);
+      assert.deepEqual([...(await store.presentIds(a, 'Never_created', ['p1']))], []);
+      assert.deepEqual([...(await store.presentIds(a, 'Entity_name', []))], []);
       assert.deepEqual((await store.search(a, 'Entity_name', [0, 1, 0, 0], { limit: 10 })).map((h) => h.id).sort(), ['p1', 'p3']);
       assert.deepEqual((await store.search(b, 'Entity_name', [0, 1, 0, 0], { limit: 10 })).map((h) => h.id).sort(), ['p1', 'p2', 'p3']);
 

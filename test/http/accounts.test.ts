@@ -4,7 +4,6 @@ import { after, before, describe, it } from 'node:test';
 import { Algorithm, hash as argonHash } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { jwtVerify } from 'jose';
-import { hashPassword } from '../../src/auth/passwords.js';
 import { createJwt } from '../../src/auth/tokens.js';
 import { eventually, startTestServer, strongPassword, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
 
@@ -826,7 +825,7 @@ describe('D7: the default user', () => {
     }
   });
 
-  it('D7: with authentication disabled, anonymous requests act as the default superuser, which has no usable password', async () => {
+  it('D7: with authentication disabled, anonymous requests act as the default superuser, which logs in with the reference\'s "default_password" (self-bootstrapping clients)', async () => {
     const server = await startTestServer({ env: { ENABLE_BACKEND_ACCESS_CONTROL: 'false' } });
     try {
       const c = server.client();
@@ -834,10 +833,18 @@ describe('D7: the default user', () => {
       assert.deepEqual([me.status, me.body], [200, { email: ADMIN_EMAIL }]);
       const user = await server.engram.auth.users.findByEmail(ADMIN_EMAIL);
       assert.equal(user?.isSuperuser, true);
-      const res = await c.post('/api/v1/auth/login', { form: DEFAULT });
-      assert.deepEqual([res.status, res.body], [400, NO_PASSWORD]);
       // The users router always requires a credential, whatever the posture.
       assert.deepEqual((await c.get('/api/v1/users/me')).status, 401);
+      // The reference plugins' bootstrap: log in as the default user, then mint an API key.
+      const res = await c.post('/api/v1/auth/login', { form: DEFAULT });
+      assert.equal(res.status, 200, res.text);
+      const token = res.body.access_token as string;
+      assert.equal((await c.get('/api/v1/users/me', { bearer: token, cookies: false })).body.email, ADMIN_EMAIL);
+      const key = await c.post('/api/v1/auth/api-keys', { json: { name: 'bootstrap' }, bearer: token, cookies: false });
+      assert.equal(key.status, 200);
+      assert.equal((await c.get('/api/v1/users/me', { apiKey: key.body.key, cookies: false })).body.email, ADMIN_EMAIL);
+      const wrong = await c.post('/api/v1/auth/login', { form: { username: ADMIN_EMAIL, password: 'default_passwordx' } });
+      assert.deepEqual([wrong.status, wrong.body], [400, BAD_LOGIN]);
     } finally {
       await server.close();
     }
@@ -856,7 +863,7 @@ describe('D7: the default user', () => {
     }
   });
 
-  it('D7: a default user left with the well-known password "default_password" is disabled at the next start with authentication required', async () => {
+  it('D7: the default user\'s well-known password "default_password" (authentication disabled, or an imported database) is disabled at the next start with authentication required', async () => {
     // The policy refuses the well-known value outright, so it cannot be configured...
     await assert.rejects(
       startTestServer({ env: { ENABLE_BACKEND_ACCESS_CONTROL: 'false', DEFAULT_USER_PASSWORD: 'default_password' } }),
@@ -869,7 +876,7 @@ describe('D7: the default user', () => {
       const c1 = first.client();
       assert.deepEqual((await c1.get('/api/v1/auth/me')).body, { email: ADMIN_EMAIL });
       const user = (await first.engram.auth.users.findByEmail(ADMIN_EMAIL))!;
-      await first.engram.auth.users.update(user.id, { hashedPassword: await hashPassword('default_password') });
+      // Authentication disabled: the default user accepts the reference's default password.
       const oldToken = await c1.login(ADMIN_EMAIL, 'default_password');
       await first.engram.close();
 

@@ -27,6 +27,18 @@ function parseLabels(value: string | undefined, count: number): (string | null)[
   return labels.map((l) => (l === '' ? null : (l as string | null)));
 }
 
+/** A boolean form field as the reference's `Form(bool)` reads it (absent: false); anything else is its 400. */
+function formBoolean(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '') return false;
+  const text = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on', 't', 'y'].includes(text)) return true;
+  if (['false', '0', 'no', 'off', 'f', 'n'].includes(text)) return false;
+  throw new ApiError(400, {
+    detail: [{ type: 'bool_parsing', loc: ['body', name], msg: 'Input should be a valid boolean, unable to interpret input' }],
+    body: null,
+  });
+}
+
 function parseExternalMetadata(value: string | undefined, count: number): unknown[] | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   let parsed: unknown;
@@ -83,6 +95,7 @@ export function addRoutes(app: App, ctx: HttpContext) {
       async (request) => {
         const form = await readUploadForm(request, ingestLimits);
         const field = (name: string) => form.fields.get(name)?.[0];
+        const background = formBoolean(field('run_in_background'), 'run_in_background');
         const labels = parseLabels(field('labels'), form.files.length);
         const metadata = parseExternalMetadata(field('external_metadata'), form.files.length);
         const actor = await actorOf(request, access);
@@ -98,7 +111,11 @@ export function addRoutes(app: App, ctx: HttpContext) {
           items.push({ kind: 'file', filename: f.filename, bytes: f.bytes, label: labels?.[i] ?? null, externalMetadata: metadata?.[i] ?? null });
         });
         const sets = (form.fields.get('node_set') ?? []).filter((s) => s !== '');
-        return add(actor, dataset, items, sets.length > 0 ? sets : null);
+        const done = await add(actor, dataset, items, sets.length > 0 ? sets : null);
+        // The upload is stored (files and rows) before any answer, so nothing is lost whatever
+        // happens next; what the reference leaves running in the background (parsing) is cognify's
+        // work here, so a background add answers the reference's started run, already complete.
+        return background ? { ...done, status: 'PipelineRunStarted' as const, payload: [], data_ingestion_info: null } : done;
       },
     );
   });

@@ -6,11 +6,15 @@ import { itemView } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { attachmentDisposition } from '../content-disposition.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
+import { pageIn, pageOf, PageQuery } from '../pagination.js';
 import { NoFields, Uuid, UuidZodMessage } from '../schemas.js';
 import { isUuid } from '../../ids.js';
 
 /** A media type without parameters (RFC 9110 tokens). */
 const MIME_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+$/;
+
+/** A dataset's items come a page at a time, as in the reference (SDK-607): 100 unless a limit is given. */
+const DATA_PAGE = 100;
 
 const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -33,8 +37,19 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
 
   app.get(
     '/api/v1/datasets',
-    { schema: { tags: TAGS, summary: 'Datasets you can read in your active tenant', security: SECURED }, preHandler: guard },
-    async (request) => (await access.datasets(await actorOf(request, access), 'read')).map(datasetView),
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Datasets you can read in your active tenant (all of them unless a limit is given)',
+        security: SECURED,
+        querystring: z.object(PageQuery),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const page = pageOf(request.query);
+      return pageIn(await access.datasets(await actorOf(request, access), 'read'), page).map(datasetView);
+    },
   );
 
   app.post(
@@ -49,6 +64,24 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
     },
     async (request) => datasetView(await access.ownDataset(await actorOf(request, access), request.body.name)),
+  );
+
+  app.delete(
+    '/api/v1/datasets',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Delete every dataset you may delete in your active tenant',
+        security: SECURED,
+        querystring: NoFields,
+        body: NoBody,
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      for (const dataset of await access.datasets(await actorOf(request, access), 'delete')) await memory.datasets.delete(dataset);
+      return null;
+    },
   );
 
   app.delete(
@@ -112,8 +145,26 @@ export function datasetRoutes(app: App, ctx: HttpContext) {
 
   app.get(
     '/api/v1/datasets/:dataset_id/data',
-    { schema: { tags: TAGS, summary: 'Items of a dataset (needs read)', security: SECURED, params: DatasetParams }, preHandler: guard },
-    async (request) => (await memory.datasets.items(await named(request, request.params.dataset_id))).map(itemView),
+    {
+      schema: {
+        tags: TAGS,
+        summary: `Items of a dataset, oldest first, ${DATA_PAGE} at a time unless a limit is given (needs read)`,
+        security: SECURED,
+        params: DatasetParams,
+        querystring: z.object(PageQuery),
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const page = pageOf(request.query, DATA_PAGE);
+      return (await memory.datasets.items(await named(request, request.params.dataset_id), page)).map(itemView);
+    },
+  );
+
+  app.get(
+    '/api/v1/datasets/:dataset_id/data/count',
+    { schema: { tags: TAGS, summary: 'How many items a dataset holds (needs read)', security: SECURED, params: DatasetParams }, preHandler: guard },
+    async (request) => ({ count: await memory.datasets.itemCount(await named(request, request.params.dataset_id)) }),
   );
 
   app.get(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
+import { pageIn, pageOf, PageQuery } from '../pagination.js';
 import { Uuid, camelOrSnake } from '../schemas.js';
 import type { FastifyRequest } from 'fastify';
 
@@ -257,10 +258,19 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   app.get(
     `${base}/tenants/:tenant_id/roles`,
     {
-      schema: { tags: TAGS, summary: "A tenant's roles (all for managers, your own otherwise)", security: SECURED, params: z.object({ tenant_id: Uuid }) },
+      schema: {
+        tags: TAGS,
+        summary: "A tenant's roles (all for managers, your own otherwise; all of them unless a limit is given)",
+        security: SECURED,
+        params: z.object({ tenant_id: Uuid }),
+        querystring: z.object(PageQuery),
+      },
       preHandler: guard,
     },
-    async (request) => management.tenantRoles(await subject(request), request.params.tenant_id),
+    async (request) => {
+      const page = pageOf(request.query);
+      return pageIn(await management.tenantRoles(await subject(request), request.params.tenant_id), page);
+    },
   );
 
   app.get(
@@ -289,9 +299,18 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
   app.get(
     `${base}/tenants/:tenant_id/users`,
     {
-      schema: { tags: TAGS, summary: "A tenant's members with their roles (owner or admin)", security: SECURED, params: z.object({ tenant_id: Uuid }) },
+      schema: {
+        tags: TAGS,
+        summary: "A tenant's members with their roles (owner or admin; all of them unless a limit is given)",
+        security: SECURED,
+        params: z.object({ tenant_id: Uuid }),
+        querystring: z.object(PageQuery),
+      },
       preHandler: guard,
     },
-    async (request) => management.tenantUsers(await subject(request), request.params.tenant_id),
+    async (request) => {
+      const page = pageOf(request.query);
+      return pageIn(await management.tenantUsers(await subject(request), request.params.tenant_id), page);
+    },
   );
 }

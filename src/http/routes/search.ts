@@ -4,6 +4,7 @@ import { datasetNotFound, queryValidation } from '../../errors.js';
 import { SEARCH_TYPES, searchRequestOf, searchResultOf, type SearchType } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
+import { pageOf, PageQuery } from '../pagination.js';
 import { SEARCH_ALIASES, Uuid, camelOrSnake } from '../schemas.js';
 
 const SearchBody = z.preprocess(
@@ -72,7 +73,12 @@ export function searchRoutes(app: App, ctx: HttpContext) {
     },
   );
 
-  app.get('/api/v1/search', { schema: { tags: ['search'], summary: 'Your search history', security: SECURED }, preHandler: guard }, async (request) =>
-    memory.retrieval.history(principalOf(request).user.id),
+  app.get(
+    '/api/v1/search',
+    {
+      schema: { tags: ['search'], summary: 'Your search history (all of it unless a limit is given)', security: SECURED, querystring: z.object(PageQuery) },
+      preHandler: guard,
+    },
+    async (request) => memory.retrieval.history(principalOf(request).user.id, pageOf(request.query)),
   );
 }

@@ -48,7 +48,7 @@ export class ItemStore {
       const relative = join(fileKey, safeName);
       const location = await this.files.write(dir, relative, bytes);
 
-      const id = uuid5(`${hash}${dataset.id}`);
+      const id = item.id ?? uuid5(`${hash}${dataset.id}`);
       const now = new Date().toISOString();
       const name = item.kind === 'text' ? `text_${hash}` : itemName(item.filename);
       const externalMetadata = item.externalMetadata === undefined || item.externalMetadata === null ? null : JSON.stringify(item.externalMetadata);
@@ -86,7 +86,8 @@ export class ItemStore {
           }),
         )
         .execute();
-      const row = await this.db.selectFrom('data').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      // The dataset's row of this content: the one just written, or the one that already held it.
+      const row = await this.db.selectFrom('data').selectAll().where('dataset_id', '=', dataset.id).where('content_hash', '=', hash).executeTakeFirstOrThrow();
       // Content the dataset already holds keeps its stored file: the copy just written is not needed.
       if (row.raw_data_location !== location) await this.release(location);
       rows.push(row);

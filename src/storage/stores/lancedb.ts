@@ -152,6 +152,27 @@ export class LanceVectorStore implements VectorStore {
     return found.sort();
   }
 
+  async presentIds(datasetId: string, collection: string, ids: readonly string[]): Promise<Set<string>> {
+    this.assertOpen();
+    assertUuidDatasetId(datasetId);
+    assertCollectionName(collection);
+    const unique = [...new Set(ids)];
+    const found = new Set<string>();
+    const table = unique.length > 0 ? await this.table(collection, false) : undefined;
+    if (!table) return found;
+    for (let i = 0; i < unique.length; i += DELETE_BATCH) {
+      const batch = unique.slice(i, i + DELETE_BATCH);
+      const rows = (await table
+        .query()
+        .where(`dataset_id = ${sqlString(datasetId)} AND id IN (${batch.map(sqlString).join(', ')})`)
+        .select(['id'])
+        .limit(batch.length)
+        .toArray()) as Array<{ id: string }>;
+      for (const row of rows) found.add(row.id);
+    }
+    return found;
+  }
+
   async deleteIds(datasetId: string, collection: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
     assertUuidDatasetId(datasetId);

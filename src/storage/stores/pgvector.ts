@@ -185,6 +185,24 @@ export class PgVectorStore implements VectorStore {
     }
   }
 
+  async presentIds(datasetId: string, collection: string, ids: readonly string[]): Promise<Set<string>> {
+    this.assertOpen();
+    assertUuidDatasetId(datasetId);
+    assertCollectionName(collection);
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Set();
+    try {
+      const { rows } = await this.pool.query<{ id: string }>(`SELECT id FROM ${this.table(collection)} WHERE dataset_id = $1 AND id = ANY($2::text[])`, [
+        datasetId,
+        unique,
+      ]);
+      return new Set(rows.map((r) => r.id));
+    } catch (error) {
+      if (!MISSING.has(pgCode(error) ?? '')) throw error;
+      return new Set();
+    }
+  }
+
   async deleteIds(datasetId: string, collection: string, ids: readonly string[]): Promise<void> {
     this.assertOpen();
     assertUuidDatasetId(datasetId);

@@ -49,7 +49,8 @@ export async function datasetStatuses(ids: readonly string[]): Promise<Record<st
   return out;
 }
 
-export const listItems = (datasetId: string) => get<DataItem[]>(`/api/v1/datasets/${datasetId}/data`);
+/** The first 1000 items (the server pages them, 100 by default). */
+export const listItems = (datasetId: string) => get<DataItem[]>(`/api/v1/datasets/${datasetId}/data?limit=1000`);
 
 /** Deletes an item. Not being allowed is a 401 here (as the reference answers); it must not end the session. */
 export async function deleteItem(datasetId: string, itemId: string): Promise<void> {

@@ -10,7 +10,7 @@ export function ApiKeysPage() {
   const [name, setName] = useState('');
   // The new key lives only in this component's state: gone when the page is left, replaced by the
   // next creation, never put in storage (D21).
-  const [created, setCreated] = useState<ApiKey | undefined>(undefined);
+  const [created, setCreated] = useState<(ApiKey & { key: string }) | undefined>(undefined);
   const [copied, setCopied] = useState('');
   const [copyError, setCopyError] = useState('');
   const create = useAction();
