@@ -16,9 +16,11 @@ import { datasetView, findDataset } from './datasets.js';
 import {
   PERMISSION_TYPES,
   datasetGrants,
+  datasetOffers,
   datasetPermissionDenied,
   effectiveDatasets,
   grant,
+  grantOrOffer,
   heldDirectly,
   isPermissionName,
   permittedIds,
@@ -30,7 +32,9 @@ import {
 } from './permissions.js';
 import { datasetsSharedBy, handOrphansToTenantOwners } from './orphans.js';
 import { isPendingDeletion, settleDatasetsOf } from './user-removal.js';
+import { datasetOwners, isOwner, lastSharer } from './owners.js';
 import { agentsOf, requirePrincipal } from './principals.js';
+export { acceptShare, declineShare, dropShare, receivedShares } from './shares.js';
 import { canManageUsers, findTenant, isMember, requireManagement, rolesInTenant, noSuchTenant, noSuchUser } from './tenants.js';
 
 /**
@@ -52,30 +56,6 @@ async function findRole(db: Kysely<Database>, id: string) {
 // Sharing
 
 /**
- * Who counts as a dataset's owner: the user who created it (`datasets.owner_id`) and, when that user
- * is an agent, the agent's creator, who received the same four permissions (D23). A deleted owner's
- * datasets go to an heir or are deleted (`user-removal.ts`); one of a tenant with no owner has none
- * until a superuser names one (`restoreDatasetOwner`).
- */
-async function datasetOwners(db: Kysely<Database>, datasetIds: readonly string[]): Promise<Map<string, { ownerId: string; parentId: string | null }>> {
-  const rows = await db
-    .selectFrom('datasets')
-    .leftJoin('users', 'users.id', 'datasets.owner_id')
-    .select(['datasets.id', 'datasets.owner_id', 'users.id as user_id', 'users.parent_user_id'])
-    .where('datasets.id', 'in', [...datasetIds])
-    .execute();
-  const owners = new Map<string, { ownerId: string; parentId: string | null }>();
-  for (const row of rows) if (row.user_id) owners.set(row.id, { ownerId: row.owner_id, parentId: row.parent_user_id ?? null });
-  return owners;
-}
-
-const isOwner = (owner: { ownerId: string; parentId: string | null } | undefined, userId: string) =>
-  owner !== undefined && (owner.ownerId === userId || owner.parentId === userId);
-
-/** 400: the revoke would leave a dataset with no user holding `share` (D23). */
-const lastSharer = () => cogneeValidation('A dataset must keep at least one user holding share: grant share to another user before revoking this one.');
-
-/**
  * `POST|DELETE /permissions/datasets/{principal}`. Every caller needs `share` on every dataset
  * (the reference's rule); D23 adds:
  * - a grant gives only what the caller holds, never to the caller, and — unless the caller owns
@@ -93,7 +73,7 @@ export async function changeDatasetPermission(
   permissionName: string,
   datasetIds: readonly string[],
   options: { readonly superuser?: boolean } = {},
-): Promise<void> {
+): Promise<{ readonly pending: string[] }> {
   const principal = await requirePrincipal(db, principalId);
   // D15: an empty list is an error, never "every dataset I can share".
   if (datasetIds.length === 0) {
@@ -117,8 +97,8 @@ export async function changeDatasetPermission(
     if (reachesCaller && ids.some((id) => !isOwner(owners.get(id), subject.userId))) {
       throw permissionDenied("Only the dataset's owner can grant permissions to a role or tenant they belong to.");
     }
-    await grant(db, principalId, permissionName, ids);
-    return;
+    // D23: to a user outside the dataset's tenant, an offer the user must accept.
+    return { pending: await grantOrOffer(db, principalId, principal, permissionName, ids) };
   }
   const mayRevoke = (id: string) => {
     const owner = owners.get(id);
@@ -129,7 +109,7 @@ export async function changeDatasetPermission(
   if (!ids.every(mayRevoke)) throw permissionDenied("Only the dataset's owner can revoke the owner's permissions.");
   if (permissionName !== 'share') {
     await revoke(db, principalId, permissionName, ids);
-    return;
+    return { pending: [] };
   }
   await db.transaction().execute(async (trx) => {
     // Lock the datasets' rows first, so concurrent revokes of share are checked one after another.
@@ -143,6 +123,7 @@ export async function changeDatasetPermission(
     const kept = await withUserSharer(trx, [...held]);
     if ([...held].some((id) => !kept.has(id))) throw lastSharer();
   });
+  return { pending: [] };
 }
 
 /**
@@ -209,12 +190,16 @@ export async function principalDatasets(db: Kysely<Database>, subject: Subject, 
  */
 export async function datasetPrincipals(db: Kysely<Database>, subject: Subject, datasetId: string) {
   await requireOnAll(db, subject, 'share', [datasetId]);
-  const byPrincipal = new Map<string, { type: 'user' | 'role' | 'tenant'; permissions: Set<PermissionName> }>();
-  for (const g of await datasetGrants(db, datasetId)) {
-    const entry = byPrincipal.get(g.principal_id) ?? { type: g.principal_type, permissions: new Set<PermissionName>() };
-    entry.permissions.add(g.permission);
-    byPrincipal.set(g.principal_id, entry);
-  }
+  type Entry = { type: 'user' | 'role' | 'tenant'; permissions: Set<PermissionName>; pending: Set<PermissionName> };
+  const byPrincipal = new Map<string, Entry>();
+  const entryOf = (id: string, type: Entry['type']) => {
+    const entry = byPrincipal.get(id) ?? { type, permissions: new Set<PermissionName>(), pending: new Set<PermissionName>() };
+    byPrincipal.set(id, entry);
+    return entry;
+  };
+  for (const g of await datasetGrants(db, datasetId)) entryOf(g.principal_id, g.principal_type).permissions.add(g.permission);
+  // D23: offers waiting for their recipient's acceptance, shown apart (they grant nothing).
+  for (const o of await datasetOffers(db, datasetId)) entryOf(o.principal_id, 'user').pending.add(o.permission);
   const ids = (type: 'user' | 'role' | 'tenant') => [...byPrincipal].filter(([, e]) => e.type === type).map(([id]) => id);
   const names = new Map<string, string>();
   const named = (rows: { id: string; name: string }[]) => rows.forEach((r) => names.set(r.id, r.name));
@@ -229,6 +214,7 @@ export async function datasetPrincipals(db: Kysely<Database>, subject: Subject, 
       principal_type: e.type,
       name: names.get(id) ?? null,
       permissions: PERMISSION_TYPES.filter((p) => e.permissions.has(p)),
+      ...(e.pending.size > 0 ? { pending_permissions: PERMISSION_TYPES.filter((p) => e.pending.has(p)) } : {}),
     }))
     .sort(
       (a, b) =>

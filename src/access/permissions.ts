@@ -118,6 +118,15 @@ export async function datasetGrants(db: Kysely<Database>, datasetId: string): Pr
   return rows.flatMap((row) => (isPermissionName(row.permission) ? [{ ...row, permission: row.permission }] : []));
 }
 
+/** Every offer on one dataset (D23): users waiting to accept, with the permissions offered. */
+export async function datasetOffers(db: Kysely<Database>, datasetId: string): Promise<{ principal_id: string; permission: PermissionName }[]> {
+  const rows = await offers(db)
+    .select(['share_offers.principal_id', 'permissions.name as permission'])
+    .where('share_offers.dataset_id', '=', datasetId)
+    .execute();
+  return rows.flatMap((row) => (isPermissionName(row.permission) ? [{ ...row, permission: row.permission }] : []));
+}
+
 /** 403 PermissionDeniedError: the caller lacks `permission` on one of the datasets requested. */
 export function datasetPermissionDenied(permission: PermissionName): ApiError {
   return permissionDenied(`Request owner does not have necessary permission: [${permission}] for all datasets requested.`);
@@ -191,12 +200,100 @@ export async function grant(db: Kysely<Database>, principalId: string, permissio
     .execute();
 }
 
+/** Revokes a grant, and withdraws the same permission if it is only offered (D23). */
 export async function revoke(db: Kysely<Database>, principalId: string, permission: PermissionName, datasetIds: readonly string[]): Promise<void> {
   if (datasetIds.length === 0) return;
-  await db
-    .deleteFrom('acls')
-    .where('principal_id', '=', principalId)
-    .where('dataset_id', 'in', [...new Set(datasetIds)])
-    .where('permission_id', 'in', (eb) => eb.selectFrom('permissions').select('id').where('name', '=', permission))
+  for (const table of ['acls', 'share_offers'] as const) {
+    await db
+      .deleteFrom(table)
+      .where('principal_id', '=', principalId)
+      .where('dataset_id', 'in', [...new Set(datasetIds)])
+      .where('permission_id', 'in', (eb) => eb.selectFrom('permissions').select('id').where('name', '=', permission))
+      .execute();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// D23: shares offered to users outside the dataset's tenant
+
+/**
+ * Of `datasetIds`, those on which a grant to user `userId` is only an offer: the user is not a member
+ * of the dataset's tenant (a personal dataset has no member but its owner) and has not accepted the
+ * dataset already (holds no grant on it directly). Acceptance is per user and dataset.
+ */
+export async function needsAcceptance(db: Kysely<Database>, userId: string, datasetIds: readonly string[]): Promise<Set<string>> {
+  if (datasetIds.length === 0) return new Set();
+  const ids = [...new Set(datasetIds)];
+  const rows = await db
+    .selectFrom('datasets')
+    .leftJoin('user_tenants', (join) => join.onRef('user_tenants.tenant_id', '=', 'datasets.tenant_id').on('user_tenants.user_id', '=', userId))
+    .select(['datasets.id', 'datasets.owner_id', 'user_tenants.user_id as member'])
+    .where('datasets.id', 'in', ids)
     .execute();
+  const accepted = await db.selectFrom('acls').select('dataset_id').distinct().where('principal_id', '=', userId).where('dataset_id', 'in', ids).execute();
+  const held = new Set(accepted.map((r) => r.dataset_id));
+  return new Set(rows.filter((r) => r.owner_id !== userId && r.member === null && !held.has(r.id)).map((r) => r.id));
+}
+
+/**
+ * A grant as the sharing route makes it: to a role, a tenant or a user in the dataset's tenant it
+ * takes effect at once; to a user outside, it is recorded as an offer that grants nothing until the
+ * user accepts it. Answers the ids that wait for acceptance.
+ */
+export async function grantOrOffer(
+  db: Kysely<Database>,
+  principalId: string,
+  principalType: 'user' | 'role' | 'tenant',
+  permission: PermissionName,
+  datasetIds: readonly string[],
+): Promise<string[]> {
+  const ids = [...new Set(datasetIds)];
+  const pending = principalType === 'user' ? await needsAcceptance(db, principalId, ids) : new Set<string>();
+  await grant(
+    db,
+    principalId,
+    permission,
+    ids.filter((id) => !pending.has(id)),
+  );
+  if (pending.size === 0) return [];
+  const pid = await permissionId(db, permission);
+  const now = new Date().toISOString();
+  await db
+    .insertInto('share_offers')
+    .values([...pending].map((datasetId) => ({ id: randomUUID(), principal_id: principalId, permission_id: pid, dataset_id: datasetId, created_at: now })))
+    .onConflict((oc) => oc.columns(['principal_id', 'permission_id', 'dataset_id']).doNothing())
+    .execute();
+  return ids.filter((id) => pending.has(id));
+}
+
+/** Offers (never grants) with their permission's name: the base of every offer query. */
+export function offers(db: Kysely<Database>) {
+  return db.selectFrom('share_offers').innerJoin('permissions', 'permissions.id', 'share_offers.permission_id');
+}
+
+/** The permissions offered to `userId` on one dataset, in the canonical order. */
+export async function offeredPermissions(db: Kysely<Database>, userId: string, datasetId: string): Promise<PermissionName[]> {
+  const rows = await offers(db)
+    .select('permissions.name')
+    .where('share_offers.principal_id', '=', userId)
+    .where('share_offers.dataset_id', '=', datasetId)
+    .execute();
+  const names = new Set(rows.map((r) => r.name));
+  return PERMISSION_TYPES.filter((p) => names.has(p));
+}
+
+/** Accepts every offer to `userId` on one dataset: each becomes a grant. Answers the permissions accepted. */
+export async function acceptOffers(db: Kysely<Database>, userId: string, datasetId: string): Promise<PermissionName[]> {
+  return db.transaction().execute(async (trx) => {
+    const offered = await offeredPermissions(trx, userId, datasetId);
+    for (const permission of offered) await grant(trx, userId, permission, [datasetId]);
+    await trx.deleteFrom('share_offers').where('principal_id', '=', userId).where('dataset_id', '=', datasetId).execute();
+    return offered;
+  });
+}
+
+/** Removes every offer to `userId` on one dataset; answers how many there were. */
+export async function declineOffers(db: Kysely<Database>, userId: string, datasetId: string): Promise<number> {
+  const result = await db.deleteFrom('share_offers').where('principal_id', '=', userId).where('dataset_id', '=', datasetId).executeTakeFirst();
+  return Number(result.numDeletedRows ?? 0);
 }

@@ -173,12 +173,27 @@ describe('register → dataset → upload → cognify → search → share → r
     await page.getByLabel('User e-mail').fill(bobEmail);
     assert.equal(await page.getByRole('checkbox', { name: 'Read' }).isChecked(), true);
     await page.getByRole('button', { name: 'Grant permissions' }).click();
-    await announced(page, `Granted read on handbook to ${bobEmail}.`).waitFor();
+    // D23: Bob is outside Ada's personal space, so the share waits for his acceptance.
+    await announced(page, `Offered read on handbook to ${bobEmail}: it takes effect once they accept it.`).waitFor();
     const who = page.getByRole('table', { name: 'Who has what on handbook' });
-    await who.getByRole('row', { name: new RegExp(bobEmail.replace(/[.+]/g, '\\$&')) }).waitFor();
+    const bobRow = who.getByRole('row', { name: new RegExp(bobEmail.replace(/[.+]/g, '\\$&')) });
+    await bobRow.getByText('read (not accepted yet)').waitFor();
 
     await bob.page.reload();
+    const shared = bob.page.getByRole('table', { name: 'Datasets shared with you' });
+    await shared
+      .getByRole('row', { name: /handbook/ })
+      .getByText('Waiting for you')
+      .waitFor();
+    await bob.page.getByText('No datasets yet.', { exact: false }).waitFor();
+    assert.deepEqual(await datasetNames(bob.page), [], 'an offer grants nothing before it is accepted');
+    await shared.getByRole('button', { name: 'Accept handbook' }).click();
+    await announced(bob.page, 'The share of handbook was accepted.').waitFor();
     await bob.page.getByRole('link', { name: 'handbook', exact: true }).waitFor();
+    await shared
+      .getByRole('row', { name: /handbook/ })
+      .getByText('Accepted')
+      .waitFor();
     await bob.page.getByRole('link', { name: 'Search' }).click();
     await bob.page.getByRole('checkbox', { name: 'handbook' }).check();
     await bob.page.getByRole('textbox', { name: 'Query' }).fill('compiler');
@@ -203,6 +218,37 @@ describe('register → dataset → upload → cognify → search → share → r
     assert.deepEqual(await datasetNames(bob.page), []);
     await bob.page.goto(datasetUrl);
     await bob.page.getByRole('heading', { name: 'Dataset not found', level: 1 }).waitFor();
+    ada.assertClean();
+    bob.assertClean();
+  });
+
+  test('D23: the second user declines an offer, then removes a share he accepted', async () => {
+    const { page } = ada;
+    const offer = async () => {
+      await page.getByRole('button', { name: 'Grant permissions' }).click();
+      await announced(page, `Offered read on handbook to ${bobEmail}: it takes effect once they accept it.`).waitFor();
+    };
+    await offer();
+    await bob.page.goto(`${server.url}/datasets`);
+    const shared = bob.page.getByRole('table', { name: 'Datasets shared with you' });
+    await shared.getByRole('button', { name: 'Decline handbook' }).click();
+    await announced(bob.page, 'The share of handbook was declined.').waitFor();
+    await bob.page.getByText('Nothing has been shared with you.').waitFor();
+    assert.deepEqual(await datasetNames(bob.page), []);
+
+    await offer();
+    await bob.page.reload();
+    await shared.getByRole('button', { name: 'Accept handbook' }).click();
+    await bob.page.getByRole('link', { name: 'handbook', exact: true }).waitFor();
+    await shared.getByRole('button', { name: 'Remove share of handbook' }).click();
+    await bob.page.getByRole('button', { name: 'Cancel remove share of handbook' }).click();
+    await bob.page.getByRole('link', { name: 'handbook', exact: true }).waitFor();
+    await shared.getByRole('button', { name: 'Remove share of handbook' }).click();
+    await bob.page.getByRole('button', { name: 'Yes, remove share of handbook' }).click();
+    await announced(bob.page, 'The share of handbook was removed.').waitFor();
+    await bob.page.getByText('No datasets yet.', { exact: false }).waitFor();
+    assert.deepEqual(await datasetNames(bob.page), []);
+    await bob.page.getByText('Nothing has been shared with you.').waitFor();
     ada.assertClean();
     bob.assertClean();
   });

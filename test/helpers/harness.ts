@@ -296,3 +296,16 @@ export async function upload(server: TestServer, a: Actor, fields: Record<string
   const response = await fetch(`${server.url}${path}`, { method: 'POST', body: form, headers: { authorization: `Bearer ${a.token}` } });
   return { status: response.status, body: (await response.json()) as any };
 }
+
+/**
+ * D23: a share to a user outside the dataset's tenant waits for the recipient's acceptance. Has the
+ * recipient accept every dataset a sharing answer names as pending (each acceptance must succeed).
+ */
+export async function acceptPending(recipient: Actor | undefined, answer: HttpResult): Promise<void> {
+  const pending = ((answer.body as { pending_dataset_ids?: string[] } | undefined)?.pending_dataset_ids ?? []) as string[];
+  if (pending.length > 0 && !recipient) throw new Error(`a share waits for a recipient this test does not know: ${answer.text}`);
+  for (const id of pending) {
+    const res = await recipient!.c.post(`/api/v1/permissions/shares/received/${id}/accept`, asActor(recipient!));
+    if (res.status !== 200) throw new Error(`accepting ${id}: ${res.status} ${res.text}`);
+  }
+}

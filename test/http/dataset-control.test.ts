@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createJwt } from '../../src/auth/tokens.js';
-import { asActor, signUpActor, startTestServer, type Actor, type Client, type TestServer } from '../helpers/harness.js';
+import { acceptPending, asActor, signUpActor, startTestServer, type Actor, type Client, type TestServer } from '../helpers/harness.js';
 
 /**
  * D23: a permission grants no more than itself. A holder of `share` grants only what he holds, never
@@ -47,7 +47,13 @@ for (const multiTenant of [true, false]) {
     });
     after(() => server.close());
 
-    const actor = (prefix: string) => signUpActor(server, prefix);
+    /** Every user of the suite by id, so that a recipient can accept what is shared with it (D23). */
+    const actors = new Map<string, Actor>();
+    const actor = async (prefix: string) => {
+      const a = await signUpActor(server, prefix);
+      actors.set(a.id, a);
+      return a;
+    };
     const dataset = async (a: Actor, name: string) => {
       const res = await a.c.post('/api/v1/datasets', { json: { name }, ...asActor(a) });
       assert.equal(res.status, 200, res.text);
@@ -55,7 +61,12 @@ for (const multiTenant of [true, false]) {
     };
     const change = (a: Actor, method: 'POST' | 'DELETE', principal: string, permission: string, ids: string[]) =>
       a.c.request(method, `/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
-    const share = (a: Actor, principal: string, permission: string, ids: string[]) => change(a, 'POST', principal, permission, ids);
+    /** A grant; a user outside the dataset's tenant then accepts it (D23), so it takes effect as before. */
+    const share = async (a: Actor, principal: string, permission: string, ids: string[]) => {
+      const res = await change(a, 'POST', principal, permission, ids);
+      await acceptPending(actors.get(principal), res);
+      return res;
+    };
     const unshare = (a: Actor, principal: string, permission: string, ids: string[]) => change(a, 'DELETE', principal, permission, ids);
     const ok = async (pending: Promise<{ status: number; text: string }>) => {
       const res = await pending;
@@ -180,8 +191,9 @@ for (const multiTenant of [true, false]) {
       assert.deepEqual((await holders(deputy, d.id)).get(owner.id), ['read', 'delete']);
 
       // A superuser holding share may revoke the owner's grants.
-      await ok(share(deputy, adminId, 'share', [d.id]));
       const adminActor: Actor = { c: admin, id: adminId, token: adminToken, email: ADMIN_EMAIL };
+      actors.set(adminId, adminActor);
+      await ok(share(deputy, adminId, 'share', [d.id]));
       await ok(unshare(adminActor, owner.id, 'delete', [d.id]));
       assert.deepEqual((await holders(deputy, d.id)).get(owner.id), ['read']);
       // Without share on the dataset, a superuser is refused like anyone else.

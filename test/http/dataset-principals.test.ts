@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
+import { acceptPending, asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * `GET /api/v1/permissions/datasets/{dataset_id}/principals` (an Engram addition): who holds which
@@ -25,11 +25,18 @@ describe('who holds which permission on a dataset', () => {
   });
   after(() => server.close());
 
-  const actor = (prefix: string) => signUpActor(server, prefix);
+  /** Every user of the suite by id, so that a recipient can accept what is shared with it (D23). */
+  const actors = new Map<string, Actor>();
+  const actor = async (prefix: string) => {
+    const a = await signUpActor(server, prefix);
+    actors.set(a.id, a);
+    return a;
+  };
   const dataset = async (a: Actor, name: string) => (await a.c.post('/api/v1/datasets', { json: { name }, ...asActor(a) })).body as { id: string };
   const share = async (a: Actor, principal: string, permission: string, ids: string[]) => {
     const res = await a.c.post(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
     assert.equal(res.status, 200, res.text);
+    await acceptPending(actors.get(principal), res);
   };
   const revoke = async (a: Actor, principal: string, permission: string, ids: string[]) => {
     const res = await a.c.delete(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });

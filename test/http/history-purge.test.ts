@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
+import { acceptPending, asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * Removing content purges the search history that could quote it, every user's (`GET
@@ -52,6 +52,7 @@ describe('search history is purged with the content it could quote', () => {
   async function share(datasetId: string, with_: Actor): Promise<void> {
     const res = await owner.c.post(`/api/v1/permissions/datasets/${with_.id}?permission_name=read`, { json: [datasetId], ...asActor(owner) });
     assert.equal(res.status, 200, res.text);
+    await acceptPending(with_, res); // D23: an outside share waits for the recipient's acceptance
   }
 
   it('deleting an item purges every user’s queries of its dataset since it was added; other queries stay', async () => {

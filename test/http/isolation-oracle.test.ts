@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { PERMS, USERS, World, opArb, type Op } from '../helpers/isolation-model.js';
 import { startTestServer, uniqueEmail, type Client, type TestServer } from '../helpers/harness.js';
 
 /**
@@ -11,95 +12,13 @@ import { startTestServer, uniqueEmail, type Client, type TestServer } from '../h
  *                     {u} ∪ tenants(u) ∪ (roles(u) if u belongs to a tenant) holds p on d.
  * Grants and revokes follow D23 (only what one holds, never to oneself or a group that reaches
  * oneself unless one owns the dataset; the owner's grants are the owner's; a dataset keeps a user
- * holding share). Checked: listings, grant and revoke answers, principal datasets, dataset
- * deletion. No leak, no false denial.
+ * holding share). A grant to a user outside the dataset's tenant (any user but the owner, for a
+ * personal dataset) who holds nothing on it yet is an offer, which grants nothing until the user
+ * accepts it (D23); a user may decline an offer or drop what it received. Checked: listings, grant
+ * and revoke answers, received shares and their answers, principal datasets, dataset deletion. No
+ * leak, no false denial.
  */
 const RUNS = Number(process.env.ORACLE_RUNS ?? 12);
-const USERS = 6;
-const PERMS = ['read', 'write', 'delete', 'share'] as const;
-type Perm = (typeof PERMS)[number];
-
-type Op =
-  | { kind: 'createTenant'; user: number }
-  | { kind: 'addMember'; tenant: number; user: number }
-  | { kind: 'select'; user: number; tenant: number | null }
-  | { kind: 'createRole'; tenant: number; name: number }
-  | { kind: 'addRole'; role: number; user: number }
-  | { kind: 'removeRole'; role: number; user: number; by: number }
-  | { kind: 'createDataset'; user: number; name: number }
-  | { kind: 'grant' | 'revoke'; user: number; target: { type: 'user' | 'role' | 'tenant'; index: number }; perm: Perm; datasets: number[] }
-  | { kind: 'removeMember'; tenant: number; user: number; by: number }
-  | { kind: 'deleteDataset'; user: number; dataset: number }
-  | { kind: 'principalDatasets'; user: number; target: { type: 'user' | 'role' | 'tenant'; index: number } };
-
-const idx = (max: number) => fc.nat({ max });
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('createTenant' as const), user: idx(USERS - 1) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('addMember' as const), tenant: idx(5), user: idx(USERS - 1) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('select' as const), user: idx(USERS - 1), tenant: fc.option(idx(5), { nil: null }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('createRole' as const), tenant: idx(5), name: idx(2) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('addRole' as const), role: idx(8), user: idx(USERS - 1) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeRole' as const), role: idx(8), user: idx(USERS - 1), by: idx(USERS - 1) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('createDataset' as const), user: idx(USERS - 1), name: idx(3) }) },
-  {
-    weight: 6,
-    arbitrary: fc.record({
-      kind: fc.constantFrom('grant' as const, 'grant' as const, 'revoke' as const),
-      user: idx(USERS - 1),
-      target: fc.record({ type: fc.constantFrom('user' as const, 'role' as const, 'tenant' as const), index: idx(8) }),
-      perm: fc.constantFrom(...PERMS),
-      datasets: fc.array(idx(15), { minLength: 1, maxLength: 3 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('removeMember' as const), tenant: idx(5), user: idx(USERS - 1), by: idx(USERS - 1) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('deleteDataset' as const), user: idx(USERS - 1), dataset: idx(15) }) },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant('principalDatasets' as const),
-      user: idx(USERS - 1),
-      target: fc.record({ type: fc.constantFrom('user' as const, 'role' as const, 'tenant' as const), index: idx(8) }),
-    }),
-  },
-);
-
-/** The independent model. */
-class World {
-  active = new Map<string, string | null>();
-  tenants: { id: string; owner: string }[] = [];
-  members = new Map<string, Set<string>>(); // user → tenants
-  roles: { id: string; tenant: string; name: string }[] = [];
-  userRoles = new Map<string, Set<string>>(); // user → roles
-  /** `creator` names the id (get-or-create by name); `owner` may change hands (D23). */
-  datasets: { id: string; tenant: string | null; owner: string; creator: string; name: string }[] = [];
-  acl = new Set<string>(); // principal|perm|dataset
-
-  principals(user: string): string[] {
-    const tenants = [...(this.members.get(user) ?? [])];
-    const roles = tenants.length > 0 ? [...(this.userRoles.get(user) ?? [])] : [];
-    return [user, ...tenants, ...roles];
-  }
-  has(user: string, perm: Perm, dataset: string): boolean {
-    const d = this.datasets.find((x) => x.id === dataset);
-    if (!d || d.tenant !== (this.active.get(user) ?? null)) return false;
-    return this.principals(user).some((p) => this.acl.has(`${p}|${perm}|${dataset}`));
-  }
-  effective(user: string, perm: Perm): string[] {
-    return this.datasets
-      .filter((d) => this.has(user, perm, d.id))
-      .map((d) => d.id)
-      .sort();
-  }
-  canManage(user: string, tenant: string): boolean {
-    const t = this.tenants.find((x) => x.id === tenant)!;
-    if (t.owner === user) return true;
-    return [...(this.userRoles.get(user) ?? [])].some((r) => {
-      const role = this.roles.find((x) => x.id === r)!;
-      return role.tenant === tenant && role.name === 'admin';
-    });
-  }
-}
-
 describe('isolation oracle', () => {
   let server: TestServer;
   let clients: Client[];
@@ -138,8 +57,12 @@ describe('isolation oracle', () => {
           }
         };
 
-        // Every world has at least three tenants, owned by the first three users.
-        const seeded: Op[] = [0, 1, 2].map((user) => ({ kind: 'createTenant', user }));
+        // Every world has at least three tenants, owned by the first three users, and a dataset of
+        // every user (in the first three's tenants, and the others' personal spaces).
+        const seeded: Op[] = [
+          ...[0, 1, 2].map((user): Op => ({ kind: 'createTenant', user })),
+          ...users.map((_, user): Op => ({ kind: 'createDataset', user, name: 0 })),
+        ];
         for (const [n, op] of [...seeded, ...ops].entries()) {
           const step = `op ${n} ${JSON.stringify(op)}`;
           switch (op.kind) {
@@ -231,9 +154,10 @@ describe('isolation oracle', () => {
             case 'grant':
             case 'revoke': {
               const principal = principalOf(op.target);
-              const ids = op.datasets.map((i) => world.datasets[i]?.id).filter((x): x is string => x !== undefined);
-              if (!principal || ids.length === 0) break;
               const uid = users[op.user]!.id;
+              const pool = op.own ? world.datasets.filter((d) => d.owner === uid && d.tenant === (world.active.get(uid) ?? null)) : world.datasets;
+              const ids = op.datasets.map((i) => pool[op.own ? i % Math.max(pool.length, 1) : i]?.id).filter((x): x is string => x !== undefined);
+              if (!principal || ids.length === 0) break;
               const res = await call(
                 op.user,
                 op.kind === 'grant' ? 'POST' : 'DELETE',
@@ -265,7 +189,13 @@ describe('isolation oracle', () => {
                 else expected = 200;
               }
               assert.equal(res.status, expected, step);
-              if (expected === 200) for (const id of ids) world.acl[op.kind === 'grant' ? 'add' : 'delete'](`${principal}|${op.perm}|${id}`);
+              if (expected === 200 && op.kind === 'grant') {
+                const pending = op.target.type === 'user' ? ids.filter((id) => world.needsAcceptance(principal, id)) : [];
+                assert.deepEqual(res.body.pending_dataset_ids ?? [], [...new Set(pending)], `${step}: the offers the answer names`);
+                for (const id of ids) (pending.includes(id) ? world.offers : world.acl).add(`${principal}|${op.perm}|${id}`);
+              }
+              if (expected === 200 && op.kind === 'revoke')
+                for (const id of ids) for (const set of [world.acl, world.offers]) set.delete(`${principal}|${op.perm}|${id}`);
               break;
             }
             case 'removeMember': {
@@ -305,8 +235,46 @@ describe('isolation oracle', () => {
               assert.equal(res.status, allowed ? 200 : 403, step);
               if (allowed) {
                 world.datasets = world.datasets.filter((x) => x.id !== d.id);
-                for (const key of [...world.acl]) if (key.endsWith(`|${d.id}`)) world.acl.delete(key);
+                for (const set of [world.acl, world.offers]) for (const key of [...set]) if (key.endsWith(`|${d.id}`)) set.delete(key);
               }
+              break;
+            }
+            case 'accept':
+            case 'decline':
+            case 'drop': {
+              // Mostly a (user, dataset) pair where the user received something, so that not every answer is 404.
+              const holds = (u: number, d: { id: string; owner: string }) =>
+                d.owner !== users[u]!.id && PERMS.some((p) => [world.acl, world.offers].some((set) => set.has(`${users[u]!.id}|${p}|${d.id}`)));
+              const pairs = users.flatMap((_, u) => world.datasets.filter((d) => holds(u, d)).map((d) => ({ u, d })));
+              const pick = op.received ? pairs[op.dataset % Math.max(pairs.length, 1)] : { u: op.user, d: world.datasets[op.dataset] };
+              if (!pick?.d) break;
+              const { u: actorIndex, d } = pick;
+              const uid = users[actorIndex]!.id;
+              const path = `/api/v1/permissions/shares/received/${d.id}`;
+              const res = await call(actorIndex, op.kind === 'drop' ? 'DELETE' : 'POST', op.kind === 'drop' ? path : `${path}/${op.kind}`);
+              const mine = (set: Set<string>) => PERMS.filter((p) => set.has(`${uid}|${p}|${d.id}`));
+              const [held, offered] = [mine(world.acl), mine(world.offers)];
+              let expected: number;
+              if (op.kind === 'accept') expected = d.owner !== uid && held.length + offered.length > 0 ? 200 : 404;
+              else if (op.kind === 'decline') expected = offered.length > 0 ? 200 : 404;
+              else if (d.owner === uid) expected = 400;
+              else if (held.length + offered.length === 0) expected = 404;
+              else {
+                const otherSharer = users.some((u) => u.id !== uid && world.acl.has(`${u.id}|share|${d.id}`));
+                expected = held.includes('share') && !otherSharer ? 400 : 200;
+              }
+              assert.equal(res.status, expected, step);
+              if (expected === 200) {
+                for (const p of offered) world.offers.delete(`${uid}|${p}|${d.id}`);
+                if (op.kind === 'accept') for (const p of offered) world.acl.add(`${uid}|${p}|${d.id}`);
+                if (op.kind === 'drop') for (const p of held) world.acl.delete(`${uid}|${p}|${d.id}`);
+              }
+              const listed = await call(actorIndex, 'GET', '/api/v1/permissions/shares/received');
+              assert.equal(listed.status, 200, step);
+              const got = (listed.body as { dataset_id: string; status: string; permissions: string[] }[])
+                .map((r) => `${r.dataset_id}|${r.status}|${r.permissions.join(',')}`)
+                .sort();
+              assert.deepEqual(got, world.received(uid), `${step}: the shares the user received`);
               break;
             }
             case 'principalDatasets': {

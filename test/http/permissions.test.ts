@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { linkExternalTenant } from '../../src/access/index.js';
 import { createJwt } from '../../src/auth/tokens.js';
-import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
+import { acceptPending, asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * Tenants, roles and dataset permissions over HTTP: the reference's behaviours (its tests that can be
@@ -18,11 +18,23 @@ describe('tenants, roles and dataset permissions', () => {
   });
   after(() => server.close());
 
-  const actor = (prefix: string) => signUpActor(server, prefix);
+  /** Every user of the suite by id, so that a recipient can accept what is shared with it (D23). */
+  const actors = new Map<string, Actor>();
+  const actor = async (prefix: string) => {
+    const a = await signUpActor(server, prefix);
+    actors.set(a.id, a);
+    return a;
+  };
   const dataset = async (a: Actor, name: string) => (await a.c.post('/api/v1/datasets', { json: { name }, ...asActor(a) })).body;
   const list = async (a: Actor) => ((await a.c.get('/api/v1/datasets', asActor(a))).body as { name: string }[]).map((d) => d.name).sort();
-  const share = (a: Actor, principal: string, permission: string, ids: string[]) =>
+  const offer = (a: Actor, principal: string, permission: string, ids: string[]) =>
     a.c.post(`/api/v1/permissions/datasets/${principal}?permission_name=${permission}`, { json: ids, ...asActor(a) });
+  /** A grant; a user outside the dataset's tenant then accepts it (D23), so it takes effect as before. */
+  const share = async (a: Actor, principal: string, permission: string, ids: string[]) => {
+    const res = await offer(a, principal, permission, ids);
+    await acceptPending(actors.get(principal), res);
+    return res;
+  };
   const newTenant = async (a: Actor, name: string) => (await a.c.post(`/api/v1/permissions/tenants?tenant_name=${name}`, asActor(a))).body.tenant_id as string;
   const select = (a: Actor, tenantId: string | null) => a.c.post('/api/v1/permissions/tenants/select', { json: { tenant_id: tenantId }, ...asActor(a) });
 
@@ -41,8 +53,10 @@ describe('tenants, roles and dataset permissions', () => {
 
     const found = await a.c.post('/api/v1/users/get-user-id', { json: { email: b.email }, ...asActor(a) });
     assert.equal(found.body.user_id, b.id);
-    const granted = await share(a, b.id, 'read', [da.id]);
-    assert.deepEqual([granted.status, granted.body], [200, { message: 'Permission assigned to principal' }]);
+    const granted = await offer(a, b.id, 'read', [da.id]);
+    assert.deepEqual([granted.status, granted.body], [200, { message: 'Permission assigned to principal', pending_dataset_ids: [da.id] }]);
+    assert.deepEqual(await list(b), ['beta'], 'D23: an outside share waits for the recipient');
+    assert.equal((await b.c.post(`/api/v1/permissions/shares/received/${da.id}/accept`, asActor(b))).status, 200);
     assert.deepEqual(await list(b), ['alpha', 'beta']);
     assert.equal((await b.c.get('/api/v1/datasets', { cookies: false })).status, 401, 'anonymous listing is refused');
   });

@@ -51,11 +51,38 @@ export function permissionRoutes(app: App, ctx: HttpContext) {
       preHandler: guard,
       handler: async (request) => {
         const superuser = principalOf(request).user.isSuperuser;
-        await management.changeDatasetPermission(await subject(request), action, request.params.principal_id, request.query.permission_name, request.body, {
-          superuser,
-        });
-        return { message };
+        const { pending } = await management.changeDatasetPermission(
+          await subject(request),
+          action,
+          request.params.principal_id,
+          request.query.permission_name,
+          request.body,
+          { superuser },
+        );
+        // D23: the reference's answer, plus the datasets whose share waits for the recipient's acceptance.
+        return pending.length > 0 ? { message, pending_dataset_ids: pending } : { message };
       },
+    });
+  }
+
+  // D23: the recipient's side of sharing (Engram's own routes).
+  const received = `${base}/shares/received`;
+  app.get(
+    received,
+    { schema: { tags: TAGS, summary: 'Datasets shared with you as a user, accepted or waiting for your acceptance', security: SECURED }, preHandler: guard },
+    async (request) => management.receivedShares(await subject(request)),
+  );
+  for (const [url, method, summary, rule] of [
+    [`${received}/:dataset_id/accept`, 'POST', 'Accept the share of a dataset offered to you', management.acceptShare],
+    [`${received}/:dataset_id/decline`, 'POST', 'Decline the share of a dataset offered to you', management.declineShare],
+    [`${received}/:dataset_id`, 'DELETE', 'Drop every permission you received as a user on a dataset (not your own datasets)', management.dropShare],
+  ] as const) {
+    app.route({
+      method,
+      url,
+      schema: { tags: TAGS, summary, security: SECURED, params: z.object({ dataset_id: Uuid }) },
+      preHandler: guard,
+      handler: async (request) => rule(await subject(request), request.params.dataset_id),
     });
   }
 

@@ -346,6 +346,26 @@ const m0007_agent_connections: VersionedMigration = () => ({
   },
 });
 
+/**
+ * D23: shares offered to users outside the dataset's tenant wait for the recipient's acceptance. An
+ * offer is not a grant: it lives apart from `acls`, so no permission query can count it; accepting
+ * moves it into `acls`. Grants made before this migration stay in effect (the recipient may drop them).
+ */
+const m0008_share_offers: VersionedMigration = () => ({
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('share_offers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('principal_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('permission_id', 'text', (c) => c.notNull().references('permissions.id').onDelete('cascade'))
+      .addColumn('dataset_id', 'text', (c) => c.notNull().references('datasets.id').onDelete('cascade'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addUniqueConstraint('uq_share_offers_principal_permission_dataset', ['principal_id', 'permission_id', 'dataset_id'])
+      .execute();
+    await db.schema.createIndex('share_offers_dataset_idx').on('share_offers').column('dataset_id').execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
   '0002_datasets_acl': m0002_datasets_acl,
@@ -354,6 +374,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0005_search_history_datasets': m0005_search_history_datasets,
   '0006_dataset_deletions': m0006_dataset_deletions,
   '0007_agent_connections': m0007_agent_connections,
+  '0008_share_offers': m0008_share_offers,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -106,6 +106,15 @@ export interface AclsTable {
   updated_at: string | null;
 }
 
+/** D23: a pending share to a user outside the dataset's tenant (user × permission × dataset, unique); it grants nothing. */
+export interface ShareOffersTable {
+  id: string;
+  principal_id: string;
+  permission_id: string;
+  dataset_id: string;
+  created_at: string;
+}
+
 export interface PrincipalConfigurationTable {
   id: string;
   owner_id: string;
@@ -262,6 +271,7 @@ export interface Database {
   dataset_deletions: DatasetDeletionsTable;
   permissions: PermissionsTable;
   acls: AclsTable;
+  share_offers: ShareOffersTable;
   principal_configuration: PrincipalConfigurationTable;
   principals: PrincipalsTable;
   users: UsersTable;

@@ -30,6 +30,18 @@ export interface Holder {
   principal_type: 'user' | 'role' | 'tenant';
   name: string | null;
   permissions: Permission[];
+  /** Permissions offered to a user outside the dataset's tenant, waiting for their acceptance (D23). */
+  pending_permissions?: Permission[];
+}
+/** A dataset shared with the caller as a user: accepted, or offered and waiting for acceptance (D23). */
+export interface ReceivedShare {
+  dataset_id: string;
+  dataset_name: string;
+  tenant_id: string | null;
+  owner_email: string | null;
+  permissions: Permission[];
+  status: 'pending' | 'accepted';
+  since: string;
 }
 
 export const myTenants = () => get<TenantRef[]>(`${P}/tenants/me`);
@@ -76,7 +88,29 @@ export async function removeUserFromRole(userId: string, roleId: string): Promis
 /** Who holds which permissions on a dataset. */
 export const datasetPrincipals = (datasetId: string) => get<Holder[]>(`${P}/datasets/${q(datasetId)}/principals`);
 
-/** Grants or revokes one permission of a principal (user, role or tenant) on datasets. */
-export async function changeDatasetPermission(change: 'grant' | 'revoke', principalId: string, permission: Permission, datasetIds: string[]): Promise<void> {
-  await request(change === 'grant' ? 'POST' : 'DELETE', `${P}/datasets/${q(principalId)}?permission_name=${q(permission)}`, { json: datasetIds });
+/**
+ * Grants or revokes one permission of a principal (user, role or tenant) on datasets. Answers the ids
+ * whose grant is only an offer waiting for the recipient's acceptance (D23).
+ */
+export async function changeDatasetPermission(
+  change: 'grant' | 'revoke',
+  principalId: string,
+  permission: Permission,
+  datasetIds: string[],
+): Promise<string[]> {
+  const answer = await request<{ pending_dataset_ids?: string[] } | undefined>(
+    change === 'grant' ? 'POST' : 'DELETE',
+    `${P}/datasets/${q(principalId)}?permission_name=${q(permission)}`,
+    { json: datasetIds },
+  );
+  return answer?.pending_dataset_ids ?? [];
+}
+
+/** Datasets shared with the caller as a user (D23). */
+export const receivedShares = () => get<ReceivedShare[]>(`${P}/shares/received`);
+
+/** Accepts or declines the share of a dataset offered to the caller, or drops a share received. */
+export async function answerShare(answer: 'accept' | 'decline' | 'drop', datasetId: string): Promise<void> {
+  if (answer === 'drop') await del(`${P}/shares/received/${q(datasetId)}`);
+  else await request('POST', `${P}/shares/received/${q(datasetId)}/${answer}`);
 }

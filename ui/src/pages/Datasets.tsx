@@ -1,7 +1,8 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiFailure, errorMessage } from '../api/client';
 import { createDataset, datasetStatuses, deleteDataset, listDatasets, type Dataset } from '../api/datasets';
-import { Button, ConfirmButton, Field, Notice, Page, Table, useLoad } from '../components';
+import { answerShare, receivedShares, type ReceivedShare } from '../api/permissions';
+import { Button, ConfirmButton, Field, Notice, Page, Table, useAction, useLoad } from '../components';
 import { Link } from '../router';
 import { useSession } from '../session';
 
@@ -184,6 +185,96 @@ export function DatasetsPage() {
           empty="No datasets yet. Create one above, then add files or text to it."
         />
       )}
+      <SharedWithYou onChange={list.reload} />
     </Page>
+  );
+}
+
+/**
+ * Datasets shared with you as a user (D23): a share from outside your tenants waits here until you
+ * accept it, and grants nothing before; any share you received can be removed again.
+ */
+export function SharedWithYou({ onChange }: { onChange: () => Promise<void> }) {
+  const shares = useLoad(receivedShares, []);
+  const action = useAction();
+
+  const answer = (kind: 'accept' | 'decline' | 'drop', share: ReceivedShare) =>
+    action.run(async () => {
+      await answerShare(kind, share.dataset_id);
+      await Promise.all([shares.reload(), onChange()]);
+      const done = { accept: 'accepted', decline: 'declined', drop: 'removed' }[kind];
+      return `The share of ${share.dataset_name} was ${done}.`;
+    });
+
+  const rows = (shares.data ?? []).map((s) => [
+    s.dataset_name,
+    s.owner_email ?? '—',
+    <ul className="adm-perms" aria-label={`Permissions on ${s.dataset_name}`} key="perms">
+      {s.permissions.map((p) => (
+        <li key={p} className="badge">
+          {p}
+        </li>
+      ))}
+    </ul>,
+    <span className={`badge${s.status === 'pending' ? ' badge-warn' : ' badge-ok'}`} key="status">
+      {s.status === 'pending' ? 'Waiting for you' : 'Accepted'}
+    </span>,
+    <time dateTime={s.since} key="since">
+      {formatDate(s.since)}
+    </time>,
+    <span key="actions">
+      {s.status === 'pending' ? (
+        <>
+          <Button
+            type="button"
+            className="button button-small"
+            busy={action.busy}
+            aria-label={`Accept ${s.dataset_name}`}
+            onClick={() => void answer('accept', s)}
+          >
+            Accept
+          </Button>{' '}
+          <Button
+            type="button"
+            className="button button-quiet button-small"
+            busy={action.busy}
+            aria-label={`Decline ${s.dataset_name}`}
+            onClick={() => void answer('decline', s)}
+          >
+            Decline
+          </Button>
+        </>
+      ) : (
+        <ConfirmButton
+          label="Remove"
+          name={`Remove share of ${s.dataset_name}`}
+          question={`Remove ${s.dataset_name} from your datasets? Its owner would have to share it again.`}
+          className="button button-quiet button-small"
+          busy={action.busy}
+          onOpen={action.clear}
+          onConfirm={() => answer('drop', s)}
+        />
+      )}
+    </span>,
+  ]);
+
+  return (
+    <section aria-labelledby="shared-with-you">
+      <h2 id="shared-with-you">Shared with you</h2>
+      <p className="hint">A dataset shared with you from outside your tenants reaches your searches only once you accept it.</p>
+      <Notice kind="error">{shares.error}</Notice>
+      <Notice kind="error">{action.error}</Notice>
+      <Notice kind="success">{action.success}</Notice>
+      {shares.loading && !shares.data ? (
+        <p className="loading">Loading shares…</p>
+      ) : (
+        <Table
+          caption="Datasets shared with you"
+          headers={['Dataset', 'Owner', 'Permissions', 'Status', 'Since', 'Actions']}
+          rows={rows}
+          empty="Nothing has been shared with you."
+        />
+      )}
+    </section>
   );
 }

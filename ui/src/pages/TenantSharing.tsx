@@ -53,13 +53,17 @@ export function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null;
         principalId = tenant.id;
         who = `everyone in ${tenant.name}`;
       }
+      let offered = false;
       for (const permission of permissions) {
-        await changeDatasetPermission(action_, principalId, permission, [dataset.id]);
+        const pending = await changeDatasetPermission(action_, principalId, permission, [dataset.id]);
+        offered ||= pending.length > 0;
       }
       if (inspectId === dataset.id) await holders.reload();
       else setInspectId(dataset.id);
       const names = permissions.join(', ');
-      return action_ === 'grant' ? `Granted ${names} on ${dataset.name} to ${who}.` : `Revoked ${names} on ${dataset.name} from ${who}.`;
+      if (action_ === 'revoke') return `Revoked ${names} on ${dataset.name} from ${who}.`;
+      // D23: a user outside the dataset's tenant gets an offer, which grants nothing until accepted.
+      return offered ? `Offered ${names} on ${dataset.name} to ${who}: it takes effect once they accept it.` : `Granted ${names} on ${dataset.name} to ${who}.`;
     });
   };
 
@@ -81,6 +85,11 @@ export function Sharing({ tenant, roles: roleList }: { tenant: TenantRef | null;
             {h.permissions.map((p) => (
               <li key={p} className="badge">
                 {p}
+              </li>
+            ))}
+            {(h.pending_permissions ?? []).map((p) => (
+              <li key={`pending-${p}`} className="badge badge-warn">
+                {p} (not accepted yet)
               </li>
             ))}
           </ul>,
