@@ -4,7 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { TEST_DB, asActor, createPgDatabase, signUpActor, startTestServer, upload, type Actor, type Client, type TestServer } from '../helpers/harness.js';
+import {
+  TEST_DB,
+  acceptPending,
+  asActor,
+  createPgDatabase,
+  signUpActor,
+  startTestServer,
+  upload,
+  type Actor,
+  type Client,
+  type TestServer,
+} from '../helpers/harness.js';
 
 /**
  * What deleting a user does to what they hold (D23, D24). Their grants, API keys, memberships,
@@ -119,7 +130,11 @@ for (const multiTenant of [true, false]) {
       const alsoShared = await addTo(server, owner, 'ur-common', SHARED_TEXT, true, 'same.txt');
       const friends = await addTo(server, friend, 'ur-friends', SHARED_TEXT, true, 'same.txt');
       for (const permission of ['read', 'share']) {
-        await ok(owner.c.post(`/api/v1/permissions/datasets/${friend.id}?permission_name=${permission}`, { json: [personal.id], ...asActor(owner) }));
+        // A personal dataset's share is an offer the friend accepts (D23).
+        await acceptPending(
+          friend,
+          await ok(owner.c.post(`/api/v1/permissions/datasets/${friend.id}?permission_name=${permission}`, { json: [personal.id], ...asActor(owner) })),
+        );
       }
       assert.ok(
         (await listed(friend)).some((d) => d.id === personal.id),
@@ -273,7 +288,10 @@ describe('deleting a user: a deletion interrupted after its transaction is finis
         const owner = await signUpActor(server, 'ur-crash-owner');
         const friend = await signUpActor(server, 'ur-crash-friend');
         const personal = await addTo(server, owner, 'ur-crash', UNIQUE_TEXT);
-        await ok(owner.c.post(`/api/v1/permissions/datasets/${friend.id}?permission_name=read`, { json: [personal.id], ...asActor(owner) }));
+        await acceptPending(
+          friend,
+          await ok(owner.c.post(`/api/v1/permissions/datasets/${friend.id}?permission_name=read`, { json: [personal.id], ...asActor(owner) })),
+        );
         const friendSees = async () =>
           ((await ok(friend.c.get('/api/v1/datasets', asActor(friend)))).body as { id: string }[]).some((d) => d.id === personal.id);
         assert.ok(await friendSees(), 'the friend sees the share before');
