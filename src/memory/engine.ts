@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { withoutServerPaths } from '../errors.js';
 import { LocalRunLock, type Database, type DatasetDatabases, type RunLock } from '../storage/index.js';
 import { chunkText } from './chunker.js';
 import { ItemStore } from './ingest/items.js';
@@ -403,6 +404,7 @@ function runInfo(status: PipelineRunInfo['status'], pipelineRunId: string, datas
   return { status, pipeline_run_id: pipelineRunId, dataset_id: dataset.id, dataset_name: dataset.name, payload: null, data_ingestion_info: null };
 }
 
+/** A run's error as the client sees it: no server path (a stored file, a store's database file). */
 function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 1000) : String(error).slice(0, 1000);
+  return withoutServerPaths(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 1000);
 }
