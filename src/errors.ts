@@ -10,3 +10,4 @@
  */
 export { ApiError, DomainError, isErrorStatus, namedBody } from './errors/base.js';
 export * from './errors/catalogue.js';
+export { withoutServerPaths } from './errors/redact.js';

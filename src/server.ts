@@ -227,7 +227,7 @@ function createJobQueue(config: Config, store: RelationalStore, log: Logger): Jo
       ? `background jobs: pg-boss in PostgreSQL (schema pgboss), ${jobs.concurrency} worker(s) here; any instance takes any job`
       : `background jobs: in-process queue over the jobs table, ${jobs.concurrency} worker(s); one instance per database`,
   );
-  return kind === 'pg-boss' ? new PgBossJobQueue(store.pgConnection!, jobs, log) : new LocalJobQueue(store.db, jobs, log);
+  return kind === 'pg-boss' ? new PgBossJobQueue(store.pgConnection!, jobs, log) : new LocalJobQueue(store.db, jobs, log, config.quotas.maxConcurrentRuns);
 }
 
 /** The language model, embeddings and stores of the memory engine, announced in the log. */
@@ -297,6 +297,10 @@ function createMemoryEngine(config: Config, store: RelationalStore, log: Logger)
   });
   log.info(
     store.pgConnection ? 'pipeline runs: one per dataset across instances (PostgreSQL advisory locks)' : 'pipeline runs: one per dataset (in-process lock)',
+  );
+  const q = config.quotas;
+  log.info(
+    `per-user limits: ${q.maxConcurrentRuns} cognify run(s) and ${q.maxConcurrentModelCalls} model call(s) at once; storage ${q.maxStorageBytes || 'unlimited'} bytes, ${q.maxItems || 'unlimited'} items (USER_MAX_*)`,
   );
   return engine;
 }

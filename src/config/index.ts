@@ -5,10 +5,12 @@ import { parse as parseDotenv } from 'dotenv';
 import { ConfigError, bool, int, list, oneOf, raw, str, trustProxy, url, type Env } from './parse.js';
 import { resolvePosture, type AuthPosture } from './posture.js';
 import { loadMemoryConfig, type MemoryConfig } from './memory.js';
+import { loadConnectionLimits, loadUserQuotas, type ConnectionLimits, type UserQuotas } from './limits.js';
 
 export { ConfigError } from './parse.js';
 export type { Env } from './parse.js';
 export type { MemoryConfig, LlmConfig, EmbeddingConfig, PgvectorConnection } from './memory.js';
+export type { ConnectionLimits, UserQuotas } from './limits.js';
 export { resolvePosture, FORCED_ON_WARNING, type AuthPosture } from './posture.js';
 
 export type DbProvider = 'sqlite' | 'postgres';
@@ -57,6 +59,8 @@ export interface Config {
      * and the host of `PUBLIC_BASE_URL`.
      */
     readonly allowedHosts: readonly string[];
+    /** Timeouts and connection caps of the HTTP server (slow clients, slowloris). */
+    readonly connections: ConnectionLimits;
   };
   readonly systemRoot: string;
   readonly dataRoot: string;
@@ -94,6 +98,8 @@ export interface Config {
     readonly rateLimit: RateLimitConfig;
   };
   readonly memory: MemoryConfig;
+  /** What one user may run and keep at once (pipeline runs, model calls, storage). */
+  readonly quotas: UserQuotas;
   readonly redisUrl?: string;
   readonly smtp?: SmtpConfig;
 }
@@ -227,6 +233,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       serveUi: bool(env, 'SERVE_UI', true),
       corsOrigins,
       allowedHosts,
+      connections: loadConnectionLimits(env),
     },
     systemRoot,
     dataRoot,
@@ -267,6 +274,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       cwd,
       relationalIsPostgres: provider === 'postgres',
     }),
+    quotas: loadUserQuotas(env),
     ...(redisUrl !== undefined ? { redisUrl } : {}),
     ...(smtp !== undefined ? { smtp } : {}),
   };

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { HttpContext } from './context.js';
+import { capConnections, connectionOptions } from './connections.js';
 import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installErrorHandling } from './errors.js';
 import { rejectNulCharacters } from './input-guard.js';
 import { acceptEmptyJsonBodies } from './json-body.js';
@@ -48,6 +49,7 @@ export interface AppOptions {
 
 export async function buildApp(ctx: HttpContext, log: Logger, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = ctx;
+  const connections = connectionOptions(config.http.connections);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     disableRequestLogging: true,
@@ -56,8 +58,10 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
     trustProxy: typeof config.http.trustProxy === 'object' ? [...config.http.trustProxy] : config.http.trustProxy,
     bodyLimit: config.http.bodyLimitBytes,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
-    // Headers beyond this are refused by Node before they reach any route (431).
-    http: { maxHeaderSize: 16 * 1024 },
+    // Slow clients are cut off (HTTP_*_TIMEOUT_MS); headers beyond 16 KiB are refused by Node
+    // before they reach any route (431).
+    ...connections,
+    http: { ...connections.http, maxHeaderSize: 16 * 1024 },
     // Errors before routing, and of the HTTP parser, in the same JSON envelope as every other error.
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
@@ -66,6 +70,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
     genReqId: () => crypto.randomUUID(),
   }).withTypeProvider<ZodTypeProvider>();
 
+  capConnections(app.server, config.http.connections);
   // Declared up front so every request object has the same shape (set by the auth hooks).
   app.decorateRequest('principal', undefined);
   app.setValidatorCompiler(validatorCompiler);

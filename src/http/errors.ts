@@ -1,7 +1,7 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, DomainError, isErrorStatus } from '../errors.js';
+import { ApiError, DomainError, isErrorStatus, withoutServerPaths } from '../errors.js';
 
 /** Routes whose every input problem is answered as a failed login, as the reference does. */
 const LOGIN_PATH = '/api/v1/auth/login';
@@ -85,7 +85,7 @@ export function installErrorHandling(app: FastifyInstance, notFound?: (request: 
               ? 'Unsupported Media Type'
               : status === 404
                 ? 'Not Found'
-                : error.message.slice(0, 200);
+                : withoutServerPaths(error.message).slice(0, 200);
       return reply.status(status).send(Array.isArray(detail) ? { detail, body: null } : { detail });
     }
     request.log.error({ err: error }, 'unhandled error');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { withoutServerPaths } from '../errors.js';
 import { LocalRunLock, type Database, type DatasetDatabases, type RunLock } from '../storage/index.js';
 import { chunkText } from './chunker.js';
 import { ItemStore } from './ingest/items.js';
@@ -9,30 +10,13 @@ import type { DataRow, DatasetInfo, IngestItem } from './types.js';
 import { buildDocumentGraph, type ChunkExtraction } from './graph-builder.js';
 import { ParserPool, type DocumentParsers } from './ingest/parser-pool.js';
 import { ITEM_COMPLETED, RunStatus, itemCompleted, latestRunStatus, pendingRuns, recordRunStatus, withItemStatus, type PipelineRunInfo } from './runs.js';
-import type { Embedder } from './providers/types.js';
+import type { Embedder, LanguageModel } from './providers/types.js';
+import { limitedEmbedder, limitedModel } from './providers/limited.js';
+import { DatasetLocks, KeyedSemaphore, mapLimit } from './concurrency.js';
 import { JobInterrupted, type CognifyJob, type JobQueue } from './jobs.js';
 import type { MemorySettings } from './settings.js';
 
 export type { DataRow, DatasetInfo, IngestItem } from './types.js';
-
-/** A dataset at most one pipeline run at a time in this process (across instances: see the queue). */
-class DatasetLocks {
-  private readonly tails = new Map<string, Promise<void>>();
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const current = new Promise<void>((r) => (release = r));
-    const tail = previous.then(() => current);
-    this.tails.set(key, tail);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
 
 export interface CognifyOptions {
   readonly customPrompt?: string;
@@ -71,6 +55,10 @@ export class MemoryEngine {
   readonly parsers: DocumentParsers;
   private jobsStarted = false;
   private orphanTimer?: NodeJS.Timeout;
+  /** Cognify runs per user at once (USER_MAX_CONCURRENT_RUNS); further runs wait their turn. */
+  readonly runSlots: KeyedSemaphore;
+  /** Model and embedding calls per user at once (USER_MAX_CONCURRENT_LLM_CALLS). */
+  readonly modelSlots: KeyedSemaphore;
 
   constructor(
     readonly config: Config,
@@ -83,14 +71,29 @@ export class MemoryEngine {
     options: MemoryEngineOptions = {},
   ) {
     this.items = new ItemStore(config, db);
+    this.runSlots = new KeyedSemaphore(config.quotas.maxConcurrentRuns);
+    this.modelSlots = new KeyedSemaphore(config.quotas.maxConcurrentModelCalls);
     this.runLock = options.runLock ?? new LocalRunLock();
     this.queue = options.queue;
     this.parsers = options.parsers ?? new ParserPool(config.memory.parsers);
   }
 
-  /** Stores items and their Data rows (see `ItemStore.ingest`). */
-  ingest(dataset: DatasetInfo, ownerId: string, tenantId: string | null, items: readonly IngestItem[], nodeSet: readonly string[] | null): Promise<DataRow[]> {
-    return this.items.ingest(dataset, ownerId, tenantId, items, nodeSet);
+  /** Stores items and their Data rows within the owner's storage quota (see `ItemStore.ingest`). */
+  ingest(
+    dataset: DatasetInfo,
+    ownerId: string,
+    tenantId: string | null,
+    items: readonly IngestItem[],
+    nodeSet: readonly string[] | null,
+    onAdmitted?: () => Promise<void>,
+  ): Promise<DataRow[]> {
+    return this.items.ingest(dataset, ownerId, tenantId, items, nodeSet, onAdmitted);
+  }
+
+  /** The model in effect and the embedder, each call within the user's share of model calls. */
+  providersFor(userId: string): { model: LanguageModel; embedder: Embedder } {
+    const slot = <T>(call: () => Promise<T>) => this.modelSlots.run(userId, call);
+    return { model: limitedModel(this.settings.current(), slot), embedder: limitedEmbedder(this.embedder, slot) };
   }
 
   /** Reads the stored original of a data row (only the server's own copies, never a user path). */
@@ -104,14 +107,17 @@ export class MemoryEngine {
    * interrupted by a crash and run again rewrites the same nodes instead of adding new ones.
    */
   async cognify(dataset: DatasetInfo, userId: string, pipelineRunId: string = randomUUID(), opts: CognifyOptions = {}): Promise<PipelineRunInfo> {
-    return this.locks.run(dataset.id, async () => {
-      const release = await this.runLock.acquire(dataset.id);
-      try {
-        return await this.cognifyLocked(dataset, userId, pipelineRunId, opts);
-      } finally {
-        await release();
-      }
-    });
+    // The user's place first (USER_MAX_CONCURRENT_RUNS), then the dataset's lock.
+    return this.runSlots.run(userId, () =>
+      this.locks.run(dataset.id, async () => {
+        const release = await this.runLock.acquire(dataset.id);
+        try {
+          return await this.cognifyLocked(dataset, userId, pipelineRunId, opts);
+        } finally {
+          await release();
+        }
+      }),
+    );
   }
 
   private async cognifyLocked(dataset: DatasetInfo, userId: string, pipelineRunId: string, opts: CognifyOptions): Promise<PipelineRunInfo> {
@@ -126,7 +132,7 @@ export class MemoryEngine {
       let batch: DataRow[] = [];
       const flush = async () => {
         if (batch.length === 0) return;
-        const failed = await this.cognifyBatch(dataset, batch, opts);
+        const failed = await this.cognifyBatch(dataset, userId, batch, opts);
         const done = batch.filter((item) => !failed.some((f) => f.item.id === item.id));
         batch = [];
         for (const failure of failed) {
@@ -184,10 +190,10 @@ export class MemoryEngine {
    * document cannot be parsed (unreadable, or stopped by a parser limit) is left out and returned;
    * the rest of the batch goes on.
    */
-  private async cognifyBatch(dataset: DatasetInfo, items: readonly DataRow[], opts: CognifyOptions): Promise<ItemFailure[]> {
+  private async cognifyBatch(dataset: DatasetInfo, userId: string, items: readonly DataRow[], opts: CognifyOptions): Promise<ItemFailure[]> {
     const parallel = opts.chunksPerBatch ?? this.config.memory.chunksPerBatch;
-    // One model for the whole batch, even if a superuser changes it meanwhile.
-    const model = this.settings.current();
+    // One model for the whole batch, even if a superuser changes it meanwhile; the run's user's calls.
+    const { model, embedder } = this.providersFor(userId);
     const built: ReturnType<typeof buildDocumentGraph>[] = [];
     const failures: ItemFailure[] = [];
     for (const item of items) {
@@ -227,7 +233,7 @@ export class MemoryEngine {
     const nodes = new Map(built.flatMap((b) => b.nodes).map((n) => [n.id, n]));
     const edges = built.flatMap((b) => b.edges);
     const index = built.flatMap((b) => b.index);
-    const vectors = index.length > 0 ? await this.embedder.embed(index.map((e) => e.text)) : [];
+    const vectors = index.length > 0 ? await embedder.embed(index.map((e) => e.text)) : [];
     const byCollection = new Map<string, Map<string, { id: string; vector: number[]; payload: Record<string, unknown> }>>();
     index.forEach((entry, i) => {
       const points = byCollection.get(entry.collection) ?? new Map();
@@ -373,28 +379,6 @@ export class MemoryEngine {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` calls at once; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return results;
-}
-
 function byOrder<T extends { data_id: string }>(entries: T[], order: Map<string, number>): T[] {
   return entries.sort((a, b) => (order.get(a.data_id) ?? 0) - (order.get(b.data_id) ?? 0));
 }
@@ -403,6 +387,7 @@ function runInfo(status: PipelineRunInfo['status'], pipelineRunId: string, datas
   return { status, pipeline_run_id: pipelineRunId, dataset_id: dataset.id, dataset_name: dataset.name, payload: null, data_ingestion_info: null };
 }
 
+/** A run's error as the client sees it: no server path (a stored file, a store's database file). */
 function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 1000) : String(error).slice(0, 1000);
+  return withoutServerPaths(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 1000);
 }

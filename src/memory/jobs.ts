@@ -4,6 +4,7 @@ import PgBoss from 'pg-boss';
 import type pg from 'pg';
 import type { JobsConfig } from '../config/memory.js';
 import type { Database } from '../storage/index.js';
+import { nextFairJob, rankOf } from './job-fairness.js';
 
 /**
  * Durable background work. A cognify run started with `run_in_background` becomes a job; whichever
@@ -112,12 +113,15 @@ export class LocalJobQueue implements JobQueue {
   private stopped = false;
   private pumping = false;
   private timer?: NodeJS.Timeout;
-  private readonly mine = new Set<string>();
+  /** The jobs this process runs, and their users. */
+  private readonly mine = new Map<string, string>();
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly config: JobsConfig,
     private readonly log: Logger,
+    /** Runs of one user taken at once (USER_MAX_CONCURRENT_RUNS); see job-fairness.ts. */
+    private readonly maxPerUser: number = Number.MAX_SAFE_INTEGER,
   ) {}
 
   async start(handler: JobHandler): Promise<void> {
@@ -138,13 +142,18 @@ export class LocalJobQueue implements JobQueue {
 
   async enqueue(job: CognifyJob): Promise<void> {
     const now = new Date().toISOString();
+    const unfinished = await this.db.selectFrom('jobs').select('data').where('name', '=', JOB_NAME).where('state', 'in', ['queued', 'active']).execute();
+    const rank = rankOf(
+      job.userId,
+      unfinished.map((row) => (JSON.parse(row.data) as CognifyJob).userId),
+    );
     await this.db
       .insertInto('jobs')
       .values({
         id: job.pipelineRunId,
         name: JOB_NAME,
         singleton_key: job.datasetId,
-        data: JSON.stringify(job),
+        data: JSON.stringify({ ...job, rank }),
         state: 'queued',
         attempts: 0,
         last_error: null,
@@ -229,15 +238,21 @@ export class LocalJobQueue implements JobQueue {
 
   private async take(): Promise<CognifyJob | undefined> {
     const now = new Date().toISOString();
-    const next = await this.db
+    const queued = await this.db
       .selectFrom('jobs')
       .select(['id', 'data'])
       .where('name', '=', JOB_NAME)
       .where('state', '=', 'queued')
       .where((eb) => eb.or([eb('run_after', 'is', null), eb('run_after', '<=', now)]))
       .orderBy('created_at')
-      .limit(1)
-      .executeTakeFirst();
+      .limit(1000)
+      .execute();
+    const jobs = queued.map((row) => {
+      const data = JSON.parse(row.data) as CognifyJob & { rank?: number };
+      return { id: row.id, data: row.data, userId: data.userId, rank: data.rank ?? 0 };
+    });
+    const running = (userId: string) => [...this.mine.values()].filter((u) => u === userId).length;
+    const next = nextFairJob(jobs, running, this.maxPerUser);
     if (!next) return undefined;
     const claimed = await this.db
       .updateTable('jobs')
@@ -246,8 +261,9 @@ export class LocalJobQueue implements JobQueue {
       .where('state', '=', 'queued')
       .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) !== 1) return undefined;
-    this.mine.add(next.id);
-    return JSON.parse(next.data) as CognifyJob;
+    this.mine.set(next.id, next.userId);
+    const { rank: _rank, ...job } = JSON.parse(next.data) as CognifyJob & { rank?: number };
+    return job;
   }
 
   private async run(job: CognifyJob, signal: AbortSignal): Promise<void> {
@@ -326,11 +342,16 @@ export class PgBossJobQueue implements JobQueue {
   }
 
   async enqueue(job: CognifyJob): Promise<void> {
+    // Fair order between users (job-fairness.ts): pg-boss takes higher priorities first.
+    const { rows } = await this.boss
+      .getDb()
+      .executeSql(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state < 'completed' AND data->>'userId' = $2`, [JOB_NAME, job.userId]);
     await this.boss.send(
       JOB_NAME,
       { ...job },
       {
         id: job.pipelineRunId,
+        priority: -Number(rows[0]?.n ?? 0),
         retryLimit: this.config.retryLimit,
         retryDelay: this.config.retryDelaySeconds,
         expireInSeconds: this.config.expireSeconds,

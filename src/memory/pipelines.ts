@@ -38,8 +38,8 @@ export class Pipelines {
   ): Promise<PipelineRunInfo> {
     const pipelineRunId = randomUUID();
     const run = { pipelineRunId, pipelineName: 'add_pipeline' as const, datasetId: dataset.id, userId };
-    await recordRunStatus(this.db, run, RunStatus.STARTED);
-    const rows = await this.engine.ingest(datasetInfo(dataset), userId, tenantId, items, nodeSet);
+    // The run is recorded once the items are admitted (a storage quota refuses before anything is written).
+    const rows = await this.engine.ingest(datasetInfo(dataset), userId, tenantId, items, nodeSet, () => recordRunStatus(this.db, run, RunStatus.STARTED));
     await recordRunStatus(this.db, run, RunStatus.COMPLETED, { data: rows.map((r) => r.id) });
     const cognify = (await latestRuns(this.db, 'cognify_pipeline', [dataset.id])).get(dataset.id);
     if (cognify && cognify.status !== RunStatus.INITIATED) {

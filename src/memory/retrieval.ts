@@ -1,5 +1,6 @@
 import { datasetInfo, type DatasetRecord } from './datasets.js';
-import { mapLimit, type MemoryEngine } from './engine.js';
+import { mapLimit } from './concurrency.js';
+import type { MemoryEngine } from './engine.js';
 import type { SearchHistory } from './history.js';
 import {
   resolveSearchType,
@@ -14,6 +15,7 @@ import {
 /** Search over several datasets, and the caller's search and recall history. */
 export class Retrieval {
   private readonly deps: SearchDependencies;
+  private readonly engine: MemoryEngine;
   /** Datasets one search works in at once (SEARCH_MAX_CONCURRENT_DATASETS). */
   private readonly concurrency: number;
 
@@ -21,27 +23,44 @@ export class Retrieval {
     engine: MemoryEngine,
     private readonly searchHistory: SearchHistory,
   ) {
+    this.engine = engine;
     this.deps = searchDependenciesOf(engine);
     this.concurrency = engine.config.memory.searchMaxConcurrentDatasets;
   }
 
   /** FEELING_LUCKY resolved, then the Cypher switch (D18) applied: the type a search really runs. */
-  resolveType(type: SearchType, query: string): Promise<SearchType> {
-    return resolveSearchType(this.deps, type, query);
+  resolveType(type: SearchType, query: string, userId: string): Promise<SearchType> {
+    return resolveSearchType(this.depsOf(userId), type, query);
+  }
+
+  /** The dependencies with the user's model and embedder calls within their share (USER_MAX_CONCURRENT_LLM_CALLS). */
+  private depsOf(userId: string): SearchDependencies {
+    const { model, embedder } = this.engine.providersFor(userId);
+    return { ...this.deps, embedder, models: { current: () => model } };
   }
 
   /**
    * Runs the search in each dataset, inside that dataset's stores only, in at most
    * SEARCH_MAX_CONCURRENT_DATASETS datasets at once; outcomes in dataset order.
    */
-  async search<D extends DatasetRecord>(datasets: readonly D[], request: SearchRequest): Promise<Array<{ dataset: D; outcome: SearchOutcome }>> {
-    return mapLimit(datasets, this.concurrency, async (dataset) => ({ dataset, outcome: await searchDataset(this.deps, datasetInfo(dataset), request) }));
+  async search<D extends DatasetRecord>(
+    datasets: readonly D[],
+    request: SearchRequest,
+    userId: string,
+  ): Promise<Array<{ dataset: D; outcome: SearchOutcome }>> {
+    const deps = this.depsOf(userId);
+    return mapLimit(datasets, this.concurrency, async (dataset) => ({ dataset, outcome: await searchDataset(deps, datasetInfo(dataset), request) }));
   }
 
   /** Runs the search in each dataset one after the other (recall's order of work). */
-  async searchInTurn<D extends DatasetRecord>(datasets: readonly D[], request: SearchRequest): Promise<Array<{ dataset: D; outcome: SearchOutcome }>> {
+  async searchInTurn<D extends DatasetRecord>(
+    datasets: readonly D[],
+    request: SearchRequest,
+    userId: string,
+  ): Promise<Array<{ dataset: D; outcome: SearchOutcome }>> {
+    const deps = this.depsOf(userId);
     const out: Array<{ dataset: D; outcome: SearchOutcome }> = [];
-    for (const dataset of datasets) out.push({ dataset, outcome: await searchDataset(this.deps, datasetInfo(dataset), request) });
+    for (const dataset of datasets) out.push({ dataset, outcome: await searchDataset(deps, datasetInfo(dataset), request) });
     return out;
   }
 

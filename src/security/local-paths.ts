@@ -6,7 +6,9 @@
  *
  * A bare path that exists but lies outside every allowed root is treated as plain text, as the
  * reference does, so a sentence such as "/remember to call Bob" never turns into a file read and
- * the answer does not reveal which server files exist.
+ * the answer does not reveal which server files exist. A `file://` URI that cannot be read gets one
+ * answer whatever the reason (missing, not a file, outside the roots, server state), for the same
+ * reason.
  *
  * Whatever the allowed roots are, the server's own state is never read through this gate: the
  * system root (databases, generated secrets), the data root (every user's stored uploads, which the
@@ -73,9 +75,11 @@ export type ClassifiedInput = { kind: 'text'; text: string } | { kind: 'url'; ur
 const MAX_PATH_CANDIDATE_LENGTH = 4096;
 
 const NOT_ACCEPTED = 'Local files are not accepted.';
-const NOT_A_FILE = 'Local file does not exist or is not a file.';
-const OUTSIDE_ROOTS = 'Local file path is outside allowed roots.';
-const PROTECTED = 'Local file path holds server state or secrets and is never read.';
+/**
+ * One answer for a file that does not exist, is not a regular file, lies outside the allowed roots
+ * or is server state: a client never learns which, so the gate is no oracle of the server's files.
+ */
+const UNREADABLE = 'Local file path does not name a readable file inside the allowed roots.';
 const tooLarge = (maxBytes: number) => `Local file exceeds ${maxBytes} bytes.`;
 
 /** Whether `candidate` (a real path) is `root` (a real path) or lies below it. */
@@ -113,6 +117,16 @@ async function realOrResolved(p: string): Promise<string> {
     } catch {
       return absolute;
     }
+  }
+}
+
+/** The real path of `p`'s directory joined with its name (whether or not `p` exists), else its absolute path. */
+async function parentRealPath(p: string): Promise<string> {
+  const absolute = path.resolve(p);
+  try {
+    return path.join(await realpath(path.dirname(absolute)), path.basename(absolute));
+  } catch {
+    return absolute;
   }
 }
 
@@ -169,7 +183,8 @@ async function regularFileRealPath(candidate: string): Promise<string | undefine
  *     regular file, or its real path is outside the allowed roots;
  *   - a path (absolute, or relative to the working directory) to an existing regular file inside
  *     an allowed root → file, or IngestionError when local files are refused; outside the roots → text;
- *   - a file (either form) inside an allowed root that is server state → IngestionError;
+ *   - a path (either form) inside an allowed root that names server state → IngestionError, whether
+ *     or not the file exists; a file:// URI gets one answer for every refusal but NOT_ACCEPTED;
  *   - anything else → text. Strings with NUL, line breaks, or over 4096 characters are never stat'ed.
  */
 export async function classifyInput(input: string, policy: LocalFilePolicy): Promise<ClassifiedInput> {
@@ -183,21 +198,30 @@ export async function classifyInput(input: string, policy: LocalFilePolicy): Pro
     try {
       target = fileURLToPath(trimmed);
     } catch {
-      throw new IngestionError(NOT_A_FILE);
+      throw new IngestionError(UNREADABLE);
     }
     const real = await regularFileRealPath(target);
-    if (real === undefined) throw new IngestionError(NOT_A_FILE);
-    if (!(await insideAllowedRoots(real, policy.allowedRoots))) throw new IngestionError(OUTSIDE_ROOTS);
-    if (await isProtected(real, target, policy.protectedPaths)) throw new IngestionError(PROTECTED);
+    if (real === undefined) throw new IngestionError(UNREADABLE);
+    if (!(await insideAllowedRoots(real, policy.allowedRoots))) throw new IngestionError(UNREADABLE);
+    if (await isProtected(real, target, policy.protectedPaths)) throw new IngestionError(UNREADABLE);
     return { kind: 'file', path: real };
   }
 
   const pathLike = trimmed !== '' && trimmed.length <= MAX_PATH_CANDIDATE_LENGTH && !trimmed.includes('\0') && !/[\r\n]/.test(trimmed);
   if (pathLike) {
+    // Server state inside the roots is refused by its name, before the file is looked at, so the
+    // answer is the same whether or not such a file exists.
+    const named = await parentRealPath(trimmed);
+    if (
+      (await insideAllowedRoots(named, policy.allowedRoots)) &&
+      ((await isProtected(named, trimmed, policy.protectedPaths)) || (await isProtected(path.resolve(trimmed), trimmed, policy.protectedPaths)))
+    ) {
+      throw new IngestionError(policy.acceptLocalFilePath ? UNREADABLE : NOT_ACCEPTED);
+    }
     const real = await regularFileRealPath(trimmed);
     if (real !== undefined && (await insideAllowedRoots(real, policy.allowedRoots))) {
       if (!policy.acceptLocalFilePath) throw new IngestionError(NOT_ACCEPTED);
-      if (await isProtected(real, trimmed, policy.protectedPaths)) throw new IngestionError(PROTECTED);
+      if (await isProtected(real, trimmed, policy.protectedPaths)) throw new IngestionError(UNREADABLE);
       return { kind: 'file', path: real };
     }
   }
@@ -227,15 +251,15 @@ export async function readLocalFile(realPath: string, policy: LocalFilePolicy, m
   try {
     handle = await open(realPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch {
-    throw new IngestionError(NOT_A_FILE);
+    throw new IngestionError(UNREADABLE);
   }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) throw new IngestionError(NOT_A_FILE);
+    if (!info.isFile()) throw new IngestionError(UNREADABLE);
     const where = (await openedPath(handle)) ?? realPath;
-    if (!(await insideAllowedRoots(where, policy.allowedRoots))) throw new IngestionError(OUTSIDE_ROOTS);
-    if (await isProtected(where, realPath, policy.protectedPaths)) throw new IngestionError(PROTECTED);
-    if (await sameInodeAsProtectedFile(info, policy.protectedPaths)) throw new IngestionError(PROTECTED);
+    if (!(await insideAllowedRoots(where, policy.allowedRoots))) throw new IngestionError(UNREADABLE);
+    if (await isProtected(where, realPath, policy.protectedPaths)) throw new IngestionError(UNREADABLE);
+    if (await sameInodeAsProtectedFile(info, policy.protectedPaths)) throw new IngestionError(UNREADABLE);
     if (info.size > maxBytes) throw new IngestionError(tooLarge(maxBytes));
     // The file may grow while it is read: read to its end, never keeping more than maxBytes.
     const chunks: Buffer[] = [];

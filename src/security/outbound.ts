@@ -13,7 +13,9 @@
  * rebinding between the check and the connect is impossible), follows redirects by hand and
  * re-validates every hop, and bounds the body size (after decompression) and the total time.
  *
- * The error messages are kept wire-compatible with the reference.
+ * The error messages are kept wire-compatible with the reference, except that a refusal after DNS
+ * resolution does not name the address the host resolved to, and a failed connection is reported by
+ * its error code only (no address).
  */
 import { promises as dns, type LookupAddress } from 'node:dns';
 import http, { type IncomingMessage } from 'node:http';
@@ -127,7 +129,8 @@ export async function validateOutboundUrl(url: string, opts: OutboundUrlOptions)
   }
   for (const address of addresses) {
     if (!isPublicAddress(address)) {
-      throw new SsrfProtectionError(`URL host '${host}' resolves to a non-public address (${address}) and is blocked.`);
+      // The address is not named: a client must not learn what internal names resolve to.
+      throw new SsrfProtectionError(`URL host '${host}' resolves to a non-public address and is blocked.`);
     }
   }
   return { url: parsed, addresses };
@@ -266,7 +269,20 @@ export async function fetchPublicUrl(url: string, opts: FetchPublicUrlOptions): 
         body,
       };
     }
+  } catch (error) {
+    throw withoutSystemDetails(error, url);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A system error of the connection, TLS or decompression (`connect ECONNREFUSED 203.0.113.7:443`)
+ * names addresses the server resolved; the client gets its code only. The guard's own errors carry
+ * no `code` and pass as they are.
+ */
+function withoutSystemDetails(error: unknown, url: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (!(error instanceof Error) || error instanceof DomainError || typeof code !== 'string') return error;
+  return new Error(`Fetching ${url} failed (${/^[A-Z0-9_]{1,40}$/.test(code) ? code : 'connection error'}).`);
 }

@@ -10,7 +10,7 @@
  *                              - anything else: "ANSWER: <first 60 chars of the last user message>"
  *   GET  /v1/models            one model
  *
- * `chat` / `embeddings` handlers may override any answer (status, JSON body, headers, delay);
+ * `chat` / `embeddings` handlers may override any answer (status, JSON body, headers, delay, hold);
  * returning undefined falls back to the default. Every request is recorded.
  */
 import http from 'node:http';
@@ -35,6 +35,8 @@ export interface StubReply {
   headers?: Record<string, string>;
   /** Wait this long before answering. */
   delayMs?: number;
+  /** Answer only once this settles (a test holds calls open to count how many are in flight). */
+  hold?: Promise<unknown>;
 }
 
 export type StubHandler = (body: any, request: StubRequest) => StubReply | undefined;
@@ -159,6 +161,7 @@ export async function startOpenAIStub(options: OpenAIStubOptions = {}): Promise<
         }
 
         if (reply?.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, reply!.delayMs));
+        if (reply?.hold !== undefined) await reply.hold.catch(() => undefined);
         if (res.destroyed) return;
         const status = reply?.status ?? 200;
         let payload: string;

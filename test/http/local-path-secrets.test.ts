@@ -20,7 +20,7 @@ import { TEST_DB, asActor, signUpActor, startTestServer, type Actor, type TestSe
  * their bytes. On SQLite and on PostgreSQL (ENGRAM_TEST_DB).
  */
 
-const PROTECTED = { detail: 'Local file path holds server state or secrets and is never read. [IngestionError]' };
+const PROTECTED = { detail: 'Local file path does not name a readable file inside the allowed roots. [IngestionError]' };
 const FAKE_KEY = `sk-engram-fake-${randomBytes(12).toString('hex')}`;
 const VICTIM_MARK = `The victim's private ledger code is Vermilion-${randomBytes(6).toString('hex')}.`;
 const CONTROL = 'An ordinary note about the harbour tides, kept inside the allowed root.';
@@ -236,7 +236,7 @@ describe('D17: with COGNEE_ALLOWED_LOCAL_FILE_ROOTS unset no local file is read 
       server.logs.messages().includes('local file roots: none (COGNEE_ALLOWED_LOCAL_FILE_ROOTS is unset): no local file is read'),
       server.logs.messages().join('\n'),
     );
-    const outside = { detail: 'Local file path is outside allowed roots. [IngestionError]' };
+    const outside = { detail: 'Local file path does not name a readable file inside the allowed roots. [IngestionError]' };
     for (const file of [join(root, '.env'), join(root, 'note.txt'), join(root, 'system', 'secrets', 'jwt_secret')]) {
       const uri = await user.c.post('/api/v1/add_text', { json: { textData: [pathToFileURL(file).href], datasetId: ds }, ...asActor(user) });
       assert.deepEqual([uri.status, uri.body], [415, outside], file);

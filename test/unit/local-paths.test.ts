@@ -26,8 +26,8 @@ async function assertRefused(work: Promise<unknown>, message: string): Promise<v
 }
 
 const NOT_ACCEPTED = 'Local files are not accepted.';
-const NOT_A_FILE = 'Local file does not exist or is not a file.';
-const OUTSIDE = 'Local file path is outside allowed roots.';
+const NOT_A_FILE = 'Local file path does not name a readable file inside the allowed roots.';
+const OUTSIDE = 'Local file path does not name a readable file inside the allowed roots.';
 
 describe('classifyInput', () => {
   let base: string; // real path of a private temp directory
@@ -205,7 +205,7 @@ describe('parseAllowedRoots', () => {
  * SQLite file placed elsewhere by DB_PATH and the working directory with its `.env`.
  */
 describe('server state is never read, even inside an allowed root', () => {
-  const PROTECTED = 'Local file path holds server state or secrets and is never read.';
+  const PROTECTED = 'Local file path does not name a readable file inside the allowed roots.';
   let base: string;
   let cwd: string;
   let systemRoot: string;

@@ -206,11 +206,11 @@ describe('validateOutboundUrl', () => {
     const { lookup, asked } = fakeLookup({ 'localtest.me': ['127.0.0.1'], 'v6.localtest.me': ['::1'] });
     await assertBlocked(
       validateOutboundUrl('http://localtest.me/', { allowHttpRequests: true, lookup }),
-      "URL host 'localtest.me' resolves to a non-public address (127.0.0.1) and is blocked.",
+      "URL host 'localtest.me' resolves to a non-public address and is blocked.",
     );
     await assertBlocked(
       validateOutboundUrl('https://v6.localtest.me:8443/x', { allowHttpRequests: true, lookup }),
-      "URL host 'v6.localtest.me' resolves to a non-public address (::1) and is blocked.",
+      "URL host 'v6.localtest.me' resolves to a non-public address and is blocked.",
     );
     assert.deepEqual(asked, ['localtest.me', 'v6.localtest.me']);
   });
@@ -218,7 +218,7 @@ describe('validateOutboundUrl', () => {
   it('refuses localhost through the real resolver', async () => {
     await assert.rejects(validateOutboundUrl('http://localhost/', enabled), (error: unknown) => {
       assert.ok(error instanceof SsrfProtectionError);
-      assert.match(error.message, /^URL host 'localhost' resolves to a non-public address \((127\.\d+\.\d+\.\d+|::1)\) and is blocked\.$/);
+      assert.match(error.message, /^URL host 'localhost' resolves to a non-public address and is blocked\.$/);
       return true;
     });
   });
@@ -231,15 +231,15 @@ describe('validateOutboundUrl', () => {
     });
     await assertBlocked(
       validateOutboundUrl('http://mixed.example/', { allowHttpRequests: true, lookup }),
-      "URL host 'mixed.example' resolves to a non-public address (10.0.0.5) and is blocked.",
+      "URL host 'mixed.example' resolves to a non-public address and is blocked.",
     );
     await assertBlocked(
       validateOutboundUrl('http://mixed6.example/', { allowHttpRequests: true, lookup }),
-      "URL host 'mixed6.example' resolves to a non-public address (::ffff:169.254.169.254) and is blocked.",
+      "URL host 'mixed6.example' resolves to a non-public address and is blocked.",
     );
     await assertBlocked(
       validateOutboundUrl('http://private-first.example/', { allowHttpRequests: true, lookup }),
-      "URL host 'private-first.example' resolves to a non-public address (192.168.0.10) and is blocked.",
+      "URL host 'private-first.example' resolves to a non-public address and is blocked.",
     );
   });
 
@@ -418,7 +418,7 @@ describe('fetchPublicUrl', () => {
   it('refuses a redirect to a name that resolves to a private address', async () => {
     await assertBlocked(
       fetchPublicUrl('http://public.example/redirect-private-name', options()),
-      "URL host 'internal.example' resolves to a non-public address (172.16.0.1) and is blocked.",
+      "URL host 'internal.example' resolves to a non-public address and is blocked.",
     );
   });
 

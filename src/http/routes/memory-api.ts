@@ -121,7 +121,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       const targets = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
       if (named && targets.length === 0) throw datasetNotFound();
       const requested = (body.search_type ?? routeQuery(body.query)) as SearchType;
-      const type = await memory.retrieval.resolveType(requested, body.query);
+      const type = await memory.retrieval.resolveType(requested, body.query, actor.subject.userId);
       if (config.memory.recallWarmup && !(await memory.pipelines.anyCognified(targets))) {
         return [
           {
@@ -133,7 +133,7 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
           },
         ];
       }
-      const perDataset = await memory.retrieval.searchInTurn(targets, searchRequestOf(type, body));
+      const perDataset = await memory.retrieval.searchInTurn(targets, searchRequestOf(type, body), actor.subject.userId);
       const entries: unknown[] = [];
       for (const { dataset, outcome } of perDataset) {
         const result = searchResultOf(outcome, body.only_context);

@@ -44,8 +44,8 @@ export function searchRoutes(app: App, ctx: HttpContext) {
       const named = (body.dataset_ids && body.dataset_ids.length > 0) || (body.datasets && body.datasets.length > 0);
       const targets: DatasetRow[] = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
       if (named && targets.length === 0) throw datasetNotFound();
-      const type = await memory.retrieval.resolveType(body.search_type as SearchType, body.query);
-      const perDataset = await memory.retrieval.search(targets, searchRequestOf(type, body));
+      const type = await memory.retrieval.resolveType(body.search_type as SearchType, body.query, actor.subject.userId);
+      const perDataset = await memory.retrieval.search(targets, searchRequestOf(type, body), actor.subject.userId);
       const verbose = (outcome: (typeof perDataset)[number]['outcome']) => ({
         text_result: outcome.completion,
         context_result: outcome.context,

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/index.js';
-import { DomainError, routerError } from '../../errors.js';
+import { DomainError, routerError, withoutServerPaths } from '../../errors.js';
 import { classifyInput, readLocalFile, serverStatePaths, type LocalFilePolicy } from '../../security/local-paths.js';
 import { fetchPublicUrl } from '../../security/outbound.js';
 import type { IngestItem } from '../engine.js';
@@ -12,8 +12,11 @@ import { IngestBudget } from './budget.js';
  */
 export class InputReader {
   private readonly localFiles: LocalFilePolicy;
+  /** Named in no answer (a failure's text may quote them). */
+  private readonly roots: readonly string[];
 
   constructor(private readonly config: Config) {
+    this.roots = [config.dataRoot, config.systemRoot, config.cwd];
     // D17: the server's own state is never readable, whatever the allowed roots.
     this.localFiles = {
       acceptLocalFilePath: config.memory.acceptLocalFilePath,
@@ -45,7 +48,7 @@ export class InputReader {
       } catch (error) {
         // Refusals (D17 IngestionError 415, D19 SSRFProtectionError 403, the 413 budget) answer as they are.
         if (error instanceof DomainError) throw error;
-        throw routerError(400, error instanceof Error ? error.message.slice(0, 300) : 'Could not ingest the item.');
+        throw routerError(400, error instanceof Error ? withoutServerPaths(error.message, this.roots).slice(0, 300) : 'Could not ingest the item.');
       }
     }
     return items;

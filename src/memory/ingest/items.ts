@@ -6,10 +6,14 @@ import { uuid5 } from '../../ids.js';
 import { FileStore, type Database } from '../../storage/index.js';
 import type { DataRow, DatasetInfo, IngestItem } from '../types.js';
 import { guessMimeType } from './mime.js';
+import { KeyedSemaphore } from '../concurrency.js';
+import { checkStorageQuota } from '../quotas.js';
 
 /** The items of datasets: their Data rows and their stored originals (under the data root). */
 export class ItemStore {
   private readonly files: FileStore;
+  /** One ingestion per user at a time while quotas are on: the check and the writes go together. */
+  private readonly quotaLocks = new KeyedSemaphore(1);
 
   constructor(
     private readonly config: Config,
@@ -29,8 +33,60 @@ export class ItemStore {
    * MD5 of the bytes, the reference's `content_hash`, from which the item's id derives). Files are
    * stored under the SHA-256 of their bytes, so two different contents never share a file, even
    * when their MD5s collide; they are written atomically (temporary file, then rename).
+   *
+   * With a storage quota (USER_MAX_STORAGE_BYTES, USER_MAX_ITEMS), the owner's stored items are
+   * counted first and an ingestion that would pass it is refused (413) before anything is written;
+   * `onAdmitted` runs once it is admitted, before the writes.
    */
   async ingest(
+    dataset: DatasetInfo,
+    ownerId: string,
+    tenantId: string | null,
+    items: readonly IngestItem[],
+    nodeSet: readonly string[] | null,
+    onAdmitted?: () => Promise<void>,
+  ): Promise<DataRow[]> {
+    const quotas = this.config.quotas;
+    if (quotas.maxStorageBytes === 0 && quotas.maxItems === 0) {
+      await onAdmitted?.();
+      return this.write(dataset, ownerId, tenantId, items, nodeSet);
+    }
+    return this.quotaLocks.run(ownerId, async () => {
+      checkStorageQuota(await this.usage(ownerId), await this.growth(dataset, items), quotas);
+      await onAdmitted?.();
+      return this.write(dataset, ownerId, tenantId, items, nodeSet);
+    });
+  }
+
+  /** Bytes and items the user stores now. */
+  private async usage(ownerId: string): Promise<{ bytes: number; items: number }> {
+    const row = await this.db
+      .selectFrom('data')
+      .select((eb) => [eb.fn.countAll<string | number>().as('items'), eb.fn.sum<string | number | null>('data_size').as('bytes')])
+      .where('owner_id', '=', ownerId)
+      .executeTakeFirst();
+    return { bytes: Number(row?.bytes ?? 0), items: Number(row?.items ?? 0) };
+  }
+
+  /** What the items add: contents the dataset does not hold yet, each counted once. */
+  private async growth(dataset: DatasetInfo, items: readonly IngestItem[]): Promise<{ bytes: number; items: number }> {
+    const sizes = new Map<string, number>();
+    for (const item of items) {
+      const bytes = item.kind === 'text' ? Buffer.from(item.text, 'utf8') : item.bytes;
+      sizes.set(createHash('md5').update(bytes).digest('hex'), bytes.length);
+    }
+    if (sizes.size === 0) return { bytes: 0, items: 0 };
+    const held = await this.db
+      .selectFrom('data')
+      .select('content_hash')
+      .where('dataset_id', '=', dataset.id)
+      .where('content_hash', 'in', [...sizes.keys()])
+      .execute();
+    for (const row of held) sizes.delete(row.content_hash);
+    return { bytes: [...sizes.values()].reduce((a, b) => a + b, 0), items: sizes.size };
+  }
+
+  private async write(
     dataset: DatasetInfo,
     ownerId: string,
     tenantId: string | null,
