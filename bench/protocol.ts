@@ -1,4 +1,4 @@
-/** IPC messages between bench/run.ts (parent) and bench/server.ts (the server process). */
+/** IPC messages between bench/run.ts (parent) and the server processes it forks (bench/child.ts). */
 
 export type ParentMessage =
   | { readonly type: 'eld-start' }

@@ -13,6 +13,8 @@
  *  5. Bearer checks during a login storm with the credential cache off (AUTH_CACHE_TTL_SECONDS=0,
  *     SQLite): every request verifies the JWT and queries the user while 50 logins at a time keep
  *     argon2 busy on libuv's thread pool; the bearer latency p50/p99 against its target.
+ *  6. Server CPU per request of GET /api/v1/auth/me with a bearer token against a minimal Fastify +
+ *     @fastify/jwt route (bench/auth-peer.ts).
  *
  * The server runs in its own process (bench/server.ts → startEngram, port 0) and reports over IPC
  * (URL, its CPU time, its event-loop delay); autocannon drives it from this process. Results are
@@ -32,6 +34,7 @@
  *   BENCH_VERBOSE=1    print every slice
  *   BENCH_OUTPUT       report path (default docs/benchmarks.md; next to the profiles when profiling)
  *   BENCH_PERMISSIONS=0 skip the permission-resolution section (bench/permissions.ts)
+ *   BENCH_AUTH_PEER=0  skip section 6 (bench/auth-peer.ts: Engram against Fastify + @fastify/jwt); =only runs it alone
  *   BENCH_MEMORY=0     skip the memory-engine section (bench/memory.ts; BENCH_MEMORY_DOCS, BENCH_MEMORY_SAMPLES)
  *   ENGRAM_TEST_PG_HOST / _PORT / _USER  the PostgreSQL server (default 127.0.0.1:5432, postgres); a
  *                      fresh database is created for the run and dropped after it
@@ -45,6 +48,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon, { type Request as LoadRequest, type Result } from 'autocannon';
 import { sha256Hex } from '../src/auth/api-keys.js';
 import { createPgDatabase } from '../test/helpers/harness.js';
+import { authPeerBench, AUTH_PEER, type PeerKit } from './auth-peer.js';
+import { fmt, median, table, verdict } from './format.js';
 import { memoryBench } from './memory.js';
 import { permissionBench } from './permissions.js';
 import type { ChildReply, EldReport, ParentMessage } from './protocol.js';
@@ -101,7 +106,7 @@ type Backend = 'sqlite' | 'postgres';
 // ---------------------------------------------------------------------------------------------
 // The server process.
 
-class BenchServer {
+export class BenchServer {
   private constructor(
     readonly name: string,
     readonly url: string,
@@ -109,12 +114,12 @@ class BenchServer {
     private readonly child: ChildProcess,
   ) {}
 
-  /** Starts bench/server.ts with exactly this environment (nothing leaks in from ours). */
-  static async start(name: string, root: string, env: Record<string, string>): Promise<BenchServer> {
+  /** Starts bench/server.ts (or another script of bench/) with exactly this environment (nothing leaks in from ours). */
+  static async start(name: string, root: string, env: Record<string, string>, script = 'server.ts'): Promise<BenchServer> {
     const logFile = join(root, `${name}.log`);
     const fd = openSync(logFile, 'w');
     const execArgv = ['--import', 'tsx'];
-    const child = fork(join(REPO, 'bench', 'server.ts'), [], {
+    const child = fork(join(REPO, 'bench', script), [], {
       cwd: REPO,
       execArgv,
       env: {
@@ -209,7 +214,7 @@ class BenchServer {
 // ---------------------------------------------------------------------------------------------
 // Credentials, made through the HTTP API like any client.
 
-interface Credentials {
+export interface Credentials {
   readonly email: string;
   readonly password: string;
   readonly bearer: string;
@@ -275,7 +280,7 @@ function authHeaders(creds: Credentials) {
 // Measurements.
 
 /** One slice of load against one route: what autocannon and the CPU counters saw. */
-interface Slice {
+export interface Slice {
   readonly seconds: number;
   readonly requests: number;
   readonly rps: number;
@@ -357,7 +362,7 @@ async function awaitQuiet(servers: BenchServer[]): Promise<void> {
   }
 }
 
-interface LoadTarget {
+export interface LoadTarget {
   readonly server: BenchServer;
   readonly path: string;
   readonly headers: Record<string, string>;
@@ -409,7 +414,7 @@ async function slice(label: string, target: LoadTarget, profile: boolean): Promi
 }
 
 /** Several slices of one route, summed up. */
-interface Series {
+export interface Series {
   readonly slices: Slice[];
   /** Total requests over total seconds. */
   readonly rps: number;
@@ -437,7 +442,7 @@ function series(slices: Slice[]): Series {
 }
 
 /** A measured case against its baseline. */
-interface Comparison {
+export interface Comparison {
   readonly label: string;
   readonly base: Series;
   readonly case: Series;
@@ -516,11 +521,16 @@ async function compare(label: string, base: LoadTarget, subject: LoadTarget): Pr
 
 /** Returns how many requests it sent. */
 async function warmUp(server: BenchServer, creds: Credentials | undefined): Promise<number> {
-  if (WARMUP <= 0) return 0;
   const requests: LoadRequest[] = [{ method: 'GET', path: '/' }];
   if (creds) {
     for (const headers of Object.values(authHeaders(creds))) requests.push({ method: 'GET', path: '/api/v1/auth/me', headers });
   }
+  return warmUpRoutes(server, requests);
+}
+
+/** BENCH_WARMUP seconds of load over these requests of one server; returns how many it sent. */
+async function warmUpRoutes(server: BenchServer, requests: LoadRequest[]): Promise<number> {
+  if (WARMUP <= 0) return 0;
   const result = await autocannon({ url: server.url, connections: CONNECTIONS, pipelining: PIPELINING, duration: WARMUP, requests });
   checkClean(`${server.name} warm-up`, result);
   return result.requests.total;
@@ -727,23 +737,7 @@ function keyCheckCost(): KeyCheckResult {
 // ---------------------------------------------------------------------------------------------
 // Formatting.
 
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-
-function table(header: string[], align: ('l' | 'r')[], rows: string[][]): string[] {
-  return [`| ${header.join(' | ')} |`, `|${align.map((a) => (a === 'r' ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
-}
-
-interface Target {
+export interface Target {
   readonly what: string;
   readonly measured: string;
   readonly target: string;
@@ -1043,8 +1037,8 @@ async function main() {
       void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     });
   }
-  const start = async (name: string, env: Record<string, string> = {}) => {
-    const server = await BenchServer.start(name, root, env);
+  const start = async (name: string, env: Record<string, string> = {}, script?: string) => {
+    const server = await BenchServer.start(name, root, env, script);
     servers.push(server);
     progress(`started ${name} at ${server.url}`);
     return server;
@@ -1057,8 +1051,23 @@ async function main() {
   if (loadAverage[0]! > 0.5) {
     process.stderr.write(`  ! load average is ${loadAverage.map((x) => x.toFixed(2)).join(' ')}: other processes are using the CPUs, expect noisy figures\n`);
   }
+  // Section 6 (bench/auth-peer.ts), measured with section 1's machinery.
+  const peerKit: PeerKit = {
+    start,
+    makeCredentials,
+    compare,
+    warmUp: (target) => warmUpRoutes(target.server, [{ method: 'GET', path: target.path, headers: target.headers }]),
+  };
   try {
     await awaitQuiet([]);
+    if (AUTH_PEER === 'only') {
+      const peer = await authPeerBench(peerKit);
+      const report = `${peer.lines.join('\n')}\n\nTarget: ${peer.target.what}: ${peer.target.measured} (${peer.target.target}): ${verdict(peer.target.ok)}.\n`;
+      if (process.env.BENCH_OUTPUT) writeFileSync(OUTPUT, report);
+      process.stdout.write(`\n${report}`);
+      if (!peer.target.ok) process.exitCode = 1;
+      return;
+    }
     progress('key-check cost (PBKDF2-600k and SHA-256, in-process)');
     const key = keyCheckCost();
 
@@ -1099,6 +1108,8 @@ async function main() {
       }
     }
 
+    const peer = AUTH_PEER === '1' ? await authPeerBench(peerKit) : undefined;
+
     const targets: Target[] = [];
     for (const b of backends) {
       for (const c of b.cases) {
@@ -1127,8 +1138,10 @@ async function main() {
         ok: stormBearer.p99 < STORM_BEARER_P99_TARGET_MS,
       });
     }
+    if (peer) targets.push(peer.target);
     let report = render({ started, quiet, loadAverage, seconds: (performance.now() - t0) / 1000, key, backends, info, login, targets });
     if (stormBearer) report = `${report.trimEnd()}\n\n${stormBearerLines(stormBearer).join('\n')}\n`;
+    if (peer) report = `${report.trimEnd()}\n\n${peer.lines.join('\n')}\n`;
     // Permission resolution at scale (bench/permissions.ts); BENCH_PERMISSIONS=0 skips it.
     if (process.env.BENCH_PERMISSIONS !== '0') {
       progress('permission resolution at scale (10,000 and 100,000 datasets, SQLite and PostgreSQL)');

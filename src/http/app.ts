@@ -12,6 +12,7 @@ import { clientErrorHandler, frameworkErrorHandler, guardAnswerHeaders, installE
 import { rejectNulCharacters } from './input-guard.js';
 import { acceptEmptyJsonBodies } from './json-body.js';
 import { registerAddressLimits } from './rate-limits.js';
+import { accessLog, deferredRequestLogger } from './request-log.js';
 import { logAllowedHosts, requestGuard } from './request-guard.js';
 import { activityRoutes } from './routes/activity.js';
 import { agentConnectionRoutes } from './routes/agent-connections.js';
@@ -32,12 +33,12 @@ import { recordRequestSpans } from './spans.js';
 import { validateRoutes } from './routes/validate.js';
 import { isPageRequest, loadUi, locateUi, sendIndex, uiRoutes, type UiBundle } from './ui.js';
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
-};
+const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+  ['cross-origin-opener-policy', 'same-origin'],
+];
 
 /** API answers are data, never documents: nothing in one may run, load or be framed. */
 const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'";
@@ -71,6 +72,8 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   }).withTypeProvider<ZodTypeProvider>();
 
   capConnections(app.server, config.http.connections);
+  // A request's logger is built on first use (src/http/request-log.ts); before any route is added.
+  app.setChildLoggerFactory(deferredRequestLogger);
   // Declared up front so every request object has the same shape (set by the auth hooks).
   app.decorateRequest('principal', undefined);
   app.setValidatorCompiler(validatorCompiler);
@@ -114,32 +117,21 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await registerAddressLimits(app, config, options.limitsRedis);
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+  // Callback style (as every hook on the request path): no promise per request.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    for (const [name, value] of SECURITY_HEADERS) {
       if (!reply.hasHeader(name)) reply.header(name, value);
     }
     // API answers hold account data and credentials: no shared or browser cache keeps them.
     if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     if (!reply.hasHeader('content-security-policy') && !request.url.startsWith('/docs')) reply.header('content-security-policy', API_CONTENT_SECURITY_POLICY);
-    return payload;
+    done(null, payload);
   });
   // Last: an answer whose headers Node could not write becomes a 500 instead of a throw (D22).
   app.addHook('onSend', guardAnswerHeaders);
 
   // One structured line per request; no query string, headers or bodies (they may hold secrets).
-  app.addHook('onResponse', async (request, reply) => {
-    const path = request.url.split('?', 1)[0];
-    request.log.info(
-      {
-        method: request.method,
-        path,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        ...(request.principal ? { userId: request.principal.user.id, via: request.principal.via } : {}),
-      },
-      'request',
-    );
-  });
+  app.addHook('onResponse', accessLog(log));
 
   // Authenticated API requests as traces for /api/v1/activity/spans (in memory, bounded).
   const spans = recordRequestSpans(app);

@@ -118,15 +118,26 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   socket.destroy(error);
 }
 
+/**
+ * Header values found writable, by name: most answers repeat the same few (the security headers,
+ * the content type), so those are checked once. Bounded; a value that is not remembered is checked.
+ */
+const knownWritable = new Map<string, string | number>();
+const KNOWN_WRITABLE_MAX = 64;
+
 /** True when Node would write this header as is (it throws on the answer otherwise). */
 function writableHeader(name: string, value: unknown): boolean {
+  if (knownWritable.get(name) === value) return true;
   try {
     validateHeaderName(name);
     for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, typeof v === 'number' ? String(v) : v);
-    return true;
   } catch {
     return false;
   }
+  if ((typeof value === 'string' || typeof value === 'number') && (knownWritable.size < KNOWN_WRITABLE_MAX || knownWritable.has(name))) {
+    knownWritable.set(name, value);
+  }
+  return true;
 }
 
 /**
@@ -135,11 +146,18 @@ function writableHeader(name: string, value: unknown): boolean {
  * end the process. Such an answer becomes 500 `{"detail": "Internal Server Error"}` without the
  * offending headers (logged by name only, never by value), and the server keeps serving.
  */
-export async function guardAnswerHeaders(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
-  const bad = Object.entries(reply.getHeaders())
-    .filter(([name, value]) => value !== undefined && !writableHeader(name, value))
-    .map(([name]) => name);
-  if (bad.length === 0) return payload;
+export function guardAnswerHeaders(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: null, payload: unknown) => void) {
+  done(null, guardedPayload(request, reply, payload));
+}
+
+function guardedPayload(request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  const headers = reply.getHeaders();
+  let bad: string[] | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !writableHeader(name, value)) (bad ??= []).push(name);
+  }
+  if (bad === undefined) return payload;
   request.log.error({ headers: bad.map((n) => n.slice(0, 64)) }, 'an answer carried a header that cannot be written; answered 500 instead');
   for (const name of bad) reply.removeHeader(name);
   reply.removeHeader('content-length');

@@ -29,7 +29,18 @@ function findNul(value: unknown, path: (string | number)[], depth: number): (str
   return undefined;
 }
 
-export async function rejectNulCharacters(request: FastifyRequest, _reply: FastifyReply) {
+/** The `preHandler` hook, callback style (no promise per request). */
+export function rejectNulCharacters(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
+  let error: ApiError | undefined;
+  try {
+    checkNulCharacters(request);
+  } catch (caught) {
+    error = caught as ApiError;
+  }
+  done(error);
+}
+
+function checkNulCharacters(request: FastifyRequest) {
   const found = findNul(request.params, ['path'], 0) ?? findNul(request.query, ['query'], 0) ?? findNul(request.body, ['body'], 0);
   if (!found) return;
   if (request.url.split('?', 1)[0] === LOGIN_PATH) throw ApiError.detail(400, 'LOGIN_BAD_CREDENTIALS');

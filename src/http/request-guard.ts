@@ -66,13 +66,20 @@ const hasBody = (request: FastifyRequest) => {
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 };
 
+const ALLOWED_SEEN_MAX = 64;
+
 export function requestGuard(config: Config): onRequestHookHandler {
   const allowedHosts = config.http.allowedHosts;
   const anyHost = allowedHosts.includes('*');
+  // `Host` values already found allowed (a server is reached by a few names), bounded.
+  const allowedSeen = new Set<string>();
   return function (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) {
-    if (!anyHost && !HOST_EXEMPT.has(pathOf(request.url))) {
-      const name = hostNameOf(request.host ?? '');
-      if (!isAllowedHost(name, allowedHosts)) {
+    const host = anyHost ? '' : (request.host ?? '');
+    if (!anyHost && !allowedSeen.has(host) && !HOST_EXEMPT.has(pathOf(request.url))) {
+      const name = hostNameOf(host);
+      if (isAllowedHost(name, allowedHosts)) {
+        if (allowedSeen.size < ALLOWED_SEEN_MAX) allowedSeen.add(host);
+      } else {
         request.log.warn({ host: name.slice(0, 255) }, 'refused a request for a host name that is not allowed (ALLOWED_HOSTS)');
         done(ApiError.detail(421, 'Misdirected Request: the Host header does not name this server (ALLOWED_HOSTS)'));
         return;

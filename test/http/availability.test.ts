@@ -203,6 +203,12 @@ describe('D22: an answer whose headers cannot be written', () => {
       assert.equal(good.status, 200);
       assert.equal(good.headers.get('x-name'), 'plain');
       assert.equal(await good.text(), 'payload');
+      // A header found writable once is remembered by value: another value of it is still checked.
+      const badAgain = await fetch(`${base}/named/${encodeURIComponent('caf\u00e9\u2014')}`);
+      assert.equal(badAgain.status, 500);
+      assert.equal(badAgain.headers.get('x-name'), null);
+      const goodAgain = await fetch(`${base}/named/plain`);
+      assert.equal(goodAgain.headers.get('x-name'), 'plain');
     } finally {
       await app.close();
     }

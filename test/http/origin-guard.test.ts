@@ -175,6 +175,8 @@ for (const posture of POSTURES) {
         const res = await withHost(server.url, 'GET', '/api/v1/datasets', host, { headers: token ? { authorization: `Bearer ${token}` } : {} });
         assert.equal(res.status, 200, host);
       }
+      // The names just served are remembered as allowed; a foreign one is still refused after them.
+      assert.deepEqual(await withHost(server.url, 'GET', '/api/v1/datasets', `evil.example:${port}`), { status: 421, body: MISDIRECTED });
       // A same-origin write through an allowed name (the browser's Origin matches its Host).
       const own = await withHost(server.url, 'POST', '/api/v1/datasets', `localhost:${port}`, {
         body: '{"name":"via_localhost"}',
