@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { asActor, eventually, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
+import { sandboxProcesses } from '../helpers/processes.js';
 
 /**
  * The Cypher sandbox's warm processes over real HTTP (CYPHER_SANDBOX_POOL_SIZE, D18): two users'
@@ -15,23 +15,8 @@ import { asActor, eventually, signUpActor, startTestServer, type Actor, type Tes
 const posture = { ENABLE_BACKEND_ACCESS_CONTROL: 'true', REQUIRE_AUTHENTICATION: 'true', ALLOW_CYPHER_QUERY: 'true' };
 const NAMES = 'MATCH (n:Node) RETURN n.name AS name ORDER BY name';
 
-/** The pids of this process's Cypher sandbox children (from /proc). */
-function sandboxChildren(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The parent pid is the second field after the command name (which may hold spaces).
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('cypher-sandbox/worker')) pids.push(Number(entry));
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return pids;
-}
+/** The pids of this process's Cypher sandbox children. */
+const sandboxChildren = (): number[] => sandboxProcesses(process.pid);
 
 async function cognified(a: Actor, text: string, datasetName: string): Promise<string> {
   const added = await a.c.post('/api/v1/add_text', { json: { textData: [text], datasetName }, ...asActor(a) });

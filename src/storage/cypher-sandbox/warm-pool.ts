@@ -71,11 +71,14 @@ export class WarmPool {
     });
   }
 
-  /** Resolves once `size` warm processes wait (tests, benchmarks); at once when closed or of size 0. */
+  /**
+   * Resolves once `size` warm processes wait, or once the filling stopped (a process died before
+   * it was warm; the next `fill` tries again); at once when closed or of size 0 (tests, benchmarks).
+   */
   full(): Promise<void> {
     return new Promise((resolve) => {
       const check = (): void => {
-        if (this.closed || (this.idle.length >= this.size && this.idle.every((child) => child.warm))) resolve();
+        if (this.closed || this.idle.every((child) => child.warm)) resolve();
         else this.watchers.push(check);
       };
       check();
