@@ -36,6 +36,7 @@
  *   BENCH_PERMISSIONS=0 skip the permission-resolution section (bench/permissions.ts)
  *   BENCH_AUTH_PEER=0  skip section 6 (bench/auth-peer.ts: Engram against Fastify + @fastify/jwt); =only runs it alone
  *   BENCH_MEMORY=0     skip the memory-engine section (bench/memory.ts; BENCH_MEMORY_DOCS, BENCH_MEMORY_SAMPLES)
+ *   BENCH_CYPHER=0     skip the Cypher sandbox section (bench/cypher.ts; BENCH_CYPHER_SAMPLES)
  *   ENGRAM_TEST_PG_HOST / _PORT / _USER  the PostgreSQL server (default 127.0.0.1:5432, postgres); a
  *                      fresh database is created for the run and dropped after it
  */
@@ -50,6 +51,7 @@ import { sha256Hex } from '../src/auth/api-keys.js';
 import { createPgDatabase } from '../test/helpers/harness.js';
 import { authPeerBench, AUTH_PEER, type PeerKit } from './auth-peer.js';
 import { fmt, median, table, verdict } from './format.js';
+import { cypherBench } from './cypher.js';
 import { memoryBench } from './memory.js';
 import { permissionBench } from './permissions.js';
 import type { ChildReply, EldReport, ParentMessage } from './protocol.js';
@@ -1155,6 +1157,13 @@ async function main() {
       const memory = await memoryBench();
       report = `${report.trimEnd()}\n\n${memory.lines.join('\n')}\n\nMemory targets: ${memory.ok ? 'all met' : 'SOME MISSED'}.\n`;
       if (!memory.ok) process.exitCode = 1;
+    }
+    // The Cypher sandbox (bench/cypher.ts); BENCH_CYPHER=0 skips it.
+    if (process.env.BENCH_CYPHER !== '0') {
+      progress('Cypher sandbox: a small query through warm sandbox processes and a process per query, against in-process');
+      const cypher = await cypherBench();
+      report = `${report.trimEnd()}\n\n${cypher.lines.join('\n')}\n`;
+      if (!cypher.ok) process.exitCode = 1;
     }
     writeFileSync(OUTPUT, report);
     process.stdout.write(`\n${report}\nwritten to ${relative(process.cwd(), OUTPUT) || OUTPUT}\n`);

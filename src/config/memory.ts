@@ -89,6 +89,8 @@ export interface MemoryConfig {
   readonly cypherMaxMemoryMb: number;
   /** Cypher sandbox processes running at once; further queries wait (the wait counts in their time limit). */
   readonly cypherMaxConcurrent: number;
+  /** Cypher sandbox processes started ahead of the queries and kept waiting, each for one query (0: each query starts its own). */
+  readonly cypherSandboxPoolSize: number;
   /** Comma-separated NEO4J_ENCRYPTION_KEY entries; the first encrypts, all decrypt (D20). */
   readonly encryptionKeys: readonly string[];
   readonly encryptionKeyIsDefault: boolean;
@@ -369,6 +371,7 @@ export function loadMemoryConfig(
     cypherMaxRows: int(env, 'CYPHER_MAX_ROWS', 1000, { min: 1, max: 1_000_000 }),
     cypherMaxMemoryMb: int(env, 'CYPHER_MAX_MEMORY_MB', 512, { min: 128, max: 1_048_576 }),
     cypherMaxConcurrent: int(env, 'CYPHER_MAX_CONCURRENT', 2, { min: 1, max: 64 }),
+    cypherSandboxPoolSize: int(env, 'CYPHER_SANDBOX_POOL_SIZE', 2, { min: 0, max: 16 }),
     encryptionKeys: keys,
     encryptionKeyIsDefault: keys.includes('test_key'),
     aura: {

@@ -135,4 +135,6 @@ export interface SandboxGraph {
  */
 export interface CypherRunner {
   run(graph: SandboxGraph, query: string, limits: { timeoutMs: number; maxRows: number }): Promise<Record<string, unknown>[]>;
+  /** Ends the processes it keeps (the server is closing). */
+  close?(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { BASE_ENV, TEST_DB, createPgDatabase, eventually, startTestServer, strongPassword, uniqueEmail } from '../helpers/harness.js';
+import { processExists, sandboxProcesses } from '../helpers/processes.js';
 
 /**
  * The `engram` command, run as a child process (`node --import tsx src/cli/main.ts …`) in its own
@@ -298,18 +299,19 @@ describe('the engram command', () => {
     assert.deepEqual([token.status, token.stderr, token.stdout], [78, expected, '']);
   });
 
-  it('serve listens on HTTP_API_PORT, answers /health, serves the accounts made by the command, and stops cleanly on SIGTERM', async () => {
+  it('serve listens on HTTP_API_PORT, answers /health, serves the accounts made by the command, and stops cleanly on SIGTERM, leaving no sandbox process', async () => {
     assert.ok(admin, 'the superuser from the user create test');
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', ...env, HTTP_API_PORT: String(port) },
+      env: { PATH: process.env.PATH ?? '', ...env, HTTP_API_PORT: String(port), ALLOW_CYPHER_QUERY: 'true', CYPHER_SANDBOX_POOL_SIZE: '2' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
+    let waiting: number[] = [];
     try {
       await eventually(
         async () => {
@@ -337,9 +339,30 @@ describe('the engram command', () => {
       const { access_token: token } = (await login.json()) as { access_token: string };
       const byId = await fetch(`${base}/api/v1/users/${admin.id}`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(byId.status, 200);
+
+      // A Cypher query fills the sandbox pool: two processes wait for the next query.
+      const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const added = await fetch(`${base}/api/v1/add_text`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ textData: ['Ada Lovelace.'], datasetName: 'cli-cypher' }),
+      });
+      assert.equal(added.status, 200, await added.clone().text());
+      const { dataset_id: ds } = (await added.json()) as { dataset_id: string };
+      const cypher = await fetch(`${base}/api/v1/search`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ search_type: 'CYPHER', query: 'RETURN 1 AS one', datasetIds: [ds] }),
+      });
+      assert.equal(cypher.status, 200, await cypher.clone().text());
+      await eventually(async () => sandboxProcesses(child.pid!).length === 2, 60_000, 100);
+      waiting = sandboxProcesses(child.pid!);
     } finally {
       child.kill('SIGTERM');
     }
     assert.equal(await exited, 0, `a clean shutdown; stderr: ${stderr}`);
+    // No sandbox process outlives the server (an orphan would live on under another parent).
+    assert.equal(waiting.length, 2);
+    for (const pid of waiting) assert.ok(!processExists(pid), `sandbox process ${pid} outlived the server`);
   });
 });

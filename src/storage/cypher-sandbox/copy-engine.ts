@@ -42,6 +42,38 @@ export interface DatasetCopyOptions {
 }
 
 /**
+ * A fresh, empty in-memory Kuzu database with the store's schema: no dataset's data yet. A warm
+ * sandbox process opens it before it receives its query. The caller closes `conn`, then `db`.
+ */
+export async function openEmptyCopy(options: DatasetCopyOptions = {}): Promise<{ db: Database; conn: Connection }> {
+  const db = new kuzu.Database(':memory:', options.bufferPoolBytes ?? 0);
+  const conn = options.threads !== undefined ? new kuzu.Connection(db, options.threads) : new kuzu.Connection(db);
+  try {
+    for (const statement of SCHEMA) await run(conn, statement);
+  } catch (error) {
+    await closeCopy(db, conn);
+    throw error;
+  }
+  return { db, conn };
+}
+
+/** Copies `nodes` and `edges` (one dataset's graph) into an empty copy from `openEmptyCopy`. */
+export async function fillCopy(conn: Connection, nodes: readonly CopyNodeRow[], edges: readonly CopyEdgeRow[]): Promise<void> {
+  const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;
+  const edgeColumns = ['source', 'target', 'relationship_name', 'properties', 'created_at', 'updated_at'] as const;
+  await executeBatches(
+    conn,
+    COPY_NODES,
+    chunks(nodes, COPY_BATCH).map((batch) => columns(batch, nodeColumns)),
+  );
+  await executeBatches(
+    conn,
+    COPY_EDGES,
+    chunks(edges, COPY_BATCH).map((batch) => columns(batch, edgeColumns)),
+  );
+}
+
+/**
  * A fresh in-memory Kuzu database with the store's schema, holding exactly `nodes` and `edges`
  * (one dataset's graph): Cypher run there can see nothing else. The Cypher sandbox process runs
  * user queries on it. The caller closes `conn`, then `db`.
@@ -51,26 +83,17 @@ export async function openDatasetCopy(
   edges: readonly CopyEdgeRow[],
   options: DatasetCopyOptions = {},
 ): Promise<{ db: Database; conn: Connection }> {
-  const db = new kuzu.Database(':memory:', options.bufferPoolBytes ?? 0);
-  const conn = options.threads !== undefined ? new kuzu.Connection(db, options.threads) : new kuzu.Connection(db);
+  const { db, conn } = await openEmptyCopy(options);
   try {
-    for (const statement of SCHEMA) await run(conn, statement);
-    const nodeColumns = ['pk', 'id', 'dataset_id', 'name', 'type', 'properties', 'created_at', 'updated_at'] as const;
-    const edgeColumns = ['source', 'target', 'relationship_name', 'properties', 'created_at', 'updated_at'] as const;
-    await executeBatches(
-      conn,
-      COPY_NODES,
-      chunks(nodes, COPY_BATCH).map((batch) => columns(batch, nodeColumns)),
-    );
-    await executeBatches(
-      conn,
-      COPY_EDGES,
-      chunks(edges, COPY_BATCH).map((batch) => columns(batch, edgeColumns)),
-    );
+    await fillCopy(conn, nodes, edges);
   } catch (error) {
-    await conn.close().catch(() => undefined);
-    await db.close().catch(() => undefined);
+    await closeCopy(db, conn);
     throw error;
   }
   return { db, conn };
+}
+
+async function closeCopy(db: Database, conn: Connection): Promise<void> {
+  await conn.close().catch(() => undefined);
+  await db.close().catch(() => undefined);
 }

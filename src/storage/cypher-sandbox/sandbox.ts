@@ -1,9 +1,12 @@
 /**
  * Runs user-supplied (and LLM-written) Cypher out of the server process (D18).
  *
- * Each query gets its own child process (`worker.ts`) that receives the dataset's
- * subgraph and the query on stdin, copies the subgraph into a fresh in-memory Kuzu database and
- * runs the query read-only there. The server kills the child with SIGKILL when it exceeds:
+ * Each query gets its own child process (`worker.ts`): it receives the dataset's subgraph and the
+ * query on stdin, copies the subgraph into a fresh in-memory Kuzu database and runs the query
+ * read-only there, then exits. Up to `poolSize` processes (`CYPHER_SANDBOX_POOL_SIZE`) are started
+ * ahead of the queries and wait with their empty database open (`warm-pool.ts`), so a query skips
+ * the process's start-up; each still serves one query only. The server kills the child with
+ * SIGKILL when it exceeds:
  *
  *   - its time limit (`CYPHER_TIMEOUT_MS`): counted from the call, so the wait for a free sandbox
  *     counts too; the child's start-up and the copy of the dataset get a separate allowance;
@@ -11,20 +14,21 @@
  *     /proc/<pid>/status), polled every 20 ms;
  *   - the answer size limit (a few MB of JSON): more is refused.
  *
- * At most `maxConcurrent` children run at once (`CYPHER_MAX_CONCURRENT`); further queries wait in
- * call order. A query stopped by a limit fails with a `GraphQueryLimitError` naming the limit.
+ * At most `maxConcurrent` children run queries at once (`CYPHER_MAX_CONCURRENT`); further queries
+ * wait in call order. A query stopped by a limit fails with a `GraphQueryLimitError` naming the limit.
  *
  * The child gets a minimal environment (`sandboxEnv`: no secret of the server), runs in the
  * temporary directory, and its stderr is kept (its last 2 KB, on the error of a failed run as
  * `stderrTail`) but never logged, since it could echo query text.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { GraphQueryAnswerTooLargeError, GraphQueryMemoryError, GraphQueryTimeoutError } from '../stores/common.js';
+import { SandboxChild } from './child.js';
+import { residentBytes } from './process.js';
+import { WarmPool } from './warm-pool.js';
 import type { SandboxMessage, SandboxRequest } from './worker.js';
 import type { CypherRunner, SandboxGraph } from '../types.js';
+
+export { residentBytes, sandboxCommand, sandboxEnv, trackChild } from './process.js';
 
 export interface CypherSandboxOptions {
   /** Resident memory of one child, in MB (default 512). */
@@ -39,6 +43,8 @@ export interface CypherSandboxOptions {
   readonly pollMs?: number;
   /** Threads of a query in the child (default 1). */
   readonly threads?: number;
+  /** Processes started ahead of the queries and kept waiting (default 0: each query starts its own). */
+  readonly poolSize?: number;
   /** Called with each child's pid once it is started (tests). */
   readonly onSpawn?: (pid: number) => void;
 }
@@ -69,57 +75,8 @@ const DEFAULT_MAX_ANSWER_BYTES = 8 * MB;
 export const STARTUP_MS = 30_000;
 const STARTUP_MS_PER_ROW = 1 / 50;
 const POLL_MS = 20;
-const STDERR_TAIL = 2048;
 /** Room for the answer line's envelope around the rows. */
 const LINE_SLACK = 1024;
-
-/** How the child is started: the worker next to this module, through tsx when running from sources. */
-export function sandboxCommand(maxMemoryMb: number): { command: string; args: string[] } {
-  const fromSources = import.meta.url.endsWith('.ts');
-  const worker = fileURLToPath(new URL(`./worker.${fromSources ? 'ts' : 'js'}`, import.meta.url));
-  const heap = `--max-old-space-size=${Math.max(16, Math.floor(maxMemoryMb))}`;
-  const args = fromSources ? [heap, '--import', import.meta.resolve('tsx'), worker] : [heap, worker];
-  return { command: process.execPath, args };
-}
-
-/**
- * The child's whole environment: PATH, and TMPDIR when set (where tsx keeps its cache, and the
- * child's working directory). Nothing else of the server's environment reaches it.
- */
-export function sandboxEnv(parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of ['PATH', 'TMPDIR'] as const) {
-    const value = parent[name];
-    if (typeof value === 'string' && value !== '') env[name] = value;
-  }
-  return env;
-}
-
-/** Resident memory of a process in bytes, from /proc/<pid>/status; undefined when unknown. */
-export async function residentBytes(pid: number): Promise<number | undefined> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every live child process the server starts (sandboxes, parsers): killed when the server process exits. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-export function trackChild(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const each of live) each.kill('SIGKILL');
-    });
-  }
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
 
 interface Waiter {
   readonly grant: () => void;
@@ -136,6 +93,7 @@ export class CypherSandbox implements CypherRunner {
   private readonly onSpawn: ((pid: number) => void) | undefined;
   private running = 0;
   private readonly waiting: Waiter[] = [];
+  private readonly pool: WarmPool;
 
   constructor(options: CypherSandboxOptions = {}) {
     this.maxMemoryMb = options.maxMemoryMb ?? DEFAULT_MAX_MEMORY_MB;
@@ -145,6 +103,37 @@ export class CypherSandbox implements CypherRunner {
     this.pollMs = options.pollMs ?? POLL_MS;
     this.threads = Math.max(1, Math.floor(options.threads ?? 1));
     this.onSpawn = options.onSpawn;
+    this.pool = new WarmPool(Math.max(0, Math.floor(options.poolSize ?? 0)), (waits) => {
+      const child = new SandboxChild(this.maxMemoryMb, { bufferPoolBytes: this.bufferPoolBytes, threads: this.threads, prime: waits });
+      if (child.pid !== undefined) this.onSpawn?.(child.pid);
+      return child;
+    });
+  }
+
+  /** Half the memory limit: Kuzu's data and working memory stay well within it. */
+  private get bufferPoolBytes(): number {
+    return Math.floor((this.maxMemoryMb * MB) / 2);
+  }
+
+  /** Processes kept waiting for a query. */
+  get poolSize(): number {
+    return this.pool.size;
+  }
+
+  /** The pids of the processes waiting for a query now (tests). */
+  get idlePids(): number[] {
+    return this.pool.idlePids;
+  }
+
+  /** Starts the waiting processes now (they start on the first query otherwise); resolves once they are warm. */
+  warmUp(): Promise<void> {
+    this.pool.fill();
+    return this.pool.full();
+  }
+
+  /** Kills the waiting processes; later queries each start their own. Resolves once they are gone. */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   /** Children running now. */
@@ -205,105 +194,88 @@ export class CypherSandbox implements CypherRunner {
       timeoutMs: limits.left,
       maxRows: limits.maxRows,
       maxAnswerBytes: this.maxAnswerBytes,
-      // Half the memory limit: Kuzu's data and working memory stay well within it.
-      bufferPoolBytes: Math.floor(maxMemoryBytes / 2),
-      threads: this.threads,
       nodes: graph.nodes,
       edges: graph.edges,
     };
-    const input = `${JSON.stringify(request)}\n`;
     const startupMs = this.startupMs ?? STARTUP_MS + Math.ceil((graph.nodes.length + graph.edges.length) * STARTUP_MS_PER_ROW);
-    const { command, args } = sandboxCommand(this.maxMemoryMb);
 
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, { env: sandboxEnv(), cwd: tmpdir(), stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
-      trackChild(child);
-      if (child.pid !== undefined) this.onSpawn?.(child.pid);
+      const child = this.pool.take();
+      const pid = child.pid;
 
       /** Why the run ends: set once, by the first of the answer, a limit or a failure. */
       let outcome: { rows: Record<string, unknown>[] } | { error: Error } | undefined;
-      let stderrTail = '';
-      let stdoutBytes = 0;
-      let pending: Buffer = Buffer.alloc(0);
       let polling = false;
 
       const stop = (error: Error): void => {
         outcome ??= { error };
-        child.kill('SIGKILL');
+        child.kill();
       };
       const startupTimer = setTimeout(() => stop(new CypherSandboxError(`the Cypher sandbox did not start the query within ${startupMs} ms`)), startupMs);
       let queryTimer: NodeJS.Timeout | undefined;
       const poller = setInterval(() => {
-        if (polling || child.pid === undefined) return;
+        if (polling || pid === undefined) return;
         polling = true;
-        void residentBytes(child.pid).then((rss) => {
+        void residentBytes(pid).then((rss) => {
           polling = false;
-          if (rss !== undefined && rss > maxMemoryBytes && child.exitCode === null) stop(new GraphQueryMemoryError(this.maxMemoryMb));
+          if (rss !== undefined && rss > maxMemoryBytes && !child.gone) stop(new GraphQueryMemoryError(this.maxMemoryMb));
         });
       }, this.pollMs);
 
       const onMessage = (message: SandboxMessage): void => {
+        if (message.type === 'warm') return;
         if (message.type === 'ready') {
           clearTimeout(startupTimer);
           queryTimer = setTimeout(() => stop(new GraphQueryTimeoutError(limits.timeoutMs)), limits.left);
           return;
         }
-        if (message.type === 'rows') {
-          outcome ??= { rows: message.rows };
-          return;
-        }
-        const error =
-          message.kind === 'time'
-            ? new GraphQueryTimeoutError(limits.timeoutMs)
-            : message.kind === 'memory'
-              ? new GraphQueryMemoryError(this.maxMemoryMb)
-              : message.kind === 'size'
-                ? new GraphQueryAnswerTooLargeError(this.maxAnswerBytes)
-                : new CypherSandboxError(String(message.message));
-        outcome ??= { error };
+        // The answer is the process's last word: it serves no other query, so it is killed (its
+        // teardown is not waited for) and the run ends now.
+        outcome ??= message.type === 'rows' ? { rows: message.rows } : { error: answerError(message) };
+        child.kill();
+        finish();
       };
+      const answerError = (message: Extract<SandboxMessage, { type: 'error' }>): Error =>
+        message.kind === 'time'
+          ? new GraphQueryTimeoutError(limits.timeoutMs)
+          : message.kind === 'memory'
+            ? new GraphQueryMemoryError(this.maxMemoryMb)
+            : message.kind === 'size'
+              ? new GraphQueryAnswerTooLargeError(this.maxAnswerBytes)
+              : new CypherSandboxError(String(message.message), child.stderrTail);
 
-      child.stdout!.on('data', (chunk: Buffer) => {
-        stdoutBytes += chunk.length;
-        if (stdoutBytes > this.maxAnswerBytes + LINE_SLACK) {
-          stop(new GraphQueryAnswerTooLargeError(this.maxAnswerBytes));
-          return;
-        }
-        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-        let newline: number;
-        while ((newline = pending.indexOf(0x0a)) >= 0) {
-          const line = pending.subarray(0, newline).toString('utf8');
-          pending = pending.subarray(newline + 1);
-          try {
-            onMessage(JSON.parse(line) as SandboxMessage);
-          } catch {
-            stop(new CypherSandboxError('the Cypher sandbox sent an unreadable answer'));
-          }
-        }
-      });
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
-      });
-      child.stdin!.on('error', () => undefined);
-      child.once('error', (error) => stop(new CypherSandboxError(`the Cypher sandbox could not start: ${error.message}`)));
-      child.once('close', (code, signal) => {
+      /** Settles the run once, with its outcome (a process that ended without one says so). */
+      let finished = false;
+      const finish = (code: number | null = null, signal: NodeJS.Signals | null = null): void => {
+        if (finished) return;
+        finished = true;
         clearTimeout(startupTimer);
         if (queryTimer) clearTimeout(queryTimer);
         clearInterval(poller);
-        child.stdin!.destroy();
+        const stderrTail = child.stderrTail;
         const settled = outcome ?? {
           error: new CypherSandboxError(`the Cypher sandbox ended without an answer (${signal ?? `exit code ${code}`})`, stderrTail),
         };
         if ('rows' in settled) resolve(settled.rows);
-        else {
-          if (settled.error instanceof CypherSandboxError && settled.error.stderrTail === '' && stderrTail !== '') {
-            reject(new CypherSandboxError(settled.error.message, stderrTail));
-          } else reject(settled.error);
-        }
-      });
+        else if (settled.error instanceof CypherSandboxError && settled.error.stderrTail === '' && stderrTail !== '') {
+          reject(new CypherSandboxError(settled.error.message, stderrTail));
+        } else reject(settled.error);
+      };
 
-      // The request stays open-ended: the child exits once stdin closes (the server is gone).
-      child.stdin!.write(input);
+      child.listen({
+        message: onMessage,
+        received: (bytes) => {
+          if (bytes <= this.maxAnswerBytes + LINE_SLACK) return true;
+          stop(new GraphQueryAnswerTooLargeError(this.maxAnswerBytes));
+          return false;
+        },
+        unreadable: () => stop(new CypherSandboxError('the Cypher sandbox sent an unreadable answer')),
+        failed: (error) => stop(new CypherSandboxError(`the Cypher sandbox could not start: ${error.message}`)),
+        // A run stopped at a limit ends once its process is gone.
+        closed: finish,
+      });
+      // A process that dies before it reads the request ends the run through `closed` above.
+      child.send(request);
     });
   }
 }

@@ -90,8 +90,13 @@ export class DatasetDatabases {
 
   static create(config: Config, db: Kysely<Database>, pgConnection: pg.ClientConfig | undefined): DatasetDatabases {
     const registry = new HandlerRegistry();
-    // User Cypher runs in killable child processes within CYPHER_MAX_MEMORY_MB and CYPHER_MAX_CONCURRENT.
-    const sandbox = new CypherSandbox({ maxMemoryMb: config.memory.cypherMaxMemoryMb, maxConcurrent: config.memory.cypherMaxConcurrent });
+    // User Cypher runs in killable child processes within CYPHER_MAX_MEMORY_MB and CYPHER_MAX_CONCURRENT,
+    // CYPHER_SANDBOX_POOL_SIZE of them started ahead (each still serves one query).
+    const sandbox = new CypherSandbox({
+      maxMemoryMb: config.memory.cypherMaxMemoryMb,
+      maxConcurrent: config.memory.cypherMaxConcurrent,
+      poolSize: config.memory.cypherSandboxPoolSize,
+    });
     const self = new DatasetDatabases(config, db, registry, pgConnection, sandbox);
     registry.register(kuzuHandler(config));
     registry.register(lancedbHandler(config));
@@ -441,6 +446,8 @@ export class DatasetDatabases {
     this.shared = undefined;
     await this.pgPool?.end();
     this.pgPool = undefined;
+    // The sandbox processes waiting for a query end with the stores.
+    await this.cypherRunner.close?.();
   }
 }
 
