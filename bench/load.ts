@@ -21,7 +21,8 @@
  * Run alone with `node --import tsx bench/load.ts`, or as part of `npm run bench` (BENCH_LOAD=0
  * skips it). BENCH_LOAD_USERS (default 100), BENCH_LOAD_DATASETS (default 2000),
  * BENCH_LOAD_SHARES (datasets shared with each user, default 3), BENCH_LOAD_PDF_PAGES (default 1000),
- * BENCH_LOAD_CPU_PROF (a file: the server's CPU profile during the PDF phase).
+ * BENCH_LOAD_CPU_PROF (a file: the server's CPU profile during the PDF phase), BENCH_LOAD_POOL (the
+ * server's DATABASE_MAX_LRU_CACHE_SIZE, default 6).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -48,7 +49,7 @@ const PER_USER = Math.floor(DATASETS / USERS);
 const CPU_PROF = process.env.BENCH_LOAD_CPU_PROF ? resolve(process.env.BENCH_LOAD_CPU_PROF) : undefined;
 const ELD_TARGET_MS = 50;
 /** The server's settings for the run (the defaults, written out so the report can name them). */
-const SERVER_ENV = { DATABASE_MAX_LRU_CACHE_SIZE: '6', SEARCH_MAX_CONCURRENT_DATASETS: '4', PARSER_WORKERS: '2' } as const;
+const SERVER_ENV = { DATABASE_MAX_LRU_CACHE_SIZE: String(envInt('BENCH_LOAD_POOL', 6, 1)), SEARCH_MAX_CONCURRENT_DATASETS: '4', PARSER_WORKERS: '2' } as const;
 
 const WORDS = 'river mountain engine station signal harbor garden library market bridge tower forest valley canal archive beacon compass lantern'.split(' ');
 
