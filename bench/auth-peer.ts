@@ -16,7 +16,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { AUTH_AUDIENCE } from '../src/auth/tokens.js';
 import { fmt, median, table, verdict } from './format.js';
-import type { BenchServer, Comparison, Credentials, LoadTarget, Target } from './run.js';
+import type { BenchServer } from './bench-server.js';
+import type { Comparison, Credentials, LoadTarget, Target } from './run.js';
 
 export const AUTH_PEER = (() => {
   const choice = (process.env.BENCH_AUTH_PEER ?? '1').toLowerCase();

@@ -37,24 +37,26 @@
  *   BENCH_AUTH_PEER=0  skip section 6 (bench/auth-peer.ts: Engram against Fastify + @fastify/jwt); =only runs it alone
  *   BENCH_MEMORY=0     skip the memory-engine section (bench/memory.ts; BENCH_MEMORY_DOCS, BENCH_MEMORY_SAMPLES)
  *   BENCH_CYPHER=0     skip the Cypher sandbox section (bench/cypher.ts; BENCH_CYPHER_SAMPLES)
+ *   BENCH_LOAD=0       skip the load section (bench/load.ts; BENCH_LOAD_USERS, BENCH_LOAD_DATASETS, BENCH_LOAD_SHARES,
+ *                      BENCH_LOAD_PDF_PAGES)
  *   ENGRAM_TEST_PG_HOST / _PORT / _USER  the PostgreSQL server (default 127.0.0.1:5432, postgres); a
  *                      fresh database is created for the run and dropped after it
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
 import autocannon, { type Request as LoadRequest, type Result } from 'autocannon';
 import { sha256Hex } from '../src/auth/api-keys.js';
 import { createPgDatabase } from '../test/helpers/harness.js';
 import { authPeerBench, AUTH_PEER, type PeerKit } from './auth-peer.js';
 import { fmt, median, table, verdict } from './format.js';
 import { cypherBench } from './cypher.js';
+import { BenchServer, REPO } from './bench-server.js';
+import { loadBench } from './load.js';
 import { memoryBench } from './memory.js';
 import { permissionBench } from './permissions.js';
-import type { ChildReply, EldReport, ParentMessage } from './protocol.js';
+import type { EldReport } from './protocol.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings.
@@ -67,7 +69,6 @@ function envNumber(name: string, fallback: number, min: number): number {
   return value;
 }
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = envNumber('BENCH_DURATION', 10, 1);
 /** Each comparison runs as this many A/B pairs of slices (ABBA order), DURATION / SLICES seconds each. */
 const SLICES = Math.round(envNumber('BENCH_SLICES', 5, 1));
@@ -104,114 +105,6 @@ const CPU_PROF_DIR = process.env.BENCH_CPU_PROF_DIR ? resolve(process.env.BENCH_
 const OUTPUT = resolve(REPO, process.env.BENCH_OUTPUT ?? (CPU_PROF_DIR ? join(CPU_PROF_DIR, 'benchmarks.md') : 'docs/benchmarks.md'));
 
 type Backend = 'sqlite' | 'postgres';
-
-// ---------------------------------------------------------------------------------------------
-// The server process.
-
-export class BenchServer {
-  private constructor(
-    readonly name: string,
-    readonly url: string,
-    readonly logFile: string,
-    private readonly child: ChildProcess,
-  ) {}
-
-  /** Starts bench/server.ts (or another script of bench/) with exactly this environment (nothing leaks in from ours). */
-  static async start(name: string, root: string, env: Record<string, string>, script = 'server.ts'): Promise<BenchServer> {
-    const logFile = join(root, `${name}.log`);
-    const fd = openSync(logFile, 'w');
-    const execArgv = ['--import', 'tsx'];
-    const child = fork(join(REPO, 'bench', script), [], {
-      cwd: REPO,
-      execArgv,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? root,
-        ENGRAM_BENCH_CWD: root,
-        HTTP_API_HOST: '127.0.0.1',
-        SYSTEM_ROOT_DIRECTORY: join(root, name, 'system'),
-        DATA_ROOT_DIRECTORY: join(root, name, 'data'),
-        RATE_LIMIT_ENABLED: 'false',
-        LOG_LEVEL: 'warn',
-        ...env,
-      },
-      stdio: ['ignore', fd, fd, 'ipc'],
-    });
-    closeSync(fd);
-    const url = await new Promise<string>((resolveUrl, reject) => {
-      const onExit = (code: number | null) =>
-        reject(new Error(`bench server ${name} exited with ${code} before it was ready; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`));
-      child.once('exit', onExit);
-      child.once('message', (message: ChildReply) => {
-        child.off('exit', onExit);
-        if (message.type === 'ready') resolveUrl(message.url);
-        else reject(new Error(`bench server ${name}: unexpected first message ${JSON.stringify(message)}`));
-      });
-    });
-    // A send on a closed channel reports through the send callbacks; don't let it crash the run.
-    child.on('error', (error) => process.stderr.write(`bench server ${name}: ${error.message}\n`));
-    return new BenchServer(name, url, logFile, child);
-  }
-
-  private ask<T extends ChildReply['type']>(message: ParentMessage, reply: T): Promise<Extract<ChildReply, { type: T }>> {
-    return new Promise((resolveReply, reject) => {
-      const done = () => {
-        this.child.off('message', onMessage);
-        this.child.off('exit', onExit);
-      };
-      const onMessage = (m: ChildReply) => {
-        if (m.type === 'error') {
-          done();
-          reject(new Error(`bench server ${this.name}: ${m.message}`));
-        } else if (m.type === reply) {
-          done();
-          resolveReply(m as Extract<ChildReply, { type: T }>);
-        }
-      };
-      const onExit = (code: number | null) => {
-        done();
-        reject(new Error(`bench server ${this.name} exited (${code}) before answering ${message.type}`));
-      };
-      this.child.on('message', onMessage);
-      this.child.once('exit', onExit);
-      this.child.send(message, (error) => {
-        if (error) {
-          done();
-          reject(new Error(`bench server ${this.name}: ${error.message}`));
-        }
-      });
-    });
-  }
-
-  async profileStart(): Promise<void> {
-    await this.ask({ type: 'profile-start' }, 'profile-started');
-  }
-
-  async profileStop(path: string): Promise<void> {
-    await this.ask({ type: 'profile-stop', path }, 'profile-saved');
-  }
-
-  async cpuMicros(): Promise<number> {
-    return (await this.ask({ type: 'cpu' }, 'cpu')).micros;
-  }
-
-  eldStart(): void {
-    this.child.send({ type: 'eld-start' } satisfies ParentMessage, () => undefined);
-  }
-
-  eldStop(): Promise<EldReport> {
-    return this.ask({ type: 'eld-stop' }, 'eld');
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.send({ type: 'shutdown' } satisfies ParentMessage, () => undefined);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Credentials, made through the HTTP API like any client.
@@ -1164,6 +1057,13 @@ async function main() {
       const cypher = await cypherBench();
       report = `${report.trimEnd()}\n\n${cypher.lines.join('\n')}\n`;
       if (!cypher.ok) process.exitCode = 1;
+    }
+    // One instance under many users and datasets (bench/load.ts); BENCH_LOAD=0 skips it.
+    if (process.env.BENCH_LOAD !== '0') {
+      progress('load: many users registering, adding, cognifying and searching over thousands of datasets');
+      const load = await loadBench();
+      report = `${report.trimEnd()}\n\n${load.lines.join('\n')}\n\nLoad targets: ${load.ok ? 'all met' : 'SOME MISSED'}.\n`;
+      if (!load.ok) process.exitCode = 1;
     }
     writeFileSync(OUTPUT, report);
     process.stdout.write(`\n${report}\nwritten to ${relative(process.cwd(), OUTPUT) || OUTPUT}\n`);

@@ -63,7 +63,11 @@ export interface SearchOutcome {
 
 /** What retrieval needs: the dataset's stores, the embedder, the model in effect, the Cypher rules (D18). */
 export interface SearchDependencies {
-  readonly stores: { with<T>(dataset: DatasetRef, fn: (stores: StorePair) => Promise<T>): Promise<T> };
+  readonly stores: {
+    with<T>(dataset: DatasetRef, fn: (stores: StorePair) => Promise<T>): Promise<T>;
+    /** As `with`, but a dataset with nothing stored gets empty stores, opening none. */
+    read<T>(dataset: DatasetRef, fn: (stores: StorePair) => Promise<T>): Promise<T>;
+  };
   readonly embedder: Embedder;
   readonly models: ModelProvider;
   readonly cypher: { readonly allowed: boolean; readonly timeoutMs: number; readonly maxRows: number };
@@ -222,7 +226,9 @@ async function complete(deps: SearchDependencies, request: SearchRequest, contex
 }
 
 export async function searchDataset(deps: SearchDependencies, dataset: DatasetInfo, request: SearchRequest): Promise<SearchOutcome> {
-  return deps.stores.with(dataset, async (stores) => {
+  // Cypher can answer rows (or errors) of its own on an empty graph: it always runs in the real store.
+  const cypher = request.type === 'CYPHER' || request.type === 'NATURAL_LANGUAGE';
+  const work = async (stores: StorePair): Promise<SearchOutcome> => {
     const nodeSets = request.nodeName && request.nodeName.length > 0 ? request.nodeName : undefined;
     const vectorLane = async (collection: string, limit: number) => {
       const [vector] = await deps.embedder.embed([request.query]);
@@ -311,7 +317,8 @@ export async function searchDataset(deps: SearchDependencies, dataset: DatasetIn
       default:
         throw searchTypeNotSupported(`Search type ${request.type} is not supported by this server.`);
     }
-  });
+  };
+  return cypher ? deps.stores.with(dataset, work) : deps.stores.read(dataset, work);
 }
 
 /** The reference's choice of what a result holds. */

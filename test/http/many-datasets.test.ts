@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { asActor, signUpActor, startTestServer, type Actor, type TestServer } from '../helpers/harness.js';
 
@@ -7,7 +9,8 @@ import { asActor, signUpActor, startTestServer, type Actor, type TestServer } fr
  * and Kuzu limits): one user searching 32 of their datasets at once, and ten users searching their
  * own at once, all answered 200 with each dataset's own content — never the 500 "Mmap … failed"
  * of Kuzu's default 8 TiB per database — and the instance still opens datasets afterwards. The
- * pool never holds more than DATABASE_MAX_LRU_CACHE_SIZE datasets open.
+ * pool never holds more than DATABASE_MAX_LRU_CACHE_SIZE datasets open; a dataset never cognified
+ * is answered without opening any.
  */
 
 const DATASETS = 32;
@@ -31,6 +34,40 @@ describe('many datasets at once (multi-tenant, Kuzu + LanceDB)', () => {
     assert.equal(added.status, 200, added.text);
     return added.body.dataset_id as string;
   }
+
+  it('a dataset never cognified answers every search as an empty one does, without opening or creating its stores', async () => {
+    const a = await signUpActor(server, 'never-cognified');
+    const add = async (name: string) => {
+      const added = await a.c.post('/api/v1/add_text', { json: { textData: ['The quiet archive.'], datasetName: name }, ...asActor(a) });
+      assert.equal(added.status, 200, added.text);
+      return added.body.dataset_id as string;
+    };
+    const fresh = await add('fresh');
+    // The other one's stores are opened (and created) empty, by reading its graph.
+    const opened = await add('opened');
+    const graph = await a.c.get(`/api/v1/datasets/${opened}/graph`, asActor(a));
+    assert.equal(graph.status, 200, graph.text);
+    assert.ok(pool().isOpen(opened));
+    const openedBefore = pool().stats().opened;
+    const types = ['CHUNKS', 'SUMMARIES', 'CHUNKS_LEXICAL', 'RAG_COMPLETION', 'GRAPH_COMPLETION', 'HYBRID_COMPLETION', 'GRAPH_SUMMARY_COMPLETION'];
+    for (const searchType of types) {
+      for (const verbose of [false, true]) {
+        const answer = async (id: string) => {
+          const r = await a.c.post('/api/v1/search', { json: { searchType, query: 'archive', datasetIds: [id], verbose }, ...asActor(a) });
+          assert.equal(r.status, 200, r.text);
+          const { dataset_id, dataset_name, ...rest } = r.body[0];
+          assert.deepEqual([dataset_id, dataset_name], [id, id === fresh ? 'fresh' : 'opened']);
+          return rest;
+        };
+        assert.deepEqual(await answer(fresh), await answer(opened), `${searchType}${verbose ? ' verbose' : ''}: the same answer`);
+      }
+    }
+    assert.equal(pool().stats().opened, openedBefore, 'no store was opened');
+    assert.equal(pool().isOpen(fresh), false);
+    const owner = join(server.engram.config.systemRoot, 'databases', a.id);
+    assert.equal(existsSync(join(owner, `${fresh}.kuzu`)) || existsSync(join(owner, `${fresh}.lance.db`)), false, 'no database was created');
+    assert.ok(existsSync(join(owner, `${opened}.kuzu`)));
+  });
 
   it(`one user searches ${DATASETS} datasets at once: 200, each dataset answers with its own content`, async () => {
     const a = await signUpActor(server, 'many-ds');

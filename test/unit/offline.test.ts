@@ -278,3 +278,37 @@ describe('splitSentences', () => {
     assert.deepEqual(splitSentences(''), []);
   });
 });
+
+describe('the offline providers share the event loop', () => {
+  /** Whether a callback queued for the next turn of the event loop ran before `work` finished. */
+  async function loopTurnedDuring<T>(work: () => Promise<T>): Promise<{ turned: boolean; result: T }> {
+    let finished = false;
+    let turned = false;
+    setImmediate(() => (turned = !finished));
+    const result = await work();
+    finished = true;
+    return { turned, result };
+  }
+
+  it('a large batch of texts is embedded in turns, with the same vectors as one by one', async () => {
+    const embedder = new HashingEmbedder();
+    const texts = Array.from({ length: 100 }, (_, i) => `${ADA} Chunk ${i}.`);
+    const { turned, result } = await loopTurnedDuring(() => embedder.embed(texts));
+    assert.equal(turned, true, 'the event loop ran during the batch');
+    assert.deepEqual(
+      result,
+      texts.map((t) => embedder.embedOne(t)),
+    );
+  });
+
+  it('each extraction and summary lets the event loop run first, with the same result', async () => {
+    const model = new OfflineModel();
+    const extraction = await loopTurnedDuring(() => model.extractGraph(ADA));
+    assert.equal(extraction.turned, true);
+    assert.deepEqual(extraction.result, await model.extractGraph(ADA));
+    assert.ok(extraction.result.nodes.some((n) => n.name === 'Ada Lovelace'));
+    const summary = await loopTurnedDuring(() => model.summarize(ADA));
+    assert.equal(summary.turned, true);
+    assert.equal(summary.result, ADA);
+  });
+});

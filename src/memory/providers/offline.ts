@@ -41,6 +41,17 @@ function lexicalTokens(text: string): string[] {
   return text.normalize('NFKC').toLowerCase().match(WORD) ?? [];
 }
 
+/** Texts embedded between two turns of the event loop (each is a few hundred microseconds of work at most). */
+const EMBED_YIELD_EVERY = 16;
+
+/**
+ * Lets the event loop run (timers, I/O, other requests) before the next piece of CPU-bound work:
+ * the offline providers compute on the server's thread, and a long document is thousands of pieces.
+ */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export interface HashingEmbedderOptions {
   /** Vector size; 256 when omitted. */
   dimensions?: number;
@@ -63,7 +74,13 @@ export class HashingEmbedder implements Embedder {
   }
 
   async embed(texts: readonly string[]): Promise<number[][]> {
-    return texts.map((text) => this.embedOne(text));
+    const vectors: number[][] = [];
+    for (const text of texts) {
+      // A large batch (every chunk, entity and summary of a long document) lets the event loop run between texts' work.
+      if (vectors.length % EMBED_YIELD_EVERY === 0 && vectors.length > 0) await yieldToLoop();
+      vectors.push(this.embedOne(text));
+    }
+    return vectors;
   }
 
   /** The vector of one text (synchronous; `embed` maps it over a batch). */
@@ -359,6 +376,8 @@ export class OfflineModel implements LanguageModel {
   readonly name = 'offline';
 
   async extractGraph(text: string, _customPrompt?: string): Promise<ExtractedGraph> {
+    // One chunk's work at a time on the event loop: a document's chunks are extracted in turns.
+    await yieldToLoop();
     const nodes = new Map<string, { id: string; name: string; type: string; description: string }>();
     const edges: Array<{ source_node_id: string; target_node_id: string; relationship_name: string; description: string }> = [];
     const seenEdges = new Set<string>();
@@ -388,6 +407,7 @@ export class OfflineModel implements LanguageModel {
   }
 
   async summarize(text: string): Promise<string> {
+    await yieldToLoop();
     const limit = 300;
     let summary = '';
     for (const sentence of splitSentences(text)) {

@@ -12,6 +12,8 @@ import { Neo4jGraphStore } from '../stores/neo4j.js';
 import { PgVectorStore } from '../stores/pgvector.js';
 import type { CypherRunner, GraphStore, VectorStore } from '../types.js';
 import { auraHandler } from './aura.js';
+import { StoreCloser } from './closing.js';
+import { emptyStores } from './empty-stores.js';
 import { kuzuHandler, lancedbHandler, ownerDir, pgvectorHandler } from './handlers.js';
 import { HandlerRegistry } from './registry.js';
 import type { DatasetDatabaseRow, DatasetRef, StorePair } from './types.js';
@@ -77,6 +79,8 @@ export class DatasetDatabases {
   private closed = false;
   private counts = { open: 0, peakOpen: 0, opened: 0, closed: 0, evicted: 0 };
   private shared: Promise<StorePair> | undefined;
+  /** Closes stores one at a time, off the turn that retired them; a closing slot keeps its place until closed. */
+  private readonly closer = new StoreCloser();
   private pgPool: pg.Pool | undefined;
 
   constructor(
@@ -152,6 +156,23 @@ export class DatasetDatabases {
     } finally {
       this.release(slot, failure);
     }
+  }
+
+  /**
+   * Runs `fn` with the dataset's stores for reading. A dataset that has no databases yet
+   * (multi-tenant mode, no `dataset_database` row: nothing was ever written for it) gets empty
+   * stores, without opening, creating or pooling any; the others go through `with`.
+   */
+  async read<T>(dataset: DatasetRef, fn: (stores: StorePair) => Promise<T>): Promise<T> {
+    if (this.multiTenant && !this.slots.has(dataset.id) && !this.retiring.has(dataset.id) && !(await this.hasDatabases(dataset.id))) {
+      return fn(emptyStores(this.config.memory.embedding.dimensions));
+    }
+    return this.with(dataset, fn);
+  }
+
+  private async hasDatabases(datasetId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('dataset_database').select('dataset_id').where('dataset_id', '=', datasetId).executeTakeFirst();
+    return row !== undefined;
   }
 
   /** What the pool holds and has done. */
@@ -245,7 +266,7 @@ export class DatasetDatabases {
     if (this.slots.get(slot.id) === slot) this.slots.delete(slot.id);
     const done = (async () => {
       if (slot.users > 0) await new Promise<void>((resolve) => (slot.drained = resolve));
-      if (await closePair(slot.stores)) {
+      if (await this.closer.closePair(slot.stores)) {
         this.counts.closed += 1;
         this.counted(-1);
       }
@@ -442,24 +463,11 @@ export class DatasetDatabases {
     this.wakeAll();
     for (const slot of [...this.slots.values()]) void this.retire(slot, true);
     await Promise.all([...this.retiring.values()]);
-    if (this.shared) await closePair(this.shared);
+    if (this.shared) await this.closer.closePair(this.shared);
     this.shared = undefined;
     await this.pgPool?.end();
     this.pgPool = undefined;
     // The sandbox processes waiting for a query end with the stores.
     await this.cypherRunner.close?.();
   }
-}
-
-/** Closes both stores; false when they never opened (nothing to close). */
-async function closePair(pair: Promise<StorePair>): Promise<boolean> {
-  let stores: StorePair;
-  try {
-    stores = await pair;
-  } catch {
-    return false;
-  }
-  await stores.graph.close().catch(() => undefined);
-  await stores.vector.close().catch(() => undefined);
-  return true;
 }

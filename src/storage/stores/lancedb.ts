@@ -46,6 +46,8 @@ export function sqlString(value: string): string {
 
 export class LanceVectorStore implements VectorStore {
   private readonly tables = new Map<string, lancedb.Table>();
+  /** Tables being opened or created, by collection. */
+  private readonly opening = new Map<string, Promise<lancedb.Table | null>>();
   private readonly locks = new Map<string, Mutex>();
   private readonly writes = new Map<string, number>();
   private readonly schema: Schema;
@@ -294,18 +296,39 @@ export class LanceVectorStore implements VectorStore {
     return names.filter((name) => COLLECTION_NAME.test(name));
   }
 
-  /** The collection's table; null when it does not exist and `create` is false. */
+  /**
+   * The collection's table; null when it does not exist and `create` is false. Calls for a
+   * collection whose table is being opened or created wait for that one attempt (a search during the
+   * write that creates the table gets the new table, not a half-created one).
+   */
   private async table(collection: string, create: boolean): Promise<lancedb.Table | null> {
     const cached = this.tables.get(collection);
     if (cached) return cached;
+    const pending = this.opening.get(collection);
+    if (pending) {
+      const table = await pending;
+      // The attempt under way was a read that found no table: this call creates it.
+      return table || !create ? table : this.table(collection, create);
+    }
+    const attempt = this.openTable(collection, create).finally(() => this.opening.delete(collection));
+    this.opening.set(collection, attempt);
+    return attempt;
+  }
+
+  private async openTable(collection: string, create: boolean): Promise<lancedb.Table | null> {
     let table: lancedb.Table;
     try {
       table = await this.db.openTable(collection);
-    } catch (error) {
-      if ((await this.tableNames()).includes(collection)) throw error;
-      if (!create) return null;
-      // existOk: another store on the directory may create it at the same time.
-      table = await this.db.createEmptyTable(collection, this.schema, { mode: 'create', existOk: true });
+    } catch {
+      if ((await this.tableNames()).includes(collection)) {
+        // It exists now (another store on the directory created it since our attempt), or it is
+        // damaged: opening it again tells which.
+        table = await this.db.openTable(collection);
+      } else {
+        if (!create) return null;
+        // existOk: another store on the directory may create it at the same time.
+        table = await this.db.createEmptyTable(collection, this.schema, { mode: 'create', existOk: true });
+      }
     }
     await this.checkSchema(collection, table);
     // Another call may have opened it meanwhile: keep one handle.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -53,6 +53,7 @@ async function setup(env: Record<string, string>, count: number) {
   }
   const pool = DatasetDatabases.create(config, store.db, undefined);
   return {
+    root,
     pool,
     datasets,
     async close() {
@@ -194,6 +195,49 @@ describe('dataset store pool (multi-tenant)', () => {
     assert.equal(await user, 3, 'the user finished on open stores');
     await deletion;
     assert.equal(s.pool.isOpen(d.id), false);
+  });
+});
+
+describe('dataset store pool: reads and closes', () => {
+  const env = { DATABASE_MAX_LRU_CACHE_SIZE: '1', EMBEDDING_DIMENSIONS: '8', KUZU_BUFFER_POOL_SIZE: String(64 * MIB), KUZU_MAX_DB_SIZE: String(1024 * MIB) };
+  let s: Awaited<ReturnType<typeof setup>>;
+  before(async () => {
+    s = await setup(env, 3);
+  });
+  after(() => s.close());
+
+  const counts = (dataset: { id: string; ownerId: string }) =>
+    s.pool.read(dataset, async ({ graph, vector }) => ({
+      nodes: (await graph.counts(dataset.id)).nodes,
+      hits: (await vector.search(dataset.id, 'Entity_name', [1, 0, 0, 0, 0, 0, 0, 0], { limit: 10 })).length,
+    }));
+
+  test('a read of a dataset without databases answers nothing, opening and creating no store; once written, reads see the stores', async () => {
+    const [d] = s.datasets;
+    const opened = s.pool.stats().opened;
+    assert.deepEqual(await counts(d!), { nodes: 0, hits: 0 });
+    assert.equal(s.pool.stats().opened, opened, 'no store opened');
+    assert.equal(s.pool.isOpen(d!.id), false);
+    assert.equal(existsSync(join(s.root, 'system', 'databases', owner, `${d!.id}.kuzu`)), false, 'no Kuzu database created');
+    await assert.rejects(
+      s.pool.read(d!, ({ graph }) => graph.upsertNodes(d!.id, [node('n', 'Entity')])),
+      /no databases/,
+    );
+    await roundTrip(s.pool, d!, 'r');
+    assert.deepEqual(await counts(d!), { nodes: 1, hits: 1 });
+  });
+
+  test('evicted stores close in a later turn of the event loop than the call that evicted them, keeping their place until closed', async () => {
+    const [a, b] = s.datasets;
+    await roundTrip(s.pool, a!, 'c');
+    const closed = s.pool.stats().closed;
+    let closedInTheCallsTurn: number | undefined;
+    const next = roundTrip(s.pool, b!, 'c');
+    setImmediate(() => (closedInTheCallsTurn = s.pool.stats().closed - closed));
+    await next;
+    assert.equal(closedInTheCallsTurn, 0, 'nothing closed in the turn of the call');
+    assert.equal(s.pool.stats().closed, closed + 1);
+    assert.equal(s.pool.stats().peakOpen, 1, 'never two datasets open in a pool of 1');
   });
 });
 

@@ -117,6 +117,77 @@ describe('LanceVectorStore', () => {
     }
   });
 
+  test('a search whose table another store creates meanwhile reads the new table (no stale "not found")', async () => {
+    const ds = randomUUID();
+    const reader = await LanceVectorStore.open(dir, DIM);
+    const writer = await LanceVectorStore.open(dir, DIM);
+    // The reader's first attempt to open the table fails (it does not exist yet); its answer is held
+    // until the writer has created the table, as when the creation lands between the two steps.
+    const db = (reader as unknown as { db: { openTable: (name: string) => Promise<unknown> } }).db;
+    const open = db.openTable.bind(db);
+    let failed!: () => void;
+    const firstFailed = new Promise<void>((resolve) => (failed = resolve));
+    let created!: () => void;
+    const tableCreated = new Promise<void>((resolve) => (created = resolve));
+    let calls = 0;
+    db.openTable = async (name: string) => {
+      calls += 1;
+      if (calls > 1) return open(name);
+      try {
+        return await open(name);
+      } catch (error) {
+        failed();
+        await tableCreated;
+        throw error;
+      }
+    };
+    try {
+      const searching = reader.search(ds, 'Late_t', [1, 0, 0, 0], { limit: 5 });
+      await firstFailed;
+      await writer.upsert(ds, 'Late_t', [point('late', [1, 0, 0, 0])]);
+      created();
+      assert.deepEqual(
+        (await searching).map((h) => h.id),
+        ['late'],
+      );
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+
+  test('searches and a write racing on a new table of one store make one attempt to open it, and all succeed', async () => {
+    const ds = randomUUID();
+    const own = await LanceVectorStore.open(tempDir(), DIM);
+    // Every attempt to open a table is held until released, so the calls below overlap for sure.
+    const db = (own as unknown as { db: { openTable: (name: string) => Promise<unknown> } }).db;
+    const open = db.openTable.bind(db);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    db.openTable = async (name: string) => {
+      calls += 1;
+      await released;
+      return open(name);
+    };
+    try {
+      const read = () => own.search(ds, 'Race_t', [0, 1, 0, 0], { limit: 5 });
+      const all = Promise.all([read(), own.upsert(ds, 'Race_t', [point('p', [0, 1, 0, 0])]), read(), own.collections(ds)]);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(calls, 1);
+      release();
+      const [first, , second] = await all;
+      for (const hits of [first, second]) assert.ok(hits.length === 0 || (hits.length === 1 && hits[0]!.id === 'p'), JSON.stringify(hits));
+      assert.deepEqual(
+        (await read()).map((h) => h.id),
+        ['p'],
+      );
+    } finally {
+      release();
+      await own.close();
+    }
+  });
+
   test('data persists across close and reopen', async () => {
     const own = tempDir();
     const ds = randomUUID();
