@@ -5,10 +5,12 @@ import { parse as parseDotenv } from 'dotenv';
 import { ConfigError, bool, int, list, oneOf, raw, str, trustProxy, url, type Env } from './parse.js';
 import { resolvePosture, type AuthPosture } from './posture.js';
 import { loadMemoryConfig, type MemoryConfig } from './memory.js';
+import { loadSessionConfig, type SessionConfig } from './sessions.js';
 
 export { ConfigError } from './parse.js';
 export type { Env } from './parse.js';
 export type { MemoryConfig, LlmConfig, EmbeddingConfig, PgvectorConnection } from './memory.js';
+export type { SessionConfig, ModelPrice } from './sessions.js';
 export { resolvePosture, FORCED_ON_WARNING, type AuthPosture } from './posture.js';
 
 export type DbProvider = 'sqlite' | 'postgres';
@@ -94,6 +96,7 @@ export interface Config {
     readonly rateLimit: RateLimitConfig;
   };
   readonly memory: MemoryConfig;
+  readonly sessions: SessionConfig;
   readonly redisUrl?: string;
   readonly smtp?: SmtpConfig;
 }
@@ -267,6 +270,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       cwd,
       relationalIsPostgres: provider === 'postgres',
     }),
+    sessions: loadSessionConfig(env),
     ...(redisUrl !== undefined ? { redisUrl } : {}),
     ...(smtp !== undefined ? { smtp } : {}),
   };

@@ -13,12 +13,15 @@ import { SearchHistory } from './history.js';
 import { InputReader } from './ingest/inputs.js';
 import { Pipelines } from './pipelines.js';
 import { Retrieval } from './retrieval.js';
+import { SessionStore } from './sessions.js';
 
 export class MemoryService {
   readonly datasets: DatasetContent;
   readonly pipelines: Pipelines;
   readonly retrieval: Retrieval;
   readonly inputs: InputReader;
+  /** Agent sessions: QA turns, trace steps, token use (each session its user's and tenant's only). */
+  readonly sessions: SessionStore;
 
   constructor(
     config: Config,
@@ -31,6 +34,7 @@ export class MemoryService {
     this.pipelines = new Pipelines(db, engine, history);
     this.retrieval = new Retrieval(engine, history);
     this.inputs = new InputReader(config);
+    this.sessions = new SessionStore(db, config.sessions);
   }
 
   /** Run-time settings (the language model a superuser chose). */
@@ -45,6 +49,8 @@ export { safeFilename } from './ingest/items.js';
 export type { DataRow, DatasetInfo, IngestItem } from './types.js';
 export { IngestBudget, ingestLimitsOf, type IngestLimits } from './ingest/budget.js';
 export { RunStatus, type PipelineRunInfo } from './runs.js';
+export { SessionEntryTooLarge, recordView, SESSION_RANGES, SESSION_STATUSES, type SessionOwner, type QaEntry, type TraceEntry } from './sessions.js';
+export { UnknownScope, normalizeScope, resolveSources, searchSessionTurns, searchTraceSteps, graphEntries, type RecallSource } from './recall.js';
 export {
   DEFAULT_SYSTEM_PROMPT,
   SEARCH_TYPES,

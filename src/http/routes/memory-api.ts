@@ -2,38 +2,14 @@ import multipart from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { datasetPermissionDenied, type DatasetRow } from '../../access/index.js';
-import { ApiError, bareError, datasetNotFound, queryValidation } from '../../errors.js';
-import { SEARCH_TYPES, searchRequestOf, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
-import { actorOf, authenticate, principalOf } from '../authenticate.js';
+import { ApiError, bareError } from '../../errors.js';
+import { ingestLimitsOf, type IngestItem } from '../../memory/index.js';
+import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { SEARCH_ALIASES, Uuid, camelOrSnake, deletionBody } from '../schemas.js';
+import { deletionBody } from '../schemas.js';
+import { sessionText, storeSessionText } from './session-entries.js';
 import { readUploadForm } from '../uploads.js';
 import { isUuid } from '../../ids.js';
-
-const RecallBody = z.preprocess(
-  (b) =>
-    camelOrSnake(b, {
-      ...SEARCH_ALIASES,
-      session_id: 'sessionId',
-    }),
-  z
-    .object({
-      search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
-      datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-      dataset_ids: z.array(Uuid).max(100).optional().nullable(),
-      query: z.string().min(1).max(100_000),
-      system_prompt: z.string().max(100_000).optional().nullable(),
-      node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
-      top_k: z.number().int().optional().default(15),
-      only_context: z.boolean().optional().default(false),
-      scope: z
-        .union([z.string(), z.array(z.string())])
-        .optional()
-        .nullable(),
-      session_id: z.string().max(255).optional().nullable(),
-    })
-    .passthrough(),
-);
 
 /**
  * The reference's `ForgetPayloadDTO`: camelCase (`dataId`, `datasetId`, `memoryOnly`) or snake_case.
@@ -69,7 +45,8 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         const started = Date.now();
         const { files, fields } = await readUploadForm(request, ingestLimitsOf(config));
         const field = (...names: string[]) => names.map((n) => fields.get(n)?.[0]).find((v) => v !== undefined && v !== '');
-        if (field('session_id')) throw ApiError.detail(400, 'Session memory is not supported by this server; omit session_id.');
+        const sessionId = field('session_id');
+        if (sessionId !== undefined && sessionId.length > 255) throw ApiError.detail(400, 'session_id must be at most 255 characters.');
         if (field('content_type')) throw ApiError.detail(400, `Unsupported content_type: ${field('content_type')}.`);
         if (field('repositories')) throw ApiError.detail(400, 'repositories requires content_type=code, which this server does not support.');
         const datasetId = field('datasetId', 'dataset_id');
@@ -85,6 +62,22 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         if (datasetId && !isUuid(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
         if (!datasetId && (datasetName!.includes(' ') || datasetName!.includes('.'))) throw ApiError.detail(400, 'Dataset name cannot contain spaces or dots.');
         const [dataset] = await access.datasets(actor, 'write', datasetId ? { ids: [datasetId] } : { names: [datasetName!], create: true });
+        if (sessionId) {
+          // Session memory: the text of each upload becomes a turn of the caller's session (an upload
+          // that is not UTF-8 text is skipped, as the reference skips what it cannot read as text).
+          const texts = files.map((f) => sessionText(f.bytes)).filter((t): t is string => t !== undefined);
+          const owner = { userId: actor.subject.userId, tenantId: actor.subject.activeTenantId };
+          await storeSessionText(memory.sessions, owner, sessionId, dataset!.id, texts);
+          return {
+            status: 'session_stored',
+            dataset_name: dataset!.name,
+            dataset_id: dataset!.id,
+            pipeline_run_id: null,
+            items_processed: 0,
+            elapsed_seconds: (Date.now() - started) / 1000,
+            session_ids: [sessionId],
+          };
+        }
         const nodeSet = field('node_set');
         const items: IngestItem[] = files.map((f) => ({ kind: 'file', filename: f.filename, bytes: f.bytes }));
         const userId = actor.subject.userId;
@@ -105,62 +98,6 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       },
     );
   });
-
-  app.post(
-    '/api/v1/recall',
-    { schema: { tags: ['memory'], summary: 'Query memory; search_type null routes by rules', security: SECURED, body: RecallBody }, preHandler: guard },
-    async (request, reply) => {
-      const body = request.body;
-      const scopes = body.scope === undefined || body.scope === null ? ['auto'] : ([] as string[]).concat(body.scope);
-      const unsupported = scopes.filter((s) => !['graph', 'auto', 'all'].includes(s));
-      if (unsupported.length > 0)
-        return reply.status(422).send({ error: `Unsupported recall scope: ${unsupported.join(', ')}. This server recalls from the graph scope.` });
-      if (body.top_k <= 0) throw queryValidation('top_k must be a positive integer.');
-      const actor = await actorOf(request, access);
-      const named = !(body.dataset_ids && body.dataset_ids.length > 0) && body.datasets && body.datasets.length > 0;
-      const targets = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
-      if (named && targets.length === 0) throw datasetNotFound();
-      const requested = (body.search_type ?? routeQuery(body.query)) as SearchType;
-      const type = await memory.retrieval.resolveType(requested, body.query);
-      if (config.memory.recallWarmup && !(await memory.pipelines.anyCognified(targets))) {
-        return [
-          {
-            source: 'system',
-            status: 'memory_warming_up',
-            text: 'Memory is still warming up: add data and cognify it first.',
-            datapoint_count: 0,
-            threshold: 1,
-          },
-        ];
-      }
-      const perDataset = await memory.retrieval.searchInTurn(targets, searchRequestOf(type, body));
-      const entries: unknown[] = [];
-      for (const { dataset, outcome } of perDataset) {
-        const result = searchResultOf(outcome, body.only_context);
-        for (const item of Array.isArray(result) ? result : [result]) {
-          const isText = typeof item === 'string';
-          const obj = (isText ? {} : (item as Record<string, unknown>)) ?? {};
-          entries.push({
-            kind: isText ? (body.only_context ? 'context' : 'answer') : type === 'CYPHER' ? 'row' : 'chunk',
-            search_type: type,
-            text: isText ? item : typeof obj.text === 'string' ? obj.text : JSON.stringify(item),
-            score: typeof obj.score === 'number' ? obj.score : null,
-            dataset_id: dataset.id,
-            dataset_name: dataset.name,
-            metadata: {},
-            raw: isText ? null : item,
-            structured: null,
-            source: 'graph',
-          });
-        }
-      }
-      return entries;
-    },
-  );
-
-  app.get('/api/v1/recall', { schema: { tags: ['memory'], summary: 'Your query history', security: SECURED }, preHandler: guard }, async (request) =>
-    memory.retrieval.history(principalOf(request).user.id),
-  );
 
   const invalid = () => bareError(422, 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.');
 
