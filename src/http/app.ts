@@ -21,6 +21,7 @@ import { memoryApiRoutes } from './routes/memory-api.js';
 import { recallRoutes } from './routes/recall.js';
 import { sessionEntryRoutes } from './routes/session-entries.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { improveRoutes } from './routes/improve.js';
 import { searchRoutes } from './routes/search.js';
 import { permissionRoutes } from './routes/permissions.js';
 import { rootRoutes } from './routes/root.js';
@@ -147,6 +148,7 @@ export async function buildApp(ctx: HttpContext, log: Logger, options: AppOption
   recallRoutes(app, ctx);
   sessionEntryRoutes(app, ctx);
   sessionRoutes(app, ctx);
+  improveRoutes(app, ctx);
   settingsRoutes(app, ctx);
   agentRoutes(app, ctx);
   configurationRoutes(app, ctx);

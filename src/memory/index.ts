@@ -14,6 +14,7 @@ import { InputReader } from './ingest/inputs.js';
 import { Pipelines } from './pipelines.js';
 import { Retrieval } from './retrieval.js';
 import { SessionStore } from './sessions.js';
+import { Improvement } from './improve.js';
 
 export class MemoryService {
   readonly datasets: DatasetContent;
@@ -22,6 +23,8 @@ export class MemoryService {
   readonly inputs: InputReader;
   /** Agent sessions: QA turns, trace steps, token use (each session its user's and tenant's only). */
   readonly sessions: SessionStore;
+  /** `improve`: sessions bridged into a dataset's permanent memory. */
+  readonly improvement: Improvement;
 
   constructor(
     config: Config,
@@ -35,6 +38,7 @@ export class MemoryService {
     this.retrieval = new Retrieval(engine, history);
     this.inputs = new InputReader(config);
     this.sessions = new SessionStore(db, config.sessions);
+    this.improvement = new Improvement(this.sessions, this.pipelines);
   }
 
   /** Run-time settings (the language model a superuser chose). */
