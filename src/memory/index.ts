@@ -54,6 +54,7 @@ export type { DataRow, DatasetInfo, IngestItem } from './types.js';
 export { IngestBudget, ingestLimitsOf, type IngestLimits } from './ingest/budget.js';
 export { RunStatus, type PipelineRunInfo } from './runs.js';
 export { SessionEntryTooLarge, recordView, SESSION_RANGES, SESSION_STATUSES, type SessionOwner, type QaEntry, type TraceEntry } from './sessions.js';
+export { UsageTally, meterUsage } from './providers/usage.js';
 export { UnknownScope, normalizeScope, resolveSources, searchSessionTurns, searchTraceSteps, graphEntries, type RecallSource } from './recall.js';
 export {
   DEFAULT_SYSTEM_PROMPT,

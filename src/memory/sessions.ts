@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { SessionConfig } from '../config/index.js';
 import type { Database, SessionRecordsTable } from '../storage/index.js';
 import { nextSeq } from './runs.js';
+import type { UsageTally } from './providers/usage.js';
 
 /**
  * Agent sessions: the QA turns and trace steps an agent writes under a session id of its choosing,
@@ -274,6 +275,11 @@ export class SessionStore {
         )
         .execute();
     });
+  }
+
+  /** Records what a metered piece of work used, per model (see `meterUsage`). */
+  async recordTally(session: RecordRow, tally: UsageTally): Promise<void> {
+    for (const [model, t] of tally.byModel) await this.recordUsage(session, model, t.tokensIn, t.tokensOut);
   }
 
   /** The effective status: stored, except a running session idle past the threshold, which reads as abandoned. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiError, datasetNotFound, routerError } from '../../errors.js';
-import type { PipelineRunInfo } from '../../memory/index.js';
+import { UsageTally, meterUsage, type PipelineRunInfo } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { deletionBody } from '../schemas.js';
@@ -75,7 +75,11 @@ export function improveRoutes(app: App, ctx: HttpContext) {
       );
     }
     if (body.run_in_background) return { [dataset.id]: await memory.pipelines.cognifyInBackground(dataset, owner.userId) };
-    const result = await memory.pipelines.cognify(dataset, owner.userId);
+    // An improve of one session adds what its model calls cost to that session, as the reference's.
+    const tally = new UsageTally();
+    const result = await meterUsage(tally.sink, () => memory.pipelines.cognify(dataset, owner.userId));
+    const sole = body.session_ids?.length === 1 ? await memory.sessions.find(owner, body.session_ids[0]!) : undefined;
+    if (sole) await memory.sessions.recordTally(sole, tally);
     if (result.status === 'PipelineRunErrored') throw routerError(409, 'An error occurred during graph improvement.');
     return { [dataset.id]: result };
   };

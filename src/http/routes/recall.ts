@@ -11,6 +11,8 @@ import {
   searchResultOf,
   searchSessionTurns,
   searchTraceSteps,
+  UsageTally,
+  meterUsage,
   type RecallSource,
   type SearchType,
 } from '../../memory/index.js';
@@ -134,10 +136,15 @@ export function recallRoutes(app: App, ctx: HttpContext) {
         code: async () => [],
       };
       const merged: unknown[] = [];
-      for (const source of sources) {
-        if (shortCircuit && source === 'graph' && merged.length > 0) break;
-        merged.push(...(await lanes[source]()));
-      }
+      // What the model calls of a recall in a session cost is added to the session's token use.
+      const tally = new UsageTally();
+      await meterUsage(tally.sink, async () => {
+        for (const source of sources) {
+          if (shortCircuit && source === 'graph' && merged.length > 0) break;
+          merged.push(...(await lanes[source]()));
+        }
+      });
+      if (session) await memory.sessions.recordTally(session, tally);
       return merged;
     },
   );
