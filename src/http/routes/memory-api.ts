@@ -2,13 +2,13 @@ import multipart from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { datasetPermissionDenied, type DatasetRow } from '../../access/index.js';
-import { ApiError, bareError } from '../../errors.js';
+import { ApiError, bareError, routerError } from '../../errors.js';
 import { ingestLimitsOf, type IngestItem } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { deletionBody } from '../schemas.js';
 import { sessionText, storeSessionText } from './session-entries.js';
-import { readUploadForm } from '../uploads.js';
+import { parseExternalMetadata, parseLabels, readUploadForm } from '../uploads.js';
 import { isUuid } from '../../ids.js';
 
 /**
@@ -27,6 +27,22 @@ const ForgetBody = deletionBody(
     memory_only: z.boolean().optional().default(false),
   },
 );
+
+/** The reference's check of remember's `graph_model`: JSON with a top-level `title` (400 otherwise). */
+function checkGraphModel(text: string): void {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (error) {
+    throw ApiError.detail(400, `graph_model is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema) || typeof (schema as { title?: unknown }).title !== 'string') {
+    throw ApiError.detail(
+      400,
+      "graph_model could not be converted to a graph model schema. Expected the same dict format as the cognify endpoint, including a top-level 'title' key.",
+    );
+  }
+}
 
 /** The "memory API": remember (add + cognify), recall (search with routing), forget (four modes). */
 export function memoryApiRoutes(app: App, ctx: HttpContext) {
@@ -57,6 +73,21 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 16 || chunkSize > 100_000)) {
           throw ApiError.detail(400, 'chunk_size must be an integer between 16 and 100000.');
         }
+        const chunksPerBatch = field('chunks_per_batch') ? Number(field('chunks_per_batch')) : undefined;
+        if (chunksPerBatch !== undefined && (!Number.isInteger(chunksPerBatch) || chunksPerBatch < 1 || chunksPerBatch > 1000)) {
+          throw ApiError.detail(400, 'chunks_per_batch must be an integer between 1 and 1000.');
+        }
+        const labels = parseLabels(field('labels'), files.length);
+        const metadata = parseExternalMetadata(field('external_metadata'), files.length);
+        // As the reference's: labels and metadata live on items, which session memory does not make.
+        if (sessionId && (labels?.some((l) => l !== null) || metadata?.some((m) => m !== null && Object.keys(m as object).length > 0))) {
+          throw ApiError.detail(400, 'labels and external_metadata are only supported for normal ingestion — remove session_id and content_type to use them.');
+        }
+        const graphModel = field('graph_model');
+        if (graphModel !== undefined) checkGraphModel(graphModel);
+        const ontologyKeys = (fields.get('ontology_key') ?? []).filter((k) => k !== '');
+        // No ontology has been uploaded to this server (it keeps none yet): every key is unknown, as cognify answers.
+        if (ontologyKeys.length > 0) throw routerError(409, `Ontology key not found: ${ontologyKeys[0]}`);
         const actor = await actorOf(request, access);
         // The remember router answers a malformed id or a bad name with a plain 400 detail.
         if (datasetId && !isUuid(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
@@ -78,13 +109,38 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
             session_ids: [sessionId],
           };
         }
-        const nodeSet = field('node_set');
-        const items: IngestItem[] = files.map((f) => ({ kind: 'file', filename: f.filename, bytes: f.bytes }));
+        const nodeSets = (fields.get('node_set') ?? []).filter((s) => s !== '');
+        const items: IngestItem[] = files.map((f, i) => ({
+          kind: 'file',
+          filename: f.filename,
+          bytes: f.bytes,
+          label: labels?.[i] ?? null,
+          externalMetadata: metadata?.[i] ?? null,
+        }));
         const userId = actor.subject.userId;
-        const rows = await memory.pipelines.ingest(dataset!, userId, actor.subject.activeTenantId, items, nodeSet ? [nodeSet] : null);
+        const rows = await memory.pipelines.ingest(dataset!, userId, actor.subject.activeTenantId, items, nodeSets.length > 0 ? nodeSets : null);
         const pipelineRunId = randomUUID();
-        const opts = { ...(field('custom_prompt') ? { customPrompt: field('custom_prompt')! } : {}), ...(chunkSize ? { chunkSize } : {}) };
-        const base = { dataset_name: dataset!.name, dataset_id: dataset!.id, pipeline_run_id: pipelineRunId, items_processed: rows.length };
+        const opts = {
+          ...(field('custom_prompt') ? { customPrompt: field('custom_prompt')! } : {}),
+          ...(chunkSize ? { chunkSize } : {}),
+          ...(chunksPerBatch ? { chunksPerBatch: Math.min(chunksPerBatch, 100) } : {}),
+        };
+        // The reference's RememberResult: per-item info and the first item's content hash.
+        const itemInfo = rows.map((r) => ({
+          id: r.id,
+          name: r.name,
+          content_hash: r.content_hash,
+          token_count: r.token_count,
+          mime_type: r.mime_type,
+          data_size: r.data_size,
+        }));
+        const base = {
+          dataset_name: dataset!.name,
+          dataset_id: dataset!.id,
+          pipeline_run_id: pipelineRunId,
+          items_processed: rows.length,
+          ...(rows.length > 0 ? { content_hash: rows[0]!.content_hash, items: itemInfo } : {}),
+        };
         if (/^(true|1|yes|on)$/i.test(field('run_in_background') ?? '')) {
           await memory.pipelines.cognifyInBackground(dataset!, userId, opts, pipelineRunId);
           return { status: 'running', ...base, elapsed_seconds: (Date.now() - started) / 1000 };
