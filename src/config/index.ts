@@ -6,11 +6,13 @@ import { ConfigError, bool, int, list, oneOf, raw, str, trustProxy, url, type En
 import { resolvePosture, type AuthPosture } from './posture.js';
 import { loadMemoryConfig, type MemoryConfig } from './memory.js';
 import { loadConnectionLimits, loadUserQuotas, type ConnectionLimits, type UserQuotas } from './limits.js';
+import { loadSessionConfig, type SessionConfig } from './sessions.js';
 
 export { ConfigError } from './parse.js';
 export type { Env } from './parse.js';
 export type { MemoryConfig, LlmConfig, EmbeddingConfig, PgvectorConnection } from './memory.js';
 export type { ConnectionLimits, UserQuotas } from './limits.js';
+export type { SessionConfig, ModelPrice } from './sessions.js';
 export { resolvePosture, FORCED_ON_WARNING, type AuthPosture } from './posture.js';
 
 export type DbProvider = 'sqlite' | 'postgres';
@@ -100,6 +102,7 @@ export interface Config {
   readonly memory: MemoryConfig;
   /** What one user may run and keep at once (pipeline runs, model calls, storage). */
   readonly quotas: UserQuotas;
+  readonly sessions: SessionConfig;
   readonly redisUrl?: string;
   readonly smtp?: SmtpConfig;
 }
@@ -275,6 +278,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       relationalIsPostgres: provider === 'postgres',
     }),
     quotas: loadUserQuotas(env),
+    sessions: loadSessionConfig(env),
     ...(redisUrl !== undefined ? { redisUrl } : {}),
     ...(smtp !== undefined ? { smtp } : {}),
   };

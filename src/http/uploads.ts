@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
+import { ApiError, externalMetadataCountMismatch, invalidExternalMetadata, invalidLabels, labelCountMismatch } from '../errors.js';
 import { IngestBudget, type IngestLimits } from '../memory/index.js';
 
 export interface UploadForm {
@@ -39,4 +39,43 @@ export async function readUploadForm(request: FastifyRequest, limits: IngestLimi
     }
   }
   return form;
+}
+
+/** `labels`: a JSON array of strings/nulls, or comma-separated text; positional with the files. */
+export function parseLabels(value: string | undefined, count: number): (string | null)[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  let labels: unknown;
+  try {
+    labels = JSON.parse(value);
+  } catch {
+    labels = value.split(',').map((s) => s.trim());
+  }
+  if (!Array.isArray(labels) || labels.some((l) => l !== null && typeof l !== 'string')) {
+    throw invalidLabels();
+  }
+  if (labels.length !== count) {
+    throw labelCountMismatch(labels.length, count);
+  }
+  return labels.map((l) => (l === '' ? null : (l as string | null)));
+}
+
+/** `external_metadata`: a JSON array of objects/nulls, positional with the files; `node_set` is reserved. */
+export function parseExternalMetadata(value: string | undefined, count: number): unknown[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw invalidExternalMetadata();
+  }
+  if (!Array.isArray(parsed) || parsed.some((m) => m !== null && (typeof m !== 'object' || Array.isArray(m)))) {
+    throw invalidExternalMetadata();
+  }
+  if (parsed.some((m) => m && Object.prototype.hasOwnProperty.call(m, 'node_set'))) {
+    throw invalidExternalMetadata('The key node_set is reserved in external_metadata.');
+  }
+  if (parsed.length !== count) {
+    throw externalMetadataCountMismatch(parsed.length, count);
+  }
+  return parsed;
 }

@@ -18,6 +18,8 @@ import { Retrieval } from './retrieval.js';
 import type { PipelineRunInfo } from './runs.js';
 import type { IngestItem } from './types.js';
 import { validateDatasets, type ValidationReport } from './validate.js';
+import { SessionStore } from './sessions.js';
+import { Improvement } from './improve.js';
 
 export class MemoryService {
   readonly datasets: DatasetContent;
@@ -26,6 +28,10 @@ export class MemoryService {
   readonly inputs: InputReader;
   /** Recent pipeline runs and a dataset's Markdown report (`/api/v1/activity`). */
   readonly activity: Activity;
+  /** Agent sessions: QA turns, trace steps, token use (each session its user's and tenant's only). */
+  readonly sessions: SessionStore;
+  /** `improve`: sessions bridged into a dataset's permanent memory. */
+  readonly improvement: Improvement;
 
   constructor(
     config: Config,
@@ -39,6 +45,8 @@ export class MemoryService {
     this.retrieval = new Retrieval(engine, history);
     this.inputs = new InputReader(config);
     this.activity = new Activity(db, this.datasets);
+    this.sessions = new SessionStore(db, config.sessions);
+    this.improvement = new Improvement(this.sessions, this.pipelines);
   }
 
   /**
@@ -76,6 +84,9 @@ export { safeFilename } from './ingest/items.js';
 export type { DataRow, DatasetInfo, IngestItem } from './types.js';
 export { IngestBudget, ingestLimitsOf, type IngestLimits } from './ingest/budget.js';
 export { RunStatus, type PipelineRunInfo } from './runs.js';
+export { SessionEntryTooLarge, recordView, SESSION_RANGES, SESSION_STATUSES, type SessionOwner, type QaEntry, type TraceEntry } from './sessions.js';
+export { UsageTally, meterUsage } from './providers/usage.js';
+export { UnknownScope, normalizeScope, resolveSources, searchSessionTurns, searchTraceSteps, graphEntries, type RecallSource } from './recall.js';
 export {
   DEFAULT_SYSTEM_PROMPT,
   SEARCH_TYPES,

@@ -97,14 +97,23 @@ export class Pipelines {
     return out;
   }
 
-  /** True when at least one of the datasets has a completed cognify run (recall's warm-up check). */
-  async anyCognified(datasets: readonly DatasetRecord[]): Promise<boolean> {
-    const runs = await latestRuns(
-      this.db,
-      'cognify_pipeline',
-      datasets.map((d) => d.id),
-    );
-    return [...runs.values()].some((r) => r.status === RunStatus.COMPLETED);
+  /**
+   * Recall's warm-up probe, as the reference's: a dataset reads warm as soon as any pipeline (add or
+   * cognify) has run for it, so a background cognify of new data never turns a populated graph cold.
+   */
+  async anyRun(datasets: readonly DatasetRecord[]): Promise<boolean> {
+    if (datasets.length === 0) return false;
+    const row = await this.db
+      .selectFrom('pipeline_runs')
+      .select('id')
+      .where(
+        'dataset_id',
+        'in',
+        datasets.map((d) => d.id),
+      )
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /**

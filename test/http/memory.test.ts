@@ -194,7 +194,7 @@ for (const { multiTenant, vectors } of VARIANTS) {
       });
       assert.equal(routed.status, 200, routed.text);
       assert.equal(routed.body[0].search_type, 'CYPHER');
-      assert.equal((await a.c.post('/api/v1/recall', { json: { query: 'x', scope: 'session' }, ...asActor(a) })).status, 422);
+      assert.equal((await a.c.post('/api/v1/recall', { json: { query: 'x', scope: 'galaxy' }, ...asActor(a) })).status, 422);
       assert.equal((await b.c.post('/api/v1/recall', { json: { query: 'x', datasetIds: [ds] }, ...asActor(b) })).status, 403);
       const warming = await b.c.post('/api/v1/recall', { json: { query: 'anything' }, ...asActor(b) });
       assert.deepEqual([warming.status, warming.body[0]?.source, warming.body[0]?.status], [200, 'system', 'memory_warming_up'], 'nothing cognified yet');

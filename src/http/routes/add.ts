@@ -1,31 +1,13 @@
 import multipart from '@fastify/multipart';
 import { z } from 'zod';
 import type { Actor, DatasetRow } from '../../access/index.js';
-import { ApiError, externalMetadataCountMismatch, invalidExternalMetadata, invalidLabels, labelCountMismatch, routerError } from '../../errors.js';
+import { ApiError, routerError } from '../../errors.js';
 import { ingestLimitsOf, type IngestItem, type PipelineRunInfo } from '../../memory/index.js';
 import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { camelOrSnake } from '../schemas.js';
-import { readUploadForm } from '../uploads.js';
+import { parseExternalMetadata, parseLabels, readUploadForm } from '../uploads.js';
 import { isUuid } from '../../ids.js';
-
-/** `labels`: a JSON array of strings/nulls, or comma-separated text; positional with the files. */
-function parseLabels(value: string | undefined, count: number): (string | null)[] | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  let labels: unknown;
-  try {
-    labels = JSON.parse(value);
-  } catch {
-    labels = value.split(',').map((s) => s.trim());
-  }
-  if (!Array.isArray(labels) || labels.some((l) => l !== null && typeof l !== 'string')) {
-    throw invalidLabels();
-  }
-  if (labels.length !== count) {
-    throw labelCountMismatch(labels.length, count);
-  }
-  return labels.map((l) => (l === '' ? null : (l as string | null)));
-}
 
 /** A boolean form field as the reference's `Form(bool)` reads it (absent: false); anything else is its 400. */
 function formBoolean(value: string | undefined, name: string): boolean {
@@ -37,26 +19,6 @@ function formBoolean(value: string | undefined, name: string): boolean {
     detail: [{ type: 'bool_parsing', loc: ['body', name], msg: 'Input should be a valid boolean, unable to interpret input' }],
     body: null,
   });
-}
-
-function parseExternalMetadata(value: string | undefined, count: number): unknown[] | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw invalidExternalMetadata();
-  }
-  if (!Array.isArray(parsed) || parsed.some((m) => m !== null && (typeof m !== 'object' || Array.isArray(m)))) {
-    throw invalidExternalMetadata();
-  }
-  if (parsed.some((m) => m && Object.prototype.hasOwnProperty.call(m, 'node_set'))) {
-    throw invalidExternalMetadata('The key node_set is reserved in external_metadata.');
-  }
-  if (parsed.length !== count) {
-    throw externalMetadataCountMismatch(parsed.length, count);
-  }
-  return parsed;
 }
 
 /** The add router: `/api/v1/add` (files) and `/api/v1/add_text` (text, URLs, local paths). */

@@ -2,38 +2,14 @@ import multipart from '@fastify/multipart';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { datasetPermissionDenied, type DatasetRow } from '../../access/index.js';
-import { ApiError, bareError, datasetNotFound, queryValidation } from '../../errors.js';
-import { SEARCH_TYPES, searchRequestOf, ingestLimitsOf, routeQuery, searchResultOf, type IngestItem, type SearchType } from '../../memory/index.js';
-import { actorOf, authenticate, principalOf } from '../authenticate.js';
+import { ApiError, bareError, routerError } from '../../errors.js';
+import { ingestLimitsOf, type IngestItem } from '../../memory/index.js';
+import { actorOf, authenticate } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { SEARCH_ALIASES, Uuid, camelOrSnake, deletionBody } from '../schemas.js';
-import { readUploadForm } from '../uploads.js';
+import { deletionBody } from '../schemas.js';
+import { sessionText, storeSessionText } from './session-entries.js';
+import { parseExternalMetadata, parseLabels, readUploadForm } from '../uploads.js';
 import { isUuid } from '../../ids.js';
-
-const RecallBody = z.preprocess(
-  (b) =>
-    camelOrSnake(b, {
-      ...SEARCH_ALIASES,
-      session_id: 'sessionId',
-    }),
-  z
-    .object({
-      search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
-      datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-      dataset_ids: z.array(Uuid).max(100).optional().nullable(),
-      query: z.string().min(1).max(100_000),
-      system_prompt: z.string().max(100_000).optional().nullable(),
-      node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
-      top_k: z.number().int().optional().default(15),
-      only_context: z.boolean().optional().default(false),
-      scope: z
-        .union([z.string(), z.array(z.string())])
-        .optional()
-        .nullable(),
-      session_id: z.string().max(255).optional().nullable(),
-    })
-    .passthrough(),
-);
 
 /**
  * The reference's `ForgetPayloadDTO`: camelCase (`dataId`, `datasetId`, `memoryOnly`) or snake_case.
@@ -52,6 +28,22 @@ const ForgetBody = deletionBody(
   },
 );
 
+/** The reference's check of remember's `graph_model`: JSON with a top-level `title` (400 otherwise). */
+function checkGraphModel(text: string): void {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (error) {
+    throw ApiError.detail(400, `graph_model is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema) || typeof (schema as { title?: unknown }).title !== 'string') {
+    throw ApiError.detail(
+      400,
+      "graph_model could not be converted to a graph model schema. Expected the same dict format as the cognify endpoint, including a top-level 'title' key.",
+    );
+  }
+}
+
 /** The "memory API": remember (add + cognify), recall (search with routing), forget (four modes). */
 export function memoryApiRoutes(app: App, ctx: HttpContext) {
   const { auth, config, access, memory } = ctx;
@@ -69,7 +61,8 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         const started = Date.now();
         const { files, fields } = await readUploadForm(request, ingestLimitsOf(config));
         const field = (...names: string[]) => names.map((n) => fields.get(n)?.[0]).find((v) => v !== undefined && v !== '');
-        if (field('session_id')) throw ApiError.detail(400, 'Session memory is not supported by this server; omit session_id.');
+        const sessionId = field('session_id');
+        if (sessionId !== undefined && sessionId.length > 255) throw ApiError.detail(400, 'session_id must be at most 255 characters.');
         if (field('content_type')) throw ApiError.detail(400, `Unsupported content_type: ${field('content_type')}.`);
         if (field('repositories')) throw ApiError.detail(400, 'repositories requires content_type=code, which this server does not support.');
         const datasetId = field('datasetId', 'dataset_id');
@@ -80,18 +73,74 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
         if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 16 || chunkSize > 100_000)) {
           throw ApiError.detail(400, 'chunk_size must be an integer between 16 and 100000.');
         }
+        const chunksPerBatch = field('chunks_per_batch') ? Number(field('chunks_per_batch')) : undefined;
+        if (chunksPerBatch !== undefined && (!Number.isInteger(chunksPerBatch) || chunksPerBatch < 1 || chunksPerBatch > 1000)) {
+          throw ApiError.detail(400, 'chunks_per_batch must be an integer between 1 and 1000.');
+        }
+        const labels = parseLabels(field('labels'), files.length);
+        const metadata = parseExternalMetadata(field('external_metadata'), files.length);
+        // As the reference's: labels and metadata live on items, which session memory does not make.
+        if (sessionId && (labels?.some((l) => l !== null) || metadata?.some((m) => m !== null && Object.keys(m as object).length > 0))) {
+          throw ApiError.detail(400, 'labels and external_metadata are only supported for normal ingestion — remove session_id and content_type to use them.');
+        }
+        const graphModel = field('graph_model');
+        if (graphModel !== undefined) checkGraphModel(graphModel);
+        const ontologyKeys = (fields.get('ontology_key') ?? []).filter((k) => k !== '');
+        // No ontology has been uploaded to this server (it keeps none yet): every key is unknown, as cognify answers.
+        if (ontologyKeys.length > 0) throw routerError(409, `Ontology key not found: ${ontologyKeys[0]}`);
         const actor = await actorOf(request, access);
         // The remember router answers a malformed id or a bad name with a plain 400 detail.
         if (datasetId && !isUuid(datasetId)) throw ApiError.detail(400, 'datasetId must be a UUID.');
         if (!datasetId && (datasetName!.includes(' ') || datasetName!.includes('.'))) throw ApiError.detail(400, 'Dataset name cannot contain spaces or dots.');
         const [dataset] = await access.datasets(actor, 'write', datasetId ? { ids: [datasetId] } : { names: [datasetName!], create: true });
-        const nodeSet = field('node_set');
-        const items: IngestItem[] = files.map((f) => ({ kind: 'file', filename: f.filename, bytes: f.bytes }));
+        if (sessionId) {
+          // Session memory: the text of each upload becomes a turn of the caller's session (an upload
+          // that is not UTF-8 text is skipped, as the reference skips what it cannot read as text).
+          const texts = files.map((f) => sessionText(f.bytes)).filter((t): t is string => t !== undefined);
+          const owner = { userId: actor.subject.userId, tenantId: actor.subject.activeTenantId };
+          await storeSessionText(memory.sessions, owner, sessionId, dataset!.id, texts);
+          return {
+            status: 'session_stored',
+            dataset_name: dataset!.name,
+            dataset_id: dataset!.id,
+            pipeline_run_id: null,
+            items_processed: 0,
+            elapsed_seconds: (Date.now() - started) / 1000,
+            session_ids: [sessionId],
+          };
+        }
+        const nodeSets = (fields.get('node_set') ?? []).filter((s) => s !== '');
+        const items: IngestItem[] = files.map((f, i) => ({
+          kind: 'file',
+          filename: f.filename,
+          bytes: f.bytes,
+          label: labels?.[i] ?? null,
+          externalMetadata: metadata?.[i] ?? null,
+        }));
         const userId = actor.subject.userId;
-        const rows = await memory.pipelines.ingest(dataset!, userId, actor.subject.activeTenantId, items, nodeSet ? [nodeSet] : null);
+        const rows = await memory.pipelines.ingest(dataset!, userId, actor.subject.activeTenantId, items, nodeSets.length > 0 ? nodeSets : null);
         const pipelineRunId = randomUUID();
-        const opts = { ...(field('custom_prompt') ? { customPrompt: field('custom_prompt')! } : {}), ...(chunkSize ? { chunkSize } : {}) };
-        const base = { dataset_name: dataset!.name, dataset_id: dataset!.id, pipeline_run_id: pipelineRunId, items_processed: rows.length };
+        const opts = {
+          ...(field('custom_prompt') ? { customPrompt: field('custom_prompt')! } : {}),
+          ...(chunkSize ? { chunkSize } : {}),
+          ...(chunksPerBatch ? { chunksPerBatch: Math.min(chunksPerBatch, 100) } : {}),
+        };
+        // The reference's RememberResult: per-item info and the first item's content hash.
+        const itemInfo = rows.map((r) => ({
+          id: r.id,
+          name: r.name,
+          content_hash: r.content_hash,
+          token_count: r.token_count,
+          mime_type: r.mime_type,
+          data_size: r.data_size,
+        }));
+        const base = {
+          dataset_name: dataset!.name,
+          dataset_id: dataset!.id,
+          pipeline_run_id: pipelineRunId,
+          items_processed: rows.length,
+          ...(rows.length > 0 ? { content_hash: rows[0]!.content_hash, items: itemInfo } : {}),
+        };
         if (/^(true|1|yes|on)$/i.test(field('run_in_background') ?? '')) {
           await memory.pipelines.cognifyInBackground(dataset!, userId, opts, pipelineRunId);
           return { status: 'running', ...base, elapsed_seconds: (Date.now() - started) / 1000 };
@@ -105,62 +154,6 @@ export function memoryApiRoutes(app: App, ctx: HttpContext) {
       },
     );
   });
-
-  app.post(
-    '/api/v1/recall',
-    { schema: { tags: ['memory'], summary: 'Query memory; search_type null routes by rules', security: SECURED, body: RecallBody }, preHandler: guard },
-    async (request, reply) => {
-      const body = request.body;
-      const scopes = body.scope === undefined || body.scope === null ? ['auto'] : ([] as string[]).concat(body.scope);
-      const unsupported = scopes.filter((s) => !['graph', 'auto', 'all'].includes(s));
-      if (unsupported.length > 0)
-        return reply.status(422).send({ error: `Unsupported recall scope: ${unsupported.join(', ')}. This server recalls from the graph scope.` });
-      if (body.top_k <= 0) throw queryValidation('top_k must be a positive integer.');
-      const actor = await actorOf(request, access);
-      const named = !(body.dataset_ids && body.dataset_ids.length > 0) && body.datasets && body.datasets.length > 0;
-      const targets = await access.datasets(actor, 'read', { ids: body.dataset_ids, names: body.datasets });
-      if (named && targets.length === 0) throw datasetNotFound();
-      const requested = (body.search_type ?? routeQuery(body.query)) as SearchType;
-      const type = await memory.retrieval.resolveType(requested, body.query, actor.subject.userId);
-      if (config.memory.recallWarmup && !(await memory.pipelines.anyCognified(targets))) {
-        return [
-          {
-            source: 'system',
-            status: 'memory_warming_up',
-            text: 'Memory is still warming up: add data and cognify it first.',
-            datapoint_count: 0,
-            threshold: 1,
-          },
-        ];
-      }
-      const perDataset = await memory.retrieval.searchInTurn(targets, searchRequestOf(type, body), actor.subject.userId);
-      const entries: unknown[] = [];
-      for (const { dataset, outcome } of perDataset) {
-        const result = searchResultOf(outcome, body.only_context);
-        for (const item of Array.isArray(result) ? result : [result]) {
-          const isText = typeof item === 'string';
-          const obj = (isText ? {} : (item as Record<string, unknown>)) ?? {};
-          entries.push({
-            kind: isText ? (body.only_context ? 'context' : 'answer') : type === 'CYPHER' ? 'row' : 'chunk',
-            search_type: type,
-            text: isText ? item : typeof obj.text === 'string' ? obj.text : JSON.stringify(item),
-            score: typeof obj.score === 'number' ? obj.score : null,
-            dataset_id: dataset.id,
-            dataset_name: dataset.name,
-            metadata: {},
-            raw: isText ? null : item,
-            structured: null,
-            source: 'graph',
-          });
-        }
-      }
-      return entries;
-    },
-  );
-
-  app.get('/api/v1/recall', { schema: { tags: ['memory'], summary: 'Your query history', security: SECURED }, preHandler: guard }, async (request) =>
-    memory.retrieval.history(principalOf(request).user.id),
-  );
 
   const invalid = () => bareError(422, 'Invalid request parameters. Specify dataset or dataset_id, data_id+dataset, or everything=True.');
 

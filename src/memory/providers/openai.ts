@@ -26,6 +26,7 @@ import {
 } from './graph-output.js';
 import { MAX_PROVIDER_MESSAGE, Transport, positiveInteger, truncate } from './transport.js';
 import type { Embedder, ExtractedGraph, LanguageModel } from './types.js';
+import { reportUsage } from './usage.js';
 
 // ------------------------------------------------------------------------------------------------
 // Chat
@@ -79,6 +80,7 @@ export class OpenAICompatibleModel implements LanguageModel {
     if (this.maxCompletionTokens !== undefined) body.max_completion_tokens = this.maxCompletionTokens;
     if (responseFormat !== undefined) body.response_format = responseFormat;
     const answer = await this.transport.post('/chat/completions', body);
+    reportUsage(this.model, answer);
     const choices = (answer as { choices?: unknown } | null)?.choices;
     const message = Array.isArray(choices) ? (choices[0] as { message?: Record<string, unknown> } | undefined)?.message : undefined;
     const content = message?.content;
@@ -195,6 +197,7 @@ export class OpenAICompatibleEmbedder implements Embedder {
     const body: Record<string, unknown> = { model: this.model, input: batch.map((text) => (text === '' ? ' ' : text)) };
     if (this.sendDimensions) body.dimensions = this.dimensions;
     const answer = await this.transport.post('/embeddings', body);
+    reportUsage(this.model, answer);
     const data = (answer as { data?: unknown } | null)?.data;
     if (!Array.isArray(data) || data.length !== batch.length) {
       throw new LLMResponseError(`The embedding provider answered with ${Array.isArray(data) ? data.length : 'no'} vectors for ${batch.length} texts.`);

@@ -1,2 +1,2 @@
 export { openRelationalStore, pgClientConfig, type RelationalStore } from './store.js';
-export { toBool, type Database, type DbBool } from './schema.js';
+export { toBool, type Database, type DbBool, type SessionRecordsTable } from './schema.js';

@@ -366,6 +366,52 @@ const m0008_share_offers: VersionedMigration = () => ({
   },
 });
 
+/** Agent sessions: their records, QA turns and trace steps, and token use per model. */
+const m0009_sessions: VersionedMigration = (dialect) => ({
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('session_records')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('session_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('tenant_key', 'text', (c) => c.notNull())
+      .addColumn('dataset_id', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('last_activity_at', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .addColumn('tokens_in', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('tokens_out', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('cost_usd', epochMs(dialect), (c) => c.notNull().defaultTo(0))
+      .addColumn('error_count', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('last_model', 'text')
+      .addColumn('bridged_seq', epochMs(dialect), (c) => c.notNull().defaultTo(0))
+      .addUniqueConstraint('session_records_owner_uq', ['user_id', 'tenant_key', 'session_id'])
+      .execute();
+    await db.schema.createIndex('session_records_activity_idx').on('session_records').columns(['user_id', 'last_activity_at']).execute();
+    await db.schema
+      .createTable('session_entries')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('session_pk', 'text', (c) => c.notNull().references('session_records.id').onDelete('cascade'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('seq', epochMs(dialect), (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('session_entries_session_idx').on('session_entries').columns(['session_pk', 'kind', 'seq']).execute();
+    await db.schema
+      .createTable('session_model_usage')
+      .addColumn('session_pk', 'text', (c) => c.notNull().references('session_records.id').onDelete('cascade'))
+      .addColumn('model', 'text', (c) => c.notNull())
+      .addColumn('tokens_in', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('tokens_out', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('cost_usd', epochMs(dialect), (c) => c.notNull().defaultTo(0))
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('session_model_usage_pk', ['session_pk', 'model'])
+      .execute();
+  },
+});
+
 const MIGRATIONS: Record<string, VersionedMigration> = {
   '0001_principals_users_api_keys': m0001_principals,
   '0002_datasets_acl': m0002_datasets_acl,
@@ -375,6 +421,7 @@ const MIGRATIONS: Record<string, VersionedMigration> = {
   '0006_dataset_deletions': m0006_dataset_deletions,
   '0007_agent_connections': m0007_agent_connections,
   '0008_share_offers': m0008_share_offers,
+  '0009_sessions': m0009_sessions,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

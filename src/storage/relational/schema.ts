@@ -257,8 +257,53 @@ export interface AgentConnectionsTable {
   last_active_at: string;
 }
 
+/** One agent session: a caller-chosen id, kept per user and active tenant, with its token use. */
+export interface SessionRecordsTable {
+  id: string;
+  session_id: string;
+  user_id: string;
+  /** The active tenant when the session was made; '' for the personal space (part of the unique key). */
+  tenant_key: string;
+  dataset_id: string | null;
+  status: string;
+  started_at: string;
+  last_activity_at: string;
+  ended_at: string | null;
+  tokens_in: number;
+  tokens_out: number;
+  cost_usd: number;
+  error_count: number;
+  last_model: string | null;
+  /** The `seq` of the last entry `improve` bridged into the dataset's graph (0 = none yet). */
+  bridged_seq: number;
+}
+
+/** A session's QA turns and agent trace steps, in the order they were written. */
+export interface SessionEntriesTable {
+  id: string;
+  session_pk: string;
+  kind: 'qa' | 'trace';
+  seq: number;
+  created_at: string;
+  /** The entry's fields as JSON (the reference's `SessionQAEntry` / `SessionAgentTraceEntry`). */
+  payload: string;
+}
+
+/** Tokens and cost per session and model (a session can use several). */
+export interface SessionModelUsageTable {
+  session_pk: string;
+  model: string;
+  tokens_in: number;
+  tokens_out: number;
+  cost_usd: number;
+  updated_at: string;
+}
+
 export interface Database {
   agent_connections: AgentConnectionsTable;
+  session_records: SessionRecordsTable;
+  session_entries: SessionEntriesTable;
+  session_model_usage: SessionModelUsageTable;
   data: DataTable;
   dataset_database: DatasetDatabaseTable;
   pipeline_runs: PipelineRunsTable;
