@@ -251,8 +251,8 @@ export class AgentConnections {
 
   /**
    * The reference's `AgentDetailResponse` of one user's connection (the most recently active, or
-   * the one of that name), or undefined when the viewer sees no such active connection. There is no
-   * session cache, so the recent sessions, traces and answers are empty.
+   * the one of that name), or undefined when the viewer sees no such active connection. The recent
+   * sessions, traces and answers are the router's to add (from the viewer's own session).
    */
   async detail(viewer: ConnectionScope, agentId: string, name: string | undefined, readable: readonly ReadableDataset[]) {
     const list = await this.list(viewer, { agent_id: agentId, include_sources: true, active_only: true, limit: 10_000, offset: 0 }, readable);

@@ -83,6 +83,21 @@ describe('agent connections (register, unregister, connections)', () => {
     assert.deepEqual(Object.keys(detail.body).sort(), ['agent', 'memory_sources', 'recent_qas', 'recent_sessions', 'recent_traces']);
     assert.deepEqual(detail.body.agent, conn);
     assert.deepEqual([detail.body.recent_sessions, detail.body.recent_traces, detail.body.recent_qas], [[], [], []]);
+    // Once the session holds turns, the agent's own detail shows the recent ones; its creator's view does not (a session is its user's only).
+    const stored = await anon().post('/api/v1/remember/entry', {
+      json: { entry: { type: 'qa', question: 'build?', answer: 'green' }, session_id: 'cc_session_1' },
+      ...key(agent.key),
+    });
+    assert.equal(stored.status, 200, stored.text);
+    const hydrated = await me(key(agent.key), handle);
+    assert.deepEqual(hydrated.body.recent_sessions, [{ session_id: 'cc_session_1', user_id: agent.id }]);
+    assert.deepEqual(
+      hydrated.body.recent_qas.map((q: { answer: string }) => q.answer),
+      ['green'],
+    );
+    const byCreator = await owner.c.get(`/api/v1/agents/connections/${agent.id}?agent_session_name=${handle}`, asActor(owner));
+    assert.equal(byCreator.status, 200, byCreator.text);
+    assert.deepEqual([byCreator.body.recent_sessions, byCreator.body.recent_qas], [[], []]);
     assert.equal((await me(key(agent.key))).body.agent.id, conn.id, 'without a name: the latest connection');
 
     // Unregistering answers the caller's active connections left, camelCase as the reference's DTO.

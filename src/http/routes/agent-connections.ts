@@ -66,7 +66,7 @@ const DetailQuery = z.object({ agent_session_name: FreeText(CONNECTION_LIMITS.na
  * the caller's agents' connections there, and an unknown or foreign id answers 404 like a missing one.
  */
 export function agentConnectionRoutes(app: App, ctx: HttpContext) {
-  const { auth, access, config } = ctx;
+  const { auth, access, config, memory } = ctx;
   const guard = authenticate(auth, config, 'auth');
   const TAGS = ['agent connections'];
 
@@ -76,6 +76,19 @@ export function agentConnectionRoutes(app: App, ctx: HttpContext) {
   };
   const readable = async (request: FastifyRequest) => access.datasets(await actorOf(request, access), 'read');
   const notFound = () => ApiError.detail(404, 'connection not found');
+  /**
+   * The detail with its session's recent turns and steps, as the reference's, when the connection is
+   * the viewer's own: a session is never shown to another user, an agent's creator included.
+   */
+  const withSession = async (scope: ConnectionScope, detail: Awaited<ReturnType<typeof auth.connections.detail>>) => {
+    if (!detail) throw notFound();
+    const { agent } = detail;
+    if (!agent.session_id || agent.user_id !== scope.userId) return detail;
+    const session = await memory.sessions.find({ userId: agent.user_id, tenantId: agent.tenant_id }, agent.session_id);
+    if (!session) return detail;
+    const [qas, traces] = await Promise.all([memory.sessions.entries(session, 'qa', 20), memory.sessions.entries(session, 'trace', 20)]);
+    return { ...detail, recent_sessions: [{ session_id: agent.session_id, user_id: agent.user_id }], recent_traces: traces, recent_qas: qas };
+  };
 
   app.get(
     '/api/v1/agents/connections',
@@ -91,7 +104,7 @@ export function agentConnectionRoutes(app: App, ctx: HttpContext) {
     },
     async (request) => {
       const scope = await scopeOf(request);
-      return (await auth.connections.detail(scope, scope.userId, request.query.agent_session_name, await readable(request))) ?? Promise.reject(notFound());
+      return withSession(scope, await auth.connections.detail(scope, scope.userId, request.query.agent_session_name, await readable(request)));
     },
   );
 
@@ -107,9 +120,10 @@ export function agentConnectionRoutes(app: App, ctx: HttpContext) {
       },
       preHandler: guard,
     },
-    async (request) =>
-      (await auth.connections.detail(await scopeOf(request), request.params.agent_id, request.query.agent_session_name, await readable(request))) ??
-      Promise.reject(notFound()),
+    async (request) => {
+      const scope = await scopeOf(request);
+      return withSession(scope, await auth.connections.detail(scope, request.params.agent_id, request.query.agent_session_name, await readable(request)));
+    },
   );
 
   app.post(
