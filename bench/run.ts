@@ -37,6 +37,7 @@
  *   BENCH_AUTH_PEER=0  skip section 6 (bench/auth-peer.ts: Engram against Fastify + @fastify/jwt); =only runs it alone
  *   BENCH_MEMORY=0     skip the memory-engine section (bench/memory.ts; BENCH_MEMORY_DOCS, BENCH_MEMORY_SAMPLES)
  *   BENCH_CYPHER=0     skip the Cypher sandbox section (bench/cypher.ts; BENCH_CYPHER_SAMPLES)
+ *   BENCH_SESSIONS=0   skip the agent sessions section (bench/sessions.ts; BENCH_SESSIONS_SECONDS, BENCH_SESSIONS_PAIRS)
  *   BENCH_LOAD=0       skip the load section (bench/load.ts; BENCH_LOAD_USERS, BENCH_LOAD_DATASETS, BENCH_LOAD_SHARES,
  *                      BENCH_LOAD_PDF_PAGES)
  *   ENGRAM_TEST_PG_HOST / _PORT / _USER  the PostgreSQL server (default 127.0.0.1:5432, postgres); a
@@ -52,6 +53,7 @@ import { createPgDatabase } from '../test/helpers/harness.js';
 import { authPeerBench, AUTH_PEER, type PeerKit } from './auth-peer.js';
 import { fmt, median, table, verdict } from './format.js';
 import { cypherBench } from './cypher.js';
+import { sessionBench } from './sessions.js';
 import { BenchServer, REPO } from './bench-server.js';
 import { loadBench } from './load.js';
 import { memoryBench } from './memory.js';
@@ -1057,6 +1059,13 @@ async function main() {
       const cypher = await cypherBench();
       report = `${report.trimEnd()}\n\n${cypher.lines.join('\n')}\n`;
       if (!cypher.ok) process.exitCode = 1;
+    }
+    // Agent sessions (bench/sessions.ts); BENCH_SESSIONS=0 skips it.
+    if (process.env.BENCH_SESSIONS !== '0') {
+      progress('agent sessions: remember and recall in a session with 50 agents, against an authenticated no-op');
+      const sessions = await sessionBench();
+      report = `${report.trimEnd()}\n\n${sessions.lines.join('\n')}\n`;
+      if (!sessions.ok) process.exitCode = 1;
     }
     // One instance under many users and datasets (bench/load.ts); BENCH_LOAD=0 skips it.
     if (process.env.BENCH_LOAD !== '0') {
