@@ -9,7 +9,8 @@
  * least a third of the no-op's throughput (≤ 3× its cost).
  *
  * Run alone with `node --import tsx bench/sessions.ts`, or as part of `npm run bench` (BENCH_SESSIONS=0
- * skips it). BENCH_SESSIONS_SECONDS: seconds per slice (default 4), BENCH_SESSIONS_PAIRS (default 3).
+ * skips it). BENCH_SESSIONS_SECONDS: seconds per slice (default 4), BENCH_SESSIONS_PAIRS (default 3),
+ * BENCH_SESSIONS_PROFILE=<file.cpuprofile>: a CPU profile of the server during one recall slice first.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,6 +86,12 @@ export async function sessionBench(): Promise<{ lines: string[]; ok: boolean }> 
       }
     }
     const totals: Record<'noop' | 'recall' | 'remember', Measure[]> = { noop: [], recall: [], remember: [] };
+    const profile = process.env.BENCH_SESSIONS_PROFILE;
+    if (profile) {
+      await server.profileStart();
+      await slice(server.url, bearer, 'recall');
+      await server.profileStop(profile);
+    }
     for (let p = 0; p < PAIRS; p++) {
       const order: ('noop' | 'recall' | 'remember')[] = p % 2 === 0 ? ['noop', 'recall', 'remember'] : ['remember', 'recall', 'noop'];
       for (const kind of order) totals[kind].push(await slice(server.url, bearer, kind));
