@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { asActor, signUpActor, startTestServer, upload, type Actor, type TestServer } from '../helpers/harness.js';
+import { acceptPending, asActor, signUpActor, startTestServer, upload, type Actor, type TestServer } from '../helpers/harness.js';
 
 /**
  * The reference's older routes, as its clients still call them, each deleting or replacing exactly
@@ -182,6 +182,7 @@ describe('legacy routes: DELETE /api/v1/delete, PATCH /api/v1/update, DELETE /ap
     const shared = await addTo(b, 'shared', [{ name: 'k1.txt', text: TEXT.k1 }]);
     const grant = await b.c.post(`/api/v1/permissions/datasets/${a.id}?permission_name=read`, { json: [shared.id], ...asActor(b) });
     assert.equal(grant.status, 200, grant.text);
+    await acceptPending(a, grant); // a share of a personal dataset is an offer its recipient accepts (D23)
     assert.deepEqual(await datasetNames(a), ['one', 'shared', 'two']);
 
     assert.equal((await a.c.delete('/api/v1/datasets?dataset_id=x', asActor(a))).status, 422);
