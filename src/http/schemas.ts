@@ -39,6 +39,18 @@ export function camelOrSnake<T extends Record<string, unknown>>(body: unknown, k
   return out as T;
 }
 
+/** The query fields search and recall share, with the reference's defaults and Engram's bounds. */
+export const SEARCH_FIELDS = {
+  datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
+  dataset_ids: z.array(Uuid).max(100).optional().nullable(),
+  query: z.string().max(100_000).optional().default('What is in the document?'),
+  system_prompt: z.string().max(100_000).optional().nullable(),
+  node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
+  top_k: z.number().int().optional().default(15),
+  only_context: z.boolean().optional().default(false),
+  verbose: z.boolean().optional().default(false),
+};
+
 /** The camelCase spellings of the query fields that search and recall share (with `camelOrSnake`). */
 export const SEARCH_ALIASES = {
   search_type: 'searchType',

@@ -18,7 +18,7 @@ import {
 } from '../../memory/index.js';
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
-import { SEARCH_ALIASES, Uuid, deletionBody } from '../schemas.js';
+import { SEARCH_ALIASES, SEARCH_FIELDS, deletionBody } from '../schemas.js';
 
 /**
  * The reference's `RecallPayloadDTO`, camelCase or snake_case. Unlike the reference, which ignores
@@ -38,14 +38,7 @@ const RecallBody = deletionBody(
   },
   {
     search_type: z.enum(SEARCH_TYPES).nullable().optional().default('HYBRID_COMPLETION'),
-    datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-    dataset_ids: z.array(Uuid).max(100).optional().nullable(),
-    query: z.string().max(100_000).optional().default('What is in the document?'),
-    system_prompt: z.string().max(100_000).optional().nullable(),
-    node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
-    top_k: z.number().int().optional().default(15),
-    only_context: z.boolean().optional().default(false),
-    verbose: z.boolean().optional().default(false),
+    ...SEARCH_FIELDS,
     include_references: z.boolean().optional().default(false),
     session_id: z.string().min(1).max(255).optional().nullable(),
     scope: z

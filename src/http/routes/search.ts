@@ -5,7 +5,7 @@ import { SEARCH_TYPES, searchRequestOf, searchResultOf, type SearchType } from '
 import { actorOf, authenticate, principalOf } from '../authenticate.js';
 import { SECURED, type App, type HttpContext } from '../context.js';
 import { pageOf, PageQuery } from '../pagination.js';
-import { SEARCH_ALIASES, Uuid, camelOrSnake } from '../schemas.js';
+import { SEARCH_ALIASES, SEARCH_FIELDS, camelOrSnake } from '../schemas.js';
 
 const SearchBody = z.preprocess(
   (b) =>
@@ -16,14 +16,7 @@ const SearchBody = z.preprocess(
   z
     .object({
       search_type: z.enum(SEARCH_TYPES).optional().default('HYBRID_COMPLETION'),
-      datasets: z.array(z.string().max(255)).max(100).optional().nullable(),
-      dataset_ids: z.array(Uuid).max(100).optional().nullable(),
-      query: z.string().max(100_000).optional().default('What is in the document?'),
-      system_prompt: z.string().max(100_000).optional().nullable(),
-      node_name: z.array(z.string().max(255)).max(100).optional().nullable(),
-      top_k: z.number().int().optional().default(15),
-      only_context: z.boolean().optional().default(false),
-      verbose: z.boolean().optional().default(false),
+      ...SEARCH_FIELDS,
       include_references: z.boolean().optional(),
     })
     .passthrough(),

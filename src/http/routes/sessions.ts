@@ -19,6 +19,16 @@ const ListQuery = z.object({
 });
 const RangeQuery = z.object({ range: Range });
 
+/** The listing query as the session store takes it. */
+const listQueryOf = (q: z.infer<typeof ListQuery>) => ({
+  range: q.range,
+  status: q.status,
+  limit: q.limit,
+  offset: q.offset,
+  orderBy: q.order_by,
+  descending: q.descending,
+});
+
 /** The reference's `derive_connection_type` from a session id: which kind of agent wrote it. */
 export function agentTypeOf(sessionId: string, originFunction?: string | null): string {
   const text = `${originFunction ?? ''} ${sessionId}`.toLowerCase();
@@ -48,14 +58,7 @@ export function sessionRoutes(app: App, ctx: HttpContext) {
     { schema: { tags, summary: 'Your sessions, a page at a time', security: SECURED, querystring: ListQuery }, preHandler: guard },
     async (request) => {
       const q = request.query;
-      return memory.sessions.list(await ownerOf(request), {
-        range: q.range,
-        status: q.status,
-        limit: q.limit,
-        offset: q.offset,
-        orderBy: q.order_by,
-        descending: q.descending,
-      });
+      return memory.sessions.list(await ownerOf(request), listQueryOf(q));
     },
   );
 
@@ -76,14 +79,7 @@ export function sessionRoutes(app: App, ctx: HttpContext) {
     { schema: { tags, summary: 'Your sessions with the agent that wrote each', security: SECURED, querystring: ListQuery }, preHandler: guard },
     async (request) => {
       const q = request.query;
-      const page = await memory.sessions.list(await ownerOf(request), {
-        range: q.range,
-        status: q.status,
-        limit: q.limit,
-        offset: q.offset,
-        orderBy: q.order_by,
-        descending: q.descending,
-      });
+      const page = await memory.sessions.list(await ownerOf(request), listQueryOf(q));
       return {
         ...page,
         sessions: page.sessions.map((s) => ({
