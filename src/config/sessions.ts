@@ -58,10 +58,22 @@ function prices(env: Env): Record<string, ModelPrice> {
   return table;
 }
 
+/** The most session text one recall reads (and parses on the event loop): 64 MiB. */
+const MAX_RECALL_BYTES = 64 * 1024 * 1024;
+
 export function loadSessionConfig(env: Env): SessionConfig {
+  const entryMaxBytes = int(env, 'SESSION_ENTRY_MAX_BYTES', 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 });
+  const recallWindow = int(env, 'SESSION_RECALL_WINDOW', 200, { min: 1, max: 100_000 });
+  // A recall reads and parses up to window × entry size on the event loop: bound it, so no session stalls other tenants.
+  if (entryMaxBytes * recallWindow > MAX_RECALL_BYTES) {
+    throw new ConfigError(
+      'SESSION_RECALL_WINDOW',
+      `SESSION_RECALL_WINDOW × SESSION_ENTRY_MAX_BYTES must stay within ${MAX_RECALL_BYTES} bytes (what one recall may read)`,
+    );
+  }
   return {
-    entryMaxBytes: int(env, 'SESSION_ENTRY_MAX_BYTES', 256 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
-    recallWindow: int(env, 'SESSION_RECALL_WINDOW', 1000, { min: 1, max: 100_000 }),
+    entryMaxBytes,
+    recallWindow,
     abandonAfterSeconds: int(env, 'SESSION_ABANDON_AFTER_SECONDS', 1800, { min: 1 }),
     prices: prices(env),
   };

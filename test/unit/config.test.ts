@@ -539,3 +539,20 @@ describe('D4: the startup log names the secret source, never the secret', () => 
     );
   });
 });
+
+describe('session limits', () => {
+  it('bound what one recall reads: SESSION_RECALL_WINDOW × SESSION_ENTRY_MAX_BYTES past 64 MiB stops startup naming the window', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-session-config-'));
+    try {
+      const defaults = loadConfig({}, dir).sessions;
+      assert.deepEqual([defaults.entryMaxBytes, defaults.recallWindow], [64 * 1024, 200]);
+      assert.equal(loadConfig({ SESSION_ENTRY_MAX_BYTES: String(64 * 1024), SESSION_RECALL_WINDOW: '1024' }, dir).sessions.recallWindow, 1024);
+      assert.throws(
+        () => loadConfig({ SESSION_ENTRY_MAX_BYTES: String(64 * 1024), SESSION_RECALL_WINDOW: '1025' }, dir),
+        (error: unknown) => error instanceof ConfigError && error.variable === 'SESSION_RECALL_WINDOW',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
