@@ -11,6 +11,10 @@ import { ForgotPasswordPage } from './pages/ForgotPassword';
 import { RegisterPage } from './pages/Register';
 import { ResetPasswordPage } from './pages/ResetPassword';
 import { VerifyPage } from './pages/Verify';
+import { SessionsPage } from './pages/Sessions';
+import { SessionPage } from './pages/Session';
+import { AgentsPage } from './pages/Agents';
+import { AgentPage } from './pages/Agent';
 
 /**
  * Every page of the app: its path pattern (`:name` parameters), the component, whether it needs a
@@ -34,6 +38,10 @@ export const ROUTES: RouteDef[] = [
   { path: '/reset-password', component: ResetPasswordPage, public: true },
   { path: '/verify', component: VerifyPage, public: true },
   { path: '/datasets/:id', component: DatasetPage },
+  { path: '/sessions', component: SessionsPage, nav: 'Sessions' },
+  { path: '/sessions/:id', component: SessionPage },
+  { path: '/agents', component: AgentsPage, nav: 'Agents' },
+  { path: '/agents/:user/:name', component: AgentPage },
   { path: '/api-keys', component: ApiKeysPage, nav: 'API keys' },
   { path: '/tenants', component: TenantsPage, nav: 'Tenants & roles' },
   { path: '/settings', component: SettingsPage, nav: 'Settings', superuser: true },

@@ -1,6 +1,6 @@
 /**
  * The one way the UI talks to the server: the per-resource modules beside this file (auth, users,
- * datasets, graph, search, apiKeys, permissions, settings) build their requests with `request`, and
+ * datasets, graph, search, apiKeys, permissions, settings, sessions, agents) build their requests with `request`, and
  * pages call those modules, never a URL of their own. The session is the HttpOnly cookie the server sets at
  * sign-in (D5, D21): this module never sees, stores or sends a token. Same-origin requests carry the
  * cookie and the browser's Origin header, which is what the server's CSRF rule checks.
