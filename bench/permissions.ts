@@ -23,7 +23,7 @@ import { createPgDatabase } from '../test/helpers/harness.js';
 const VISIBLE = 10_000;
 const ROLES = 50;
 const TENANTS = 3;
-const LIST_SAMPLES = Number(process.env.BENCH_PERMISSION_LIST_SAMPLES ?? 40);
+const LIST_SAMPLES = Number(process.env.BENCH_PERMISSION_LIST_SAMPLES ?? 100);
 const CHECK_SAMPLES = Number(process.env.BENCH_PERMISSION_CHECK_SAMPLES ?? 2000);
 const TSX = import.meta.resolve('tsx');
 const PASSWORD = 'permission-bench-password';
@@ -125,7 +125,17 @@ interface Measurement {
   check: { p50: number; p99: number };
 }
 
-async function measure(backend: 'sqlite' | 'postgres', total: number): Promise<Measurement> {
+interface World {
+  readonly total: number;
+  readonly root: string;
+  readonly env: Record<string, string>;
+  readonly pg: Awaited<ReturnType<typeof createPgDatabase>> | undefined;
+  readonly store: ReturnType<typeof openRelationalStore>;
+  readonly world: Awaited<ReturnType<typeof seed>>;
+  readonly subject: Awaited<ReturnType<typeof subjectOf>>;
+}
+
+async function seedWorld(backend: 'sqlite' | 'postgres', total: number): Promise<World> {
   const root = mkdtempSync(join(tmpdir(), 'engram-perm-bench-'));
   const pg = backend === 'postgres' ? await createPgDatabase() : undefined;
   const env: Record<string, string> = {
@@ -135,77 +145,103 @@ async function measure(backend: 'sqlite' | 'postgres', total: number): Promise<M
     HTTP_API_HOST: '127.0.0.1',
     ...(pg?.env ?? {}),
   };
+  const store = openRelationalStore(loadConfig(env, root));
+  await store.migrate();
+  const world = await seed(store.db, total);
+  await sql`ANALYZE`.execute(store.db);
+  const { tenant_id: tenantId } = await store.db.selectFrom('users').select('tenant_id').where('id', '=', world.userId).executeTakeFirstOrThrow();
+  const subject = await subjectOf(store.db, { user: { id: world.userId, tenantId } });
+  return { total, root, env, pg, store, world, subject };
+}
+
+/** Starts the real server on a seeded world and logs its user in; returns the listing call. */
+async function serve(w: World) {
+  const child = fork(join(import.meta.dirname, 'server.ts'), [], {
+    execArgv: ['--import', TSX],
+    env: { PATH: process.env.PATH ?? '', ENGRAM_BENCH_CWD: w.root, ...w.env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.on('message', (m: { type: string; url?: string }) => m.type === 'ready' && resolve(m.url!));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', body: new URLSearchParams({ username: w.world.email, password: PASSWORD }) });
+  const { access_token: token } = (await login.json()) as { access_token: string };
+  const headers = { authorization: `Bearer ${token}` };
+  const list = async () => {
+    const res = await fetch(`${url}/api/v1/datasets`, { headers });
+    return ((await res.json()) as unknown[]).length;
+  };
+  const stop = async () => {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.send({ type: 'shutdown' });
+    await exited;
+  };
+  return { list, stop };
+}
+
+/**
+ * Both system sizes of one store, measured side by side: the small and the large world are seeded
+ * and served at once and every sample alternates between them, so a load change on the machine
+ * reaches both sides of the ratio alike.
+ */
+async function measurePair(backend: 'sqlite' | 'postgres'): Promise<Measurement[]> {
+  const worlds: World[] = [];
   try {
-    const config = loadConfig(env, root);
-    const store = openRelationalStore(config);
-    await store.migrate();
-    const world = await seed(store.db, total);
-    await sql`ANALYZE`.execute(store.db);
-
-    // The single-dataset check, in-process, as every dataset route makes it.
-    const subject = await subjectOf(store.db, {
-      user: {
-        id: world.userId,
-        tenantId: (await store.db.selectFrom('users').select('tenant_id').where('id', '=', world.userId).executeTakeFirstOrThrow()).tenant_id,
-      },
-    });
-    for (let i = 0; i < 200; i++) await requireOnAll(store.db, subject, 'read', [world.visibleId]);
-    const checks: number[] = [];
+    for (const total of [10_000, 100_000]) worlds.push(await seedWorld(backend, total));
+    const checks = worlds.map(() => [] as number[]);
+    for (const w of worlds) for (let i = 0; i < 200; i++) await requireOnAll(w.store.db, w.subject, 'read', [w.world.visibleId]);
     for (let i = 0; i < CHECK_SAMPLES; i++) {
-      const t0 = performance.now();
-      await requireOnAll(store.db, subject, 'read', [world.visibleId]);
-      checks.push(performance.now() - t0);
-    }
-    await requireOnAll(store.db, subject, 'read', [world.hiddenId]).then(
-      () => {
-        throw new Error('the hidden dataset must be refused');
-      },
-      () => {},
-    );
-    await store.close();
-
-    // The listing, over HTTP, against the real server.
-    const child = fork(join(import.meta.dirname, 'server.ts'), [], {
-      execArgv: ['--import', TSX],
-      env: { PATH: process.env.PATH ?? '', ENGRAM_BENCH_CWD: root, ...env },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.on('message', (m: { type: string; url?: string }) => m.type === 'ready' && resolve(m.url!));
-      child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    });
-    try {
-      const login = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', body: new URLSearchParams({ username: world.email, password: PASSWORD }) });
-      const { access_token: token } = (await login.json()) as { access_token: string };
-      const headers = { authorization: `Bearer ${token}` };
-      let count = 0;
-      for (let i = 0; i < 3; i++) count = ((await (await fetch(`${url}/api/v1/datasets`, { headers })).json()) as unknown[]).length;
-      if (count !== VISIBLE) throw new Error(`the user should see ${VISIBLE} datasets, saw ${count}`);
-      const lists: number[] = [];
-      for (let i = 0; i < LIST_SAMPLES; i++) {
+      for (const [k, w] of worlds.entries()) {
         const t0 = performance.now();
-        const res = await fetch(`${url}/api/v1/datasets`, { headers });
-        await res.arrayBuffer();
-        lists.push(performance.now() - t0);
+        await requireOnAll(w.store.db, w.subject, 'read', [w.world.visibleId]);
+        checks[k]!.push(performance.now() - t0);
       }
-      return { backend, total, list: { ...quantiles(lists), count }, check: quantiles(checks) };
+    }
+    for (const w of worlds) {
+      await requireOnAll(w.store.db, w.subject, 'read', [w.world.hiddenId]).then(
+        () => {
+          throw new Error('the hidden dataset must be refused');
+        },
+        () => {},
+      );
+      await w.store.close();
+    }
+
+    // The listing, over HTTP, against the real servers.
+    const servers = [];
+    try {
+      for (const w of worlds) servers.push(await serve(w));
+      for (const server of servers) {
+        for (let i = 0; i < 3; i++) {
+          const count = await server.list();
+          if (count !== VISIBLE) throw new Error(`the user should see ${VISIBLE} datasets, saw ${count}`);
+        }
+      }
+      const lists = worlds.map(() => [] as number[]);
+      for (let i = 0; i < LIST_SAMPLES; i++) {
+        for (const [k, server] of servers.entries()) {
+          const t0 = performance.now();
+          await server.list();
+          lists[k]!.push(performance.now() - t0);
+        }
+      }
+      return worlds.map((w, k) => ({ backend, total: w.total, list: { ...quantiles(lists[k]!), count: VISIBLE }, check: quantiles(checks[k]!) }));
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.send({ type: 'shutdown' });
-      await exited;
+      for (const server of servers) await server.stop();
     }
   } finally {
-    await pg?.drop();
-    rmSync(root, { recursive: true, force: true });
+    for (const w of worlds) {
+      await w.pg?.drop();
+      rmSync(w.root, { recursive: true, force: true });
+    }
   }
 }
 
 /** Runs the measurements and returns the report section (Markdown lines) and whether targets held. */
 export async function permissionBench(): Promise<{ lines: string[]; ok: boolean }> {
   const results: Measurement[] = [];
-  for (const backend of ['sqlite', 'postgres'] as const) {
-    for (const total of [10_000, 100_000]) results.push(await measure(backend, total));
-  }
+  for (const backend of ['sqlite', 'postgres'] as const) results.push(...(await measurePair(backend)));
   const fmt = (n: number) => n.toFixed(2);
   const lines: string[] = [];
   let ok = true;
@@ -213,8 +249,8 @@ export async function permissionBench(): Promise<{ lines: string[]; ok: boolean 
   lines.push('');
   lines.push(`A user sees ${VISIBLE.toLocaleString('en-US')} datasets through ${ROLES} roles in ${TENANTS} tenants. The same user and grants in a`);
   lines.push("system of 10,000 datasets and of 100,000 (each dataset also carries its owner's four grants). The listing is");
-  lines.push(`\`GET /api/v1/datasets\` over HTTP (${LIST_SAMPLES} sequential requests, full JSON answer read); the check is one`);
-  lines.push(`\`requireOnAll(read, [id])\` in-process, as every dataset route calls it (${CHECK_SAMPLES} calls).`);
+  lines.push(`\`GET /api/v1/datasets\` over HTTP (${LIST_SAMPLES} sequential requests to each size, alternating, full JSON answer read); the check is one`);
+  lines.push(`\`requireOnAll(read, [id])\` in-process, as every dataset route calls it (${CHECK_SAMPLES} calls to each, alternating).`);
   lines.push('');
   lines.push('| Store | Datasets in the system | Listing p50 (ms) | Listing p99 (ms) | Check p50 (ms) | Check p99 (ms) |');
   lines.push('|---|---:|---:|---:|---:|---:|');

@@ -74,8 +74,12 @@ export function grants(db: Kysely<Database>) {
 
 /** Grants of `permission` to any of the subject's principals, on datasets of its active tenant. */
 function grantedInActiveTenant(db: Kysely<Database>, subject: Subject, permission: PermissionName) {
+  // CROSS JOIN fixes the join order on SQLite (PostgreSQL reorders it freely): the plan starts from the
+  // subject's grants (acls by principal) and looks each dataset up by id, so its cost follows what
+  // the subject can see, not how many datasets its tenant holds (bench/permissions.ts).
   const query = grants(db)
-    .innerJoin('datasets', 'datasets.id', 'acls.dataset_id')
+    .crossJoin('datasets')
+    .whereRef('datasets.id', '=', 'acls.dataset_id')
     .where('permissions.name', '=', permission)
     .where('acls.principal_id', 'in', [...subject.principalIds]);
   return subject.activeTenantId === null ? query.where('datasets.tenant_id', 'is', null) : query.where('datasets.tenant_id', '=', subject.activeTenantId);

@@ -67,7 +67,12 @@ export interface Config {
   readonly systemRoot: string;
   readonly dataRoot: string;
   readonly db:
-    | { readonly provider: 'sqlite'; readonly path: string }
+    | {
+        readonly provider: 'sqlite';
+        readonly path: string;
+        /** SQLite's page cache for the relational store, in MiB (filled only as pages are read). */
+        readonly cacheMib: number;
+      }
     | {
         readonly provider: 'postgres';
         readonly host: string;
@@ -164,6 +169,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       ? {
           provider,
           path: resolve(str(env, 'DB_PATH', resolve(systemRoot, 'databases')), dbName),
+          cacheMib: int(env, 'DB_SQLITE_CACHE_MIB', 32, { min: 2, max: 4096 }),
         }
       : {
           provider,

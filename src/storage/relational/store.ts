@@ -74,6 +74,10 @@ export function openRelationalStore(config: Config): RelationalStore {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    // SQLite's 2 MiB default holds the dataset index of a small system only: past it, every
+    // permission lookup becomes a read from the OS and a listing's cost grows with the datasets
+    // other users hold (bench/permissions.ts). Pages are cached only once read.
+    sqlite.pragma(`cache_size = ${-config.db.cacheMib * 1024}`);
     db = new Kysely<Database>({
       dialect: new SqliteDialect({ database: sqlite }),
       plugins: [new SqliteBooleanPlugin()],
